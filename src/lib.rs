@@ -1,0 +1,100 @@
+//! redis-harden: turns an environment profile into a hardened Redis deployment.
+//!
+//! The binary is a thin wrapper around [`run`]. Each concept has its own module: validated
+//! [`values`], the [`profile`], [`secrets`], the [`pki`], [`templates`] and [`render`]ing, and
+//! the atomic [`writer`].
+
+pub mod cli;
+pub mod error;
+pub mod init;
+pub mod mozilla;
+pub mod pki;
+pub mod profile;
+pub mod render;
+pub mod secrets;
+pub mod templates;
+pub mod values;
+pub mod writer;
+
+use std::io::Write;
+
+use clap::Parser;
+
+pub use error::Error;
+
+/// Runs the command line `args` and returns the process exit code. Errors are printed here,
+/// with their `help:` line, so `main` stays a one-liner.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { error::EXIT_ERROR } else { 0 };
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    match run(cli, &mut stdout, &mut stderr) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(stderr, "error: {e}");
+            if let Some(help) = e.help() {
+                let _ = writeln!(stderr, "help: {help}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs a parsed command with the real clock and the operating system's CSPRNG.
+pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), Error> {
+    let cwd = std::env::current_dir().map_err(|e| Error::Usage {
+        message: format!("cannot read the current directory: {e}"),
+        help: "run redis-harden from an existing directory".into(),
+    })?;
+    match cli.command {
+        cli::Command::Init(args) => {
+            let opts = init::Options {
+                env: args.profile.env,
+                out: args.out,
+                profile: args.profile.profile,
+                sets: args.profile.sets,
+                target: args.target,
+            };
+            let mut rng = rand::rngs::SysRng;
+            let mut rng = rand::rand_core::UnwrapErr(&mut rng);
+            let mut rt = init::Runtime {
+                cwd: &cwd,
+                now: time::OffsetDateTime::now_utc(),
+                rng: &mut rng,
+            };
+            init::run(&opts, &mut rt, stdout, stderr)
+        }
+        cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
+            let resolved =
+                profile::resolve(profile.env, profile.profile.as_deref(), &profile.sets, &cwd)?;
+            let text = show_profile(&resolved, format);
+            stdout
+                .write_all(text.as_bytes())
+                .map_err(|source| Error::Write {
+                    path: "<stdout>".into(),
+                    source,
+                })
+        }
+    }
+}
+
+/// The effective profile as text. It holds no secrets: those live only in the output directory.
+pub fn show_profile(resolved: &profile::Resolved, format: cli::Format) -> String {
+    let effective = profile::Effective {
+        project: &resolved.project,
+        environment: resolved.env,
+        settings: &resolved.settings,
+    };
+    match format {
+        cli::Format::Yaml => serde_saphyr::to_string(&effective).expect("profile serializes"),
+        cli::Format::Json => {
+            serde_json::to_string_pretty(&effective).expect("profile serializes") + "\n"
+        }
+    }
+}

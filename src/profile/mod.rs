@@ -1,0 +1,368 @@
+//! The profile: what one environment of a deployment looks like.
+//!
+//! A profile is resolved in layers, lowest first: the built-in policy of the environment
+//! ([`defaults`]), the environment's section of `redis-harden.yaml`, then `--set KEY=VALUE`
+//! arguments ([`load`]). The merged result is deserialized into [`EnvProfile`], whose fields are
+//! all validated types, and then checked as a whole ([`EnvProfile::validate`]).
+
+mod defaults;
+mod load;
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::{
+    AclRule, BindAddr, Hostname, KeyPattern, MemorySize, Port, ProjectName, UserName,
+};
+
+pub use defaults::builtin;
+pub use load::{PROFILE_FILE_NAME, ProfileSource, Resolved, resolve};
+
+/// The four built-in environments. Each carries its own security policy.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Production,
+    Staging,
+    Development,
+    Testing,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 4] = [
+        Environment::Production,
+        Environment::Staging,
+        Environment::Development,
+        Environment::Testing,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Staging => "staging",
+            Environment::Development => "development",
+            Environment::Testing => "testing",
+        }
+    }
+}
+
+impl std::fmt::Display for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that describes one environment. Every field is a validated type or an enum, so
+/// once a value of this type exists, nothing in it can break out of its directive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvProfile {
+    pub redis: RedisSettings,
+    pub tls: TlsSettings,
+    pub secrets: SecretSettings,
+    pub acl: AclSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// The TLS port; the plaintext port when `tls.enabled` is false.
+    pub port: Port,
+    pub bind: Vec<BindAddr>,
+    pub maxmemory: MemorySize,
+    pub maxmemory_policy: MaxmemoryPolicy,
+    pub maxclients: u32,
+    /// Seconds before an idle client is disconnected (0 = never).
+    pub timeout: u32,
+    pub tcp_keepalive: u32,
+    pub loglevel: LogLevel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub enabled: bool,
+    pub protocols: Vec<TlsProtocol>,
+    pub ciphers: CipherProfile,
+    pub client_auth: ClientAuth,
+    pub hostnames: Vec<Hostname>,
+    pub ips: Vec<IpAddr>,
+    pub key_type: KeyType,
+    pub leaf_validity_days: u32,
+    pub ca_validity_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    pub password_length: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclSettings {
+    pub app: AppUser,
+    pub admin: AdminUser,
+    /// Extra users, each with its own password in `secrets.env`.
+    pub users: Vec<ExtraUser>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppUser {
+    pub keys: Vec<KeyPattern>,
+    pub channels: Vec<KeyPattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUser {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraUser {
+    pub name: UserName,
+    #[serde(default)]
+    pub keys: Vec<KeyPattern>,
+    #[serde(default)]
+    pub channels: Vec<KeyPattern>,
+    pub commands: Vec<AclRule>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TlsProtocol {
+    #[serde(rename = "TLSv1.2")]
+    Tls12,
+    #[serde(rename = "TLSv1.3")]
+    Tls13,
+}
+
+impl TlsProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsProtocol::Tls12 => "TLSv1.2",
+            TlsProtocol::Tls13 => "TLSv1.3",
+        }
+    }
+}
+
+/// Which of Mozilla's server-side TLS configurations the cipher lists come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CipherProfile {
+    Modern,
+    Intermediate,
+}
+
+/// Whether clients must present a certificate signed by the deployment CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    Required,
+    Optional,
+    Off,
+}
+
+impl ClientAuth {
+    /// The value of redis.conf `tls-auth-clients`.
+    pub fn directive(self) -> &'static str {
+        match self {
+            ClientAuth::Required => "yes",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Off => "no",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyType {
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    #[serde(rename = "ecdsa-p384")]
+    EcdsaP384,
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxmemoryPolicy {
+    Noeviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// The names of the users every bundle has; extra users may not take them.
+pub const BUILTIN_USERS: [&str; 4] = ["default", "app", "monitoring", "admin"];
+
+/// A whole-profile rule broken: the key it is about and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub key: String,
+    pub reason: String,
+}
+
+impl EnvProfile {
+    /// Rules that involve more than one value. Single values were checked when parsed.
+    pub fn validate(&self) -> Result<(), Violation> {
+        let fail = |key: &str, reason: String| {
+            Err(Violation {
+                key: key.into(),
+                reason,
+            })
+        };
+        let r = &self.redis;
+        let t = &self.tls;
+        if r.bind.is_empty() {
+            return fail("redis.bind", "must list at least one address".into());
+        }
+        if !t.enabled {
+            if let Some(b) = r.bind.iter().find(|b| !b.is_loopback()) {
+                return fail(
+                    "redis.bind",
+                    format!(
+                        "{b} is not a loopback address, but TLS is off: plaintext Redis may only \
+                         listen on 127.0.0.1/::1 (set tls.enabled=true to listen elsewhere)"
+                    ),
+                );
+            }
+        } else {
+            if t.protocols.is_empty() {
+                return fail("tls.protocols", "must list TLSv1.2 and/or TLSv1.3".into());
+            }
+            if t.ciphers == CipherProfile::Modern && t.protocols.contains(&TlsProtocol::Tls12) {
+                return fail(
+                    "tls.ciphers",
+                    "Mozilla's modern profile has no TLSv1.2 ciphers, so TLSv1.2 clients could \
+                     never connect: use ciphers=intermediate or protocols=[TLSv1.3]"
+                        .into(),
+                );
+            }
+        }
+        if !(1..=100_000).contains(&r.maxclients) {
+            return fail(
+                "redis.maxclients",
+                format!("{} is not between 1 and 100000", r.maxclients),
+            );
+        }
+        if !(12..=256).contains(&self.secrets.password_length) {
+            return fail(
+                "secrets.password_length",
+                format!(
+                    "{} is not between 12 and 256 (12 alphanumerics are ~71 bits)",
+                    self.secrets.password_length
+                ),
+            );
+        }
+        if !(1..=3650).contains(&t.ca_validity_days) {
+            return fail(
+                "tls.ca_validity_days",
+                format!("{} is not between 1 and 3650", t.ca_validity_days),
+            );
+        }
+        if !(1..=825).contains(&t.leaf_validity_days) {
+            return fail(
+                "tls.leaf_validity_days",
+                format!("{} is not between 1 and 825", t.leaf_validity_days),
+            );
+        }
+        if t.leaf_validity_days > t.ca_validity_days {
+            return fail(
+                "tls.leaf_validity_days",
+                format!(
+                    "{} days outlives the CA ({} days)",
+                    t.leaf_validity_days, t.ca_validity_days
+                ),
+            );
+        }
+        if self.acl.app.keys.is_empty() {
+            return fail(
+                "acl.app.keys",
+                "must list at least one key pattern (e.g. \"app:*\")".into(),
+            );
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, user) in self.acl.users.iter().enumerate() {
+            let key = format!("acl.users[{i}].name");
+            if BUILTIN_USERS.contains(&user.name.as_str()) {
+                return fail(&key, format!("{:?} is a built-in user", user.name.as_str()));
+            }
+            if let Some(other) = seen.insert(user.name.password_var(), &user.name) {
+                return fail(
+                    &key,
+                    format!(
+                        "{:?} clashes with {:?}: both store their password as {}",
+                        user.name.as_str(),
+                        other.as_str(),
+                        user.name.password_var()
+                    ),
+                );
+            }
+            if user.commands.is_empty() {
+                return fail(
+                    &format!("acl.users[{i}].commands"),
+                    "must list at least one rule (e.g. +@read)".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every ACL user that has a password, in a stable order.
+    pub fn password_users(&self) -> Vec<UserName> {
+        let mut users: Vec<UserName> = ["app", "monitoring", "admin"]
+            .iter()
+            .map(|n| UserName::parse(n).expect("built-in user names are valid"))
+            .collect();
+        users.extend(self.acl.users.iter().map(|u| u.name.clone()));
+        users
+    }
+}
+
+/// The effective profile of one environment, as `profile show` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Effective<'a> {
+    pub project: &'a ProjectName,
+    pub environment: Environment,
+    #[serde(flatten)]
+    pub settings: &'a EnvProfile,
+}

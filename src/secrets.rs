@@ -1,0 +1,268 @@
+//! Passwords and the Fernet encryption key: generated from a caller-supplied CSPRNG (the OS
+//! one in the binary, a seeded one in tests), stored in `secrets.env`, never replaced once
+//! they exist.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use rand::CryptoRng;
+use rand::distr::{Alphanumeric, Distribution};
+use sha2::{Digest, Sha256};
+
+use crate::profile::EnvProfile;
+use crate::values::UserName;
+
+/// The variable in `secrets.env` and `client.env` that holds the Fernet key.
+pub const ENCRYPTION_KEY_VAR: &str = "REDIS_ENCRYPTION_KEY";
+
+/// Alphanumerics: URL-safe without escaping and safe in any shell or env file.
+const PASSWORD_ALPHABET_SIZE: f64 = 62.0;
+
+/// A password of `len` characters drawn uniformly from `[A-Za-z0-9]`. `Alphanumeric` samples by
+/// rejection, so no character is more likely than another.
+pub fn generate_password<R: CryptoRng + ?Sized>(rng: &mut R, len: usize) -> String {
+    Alphanumeric
+        .sample_iter(rng)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A Fernet key: 32 random bytes, URL-safe base64 with padding (what `Fernet(key)` expects).
+pub fn generate_fernet_key<R: CryptoRng + ?Sized>(rng: &mut R) -> String {
+    let mut bytes = [0u8; 32];
+    rng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
+}
+
+/// The bits of entropy of a generated password of `len` characters.
+pub fn entropy_bits(len: usize) -> f64 {
+    len as f64 * PASSWORD_ALPHABET_SIZE.log2()
+}
+
+/// How a password is stored in an ACL file: `#` + hex SHA-256. Redis compares hashes, so the
+/// ACL file never holds a usable password.
+pub fn acl_hash(password: &str) -> String {
+    hex::encode(Sha256::digest(password.as_bytes()))
+}
+
+/// The contents of `secrets.env`: `NAME=value` lines. Unknown names are kept as they are, so a
+/// secret of a user removed from the profile is never lost.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    entries: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: a Debug print must never leak a secret into a log.
+        f.debug_struct("Secrets")
+            .field("names", &self.entries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What [`Secrets::ensure`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ensured {
+    pub generated: Vec<String>,
+    /// Existing passwords shorter than the profile asks for: kept, but worth a warning.
+    pub short: Vec<(String, usize)>,
+}
+
+impl Secrets {
+    /// Parses `secrets.env`. The error is a reason with its line number; it never quotes a value.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut entries = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let Some((name, value)) = line.split_once('=') else {
+                return Err(format!("line {n}: expected NAME=value"));
+            };
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(format!("line {n}: {name:?} is not a valid variable name"));
+            }
+            check_secret_value(name, value)
+                .map_err(|reason| format!("line {n}: {name}: {reason}"))?;
+            if entries.insert(name.to_owned(), value.to_owned()).is_some() {
+                return Err(format!("line {n}: {name} is defined twice"));
+            }
+        }
+        Ok(Self { entries })
+    }
+
+    /// Generates every secret `profile` needs that is not here yet. Never replaces one.
+    pub fn ensure<R: CryptoRng + ?Sized>(&mut self, profile: &EnvProfile, rng: &mut R) -> Ensured {
+        let mut done = Ensured::default();
+        let len = profile.secrets.password_length as usize;
+        for user in profile.password_users() {
+            let var = user.password_var();
+            match self.entries.get(&var) {
+                Some(existing) if existing.len() < len => done.short.push((var, existing.len())),
+                Some(_) => {}
+                None => {
+                    self.entries
+                        .insert(var.clone(), generate_password(rng, len));
+                    done.generated.push(var);
+                }
+            }
+        }
+        if !self.entries.contains_key(ENCRYPTION_KEY_VAR) {
+            self.entries
+                .insert(ENCRYPTION_KEY_VAR.into(), generate_fernet_key(rng));
+            done.generated.push(ENCRYPTION_KEY_VAR.into());
+        }
+        done
+    }
+
+    pub fn password(&self, user: &UserName) -> Option<&str> {
+        self.entries.get(&user.password_var()).map(String::as_str)
+    }
+
+    pub fn encryption_key(&self) -> Option<&str> {
+        self.entries.get(ENCRYPTION_KEY_VAR).map(String::as_str)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The file text, sorted by name so re-runs produce the same bytes.
+    pub fn to_file(&self, header: &str) -> String {
+        let mut out = String::new();
+        for line in header.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        for (k, v) in &self.entries {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A stored secret must survive being put in a URL, an env file and a shell without quoting.
+fn check_secret_value(name: &str, value: &str) -> Result<(), String> {
+    if name == ENCRYPTION_KEY_VAR {
+        let bytes = base64::engine::general_purpose::URL_SAFE
+            .decode(value)
+            .map_err(|_| "is not URL-safe base64".to_string())?;
+        if bytes.len() != 32 {
+            return Err(format!(
+                "decodes to {} bytes, a Fernet key has 32",
+                bytes.len()
+            ));
+        }
+        return Ok(());
+    }
+    if value.is_empty() {
+        return Err("is empty".into());
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~".contains(*c)))
+    {
+        let what = if c.is_whitespace() || c.is_control() {
+            "whitespace or a control character".to_string()
+        } else {
+            format!("the character {c:?}")
+        };
+        return Err(format!(
+            "contains {what}; passwords must be URL-safe (letters, digits, - . _ ~)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn passwords_have_the_length_and_alphabet_asked_for() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let pw = generate_password(&mut rng, 48);
+        assert_eq!(pw.len(), 48);
+        assert!(pw.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(pw, generate_password(&mut rng, 48));
+    }
+
+    #[test]
+    fn password_characters_are_uniform() {
+        // 62 symbols x ~1000 draws each: a biased sampler (e.g. byte % 62) would put the first
+        // 8 symbols ~25% above the rest. Allow +-15% around the expected count.
+        let mut rng = StdRng::seed_from_u64(7);
+        let pw = generate_password(&mut rng, 62_000);
+        let mut counts = BTreeMap::new();
+        for b in pw.bytes() {
+            *counts.entry(b).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 62);
+        for (b, n) in counts {
+            assert!((850..=1150).contains(&n), "{} drawn {n} times", b as char);
+        }
+    }
+
+    #[test]
+    fn fernet_key_is_32_bytes_urlsafe_with_padding() {
+        let key = generate_fernet_key(&mut StdRng::seed_from_u64(2));
+        assert_eq!(key.len(), 44);
+        assert!(key.ends_with('='));
+        assert!(!key.contains('+') && !key.contains('/'));
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE
+                .decode(&key)
+                .unwrap()
+                .len(),
+            32
+        );
+    }
+
+    #[test]
+    fn acl_hash_is_sha256_hex() {
+        assert_eq!(
+            acl_hash("foobar"),
+            "c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2"
+        );
+    }
+
+    #[test]
+    fn secrets_file_round_trips_and_keeps_unknown_names() {
+        let text = "# header\nREDIS_PASSWORD_APP=abc\nREDIS_PASSWORD_OLD=zzz\n";
+        let s = Secrets::parse(text).unwrap();
+        assert_eq!(s.password(&UserName::parse("app").unwrap()), Some("abc"));
+        let out = s.to_file("header");
+        assert_eq!(Secrets::parse(&out).unwrap(), s);
+        assert!(out.contains("REDIS_PASSWORD_OLD=zzz"));
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_value() {
+        let err = Secrets::parse("REDIS_PASSWORD_APP=hunter 2\n").unwrap_err();
+        assert!(err.contains("line 1") && !err.contains("hunter"), "{err}");
+        assert!(Secrets::parse("REDIS_ENCRYPTION_KEY=short\n").is_err());
+        assert!(Secrets::parse("A=1\nA=2\n").is_err());
+        assert!(Secrets::parse("lower=1\n").is_err());
+    }
+
+    #[test]
+    fn debug_does_not_print_values() {
+        let s = Secrets::parse("REDIS_PASSWORD_APP=topsecretvalue\n").unwrap();
+        assert!(!format!("{s:?}").contains("topsecretvalue"));
+    }
+}

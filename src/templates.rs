@@ -1,0 +1,207 @@
+//! The Tera templates. Built-ins are compiled into the binary, so an installed binary works
+//! anywhere. Each built-in is registered twice: under its own name (what gets rendered) and as
+//! `builtin/NAME`, so a team directory can replace a file outright or `{% extends %}` the
+//! built-in and override one block.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use include_dir::{Dir, include_dir};
+use tera::{Context, Kwargs, State, Tera};
+
+use crate::error::Error;
+
+static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+pub const REDIS_CONF: &str = "redis.conf.tera";
+pub const USERS_ACL: &str = "users.acl.tera";
+pub const CLIENT_ENV: &str = "client.env.tera";
+pub const GITIGNORE: &str = "gitignore.tera";
+
+/// Every template the renderer uses. A unit test checks each exists and parses.
+pub const ALL: [&str; 4] = [REDIS_CONF, USERS_ACL, CLIENT_ENV, GITIGNORE];
+
+const BUILTIN_PREFIX: &str = "builtin/";
+
+pub struct Templates {
+    tera: Tera,
+    overridden: BTreeSet<String>,
+}
+
+impl Templates {
+    /// The built-in templates only.
+    pub fn builtin() -> Result<Self, Error> {
+        Self::load(None)
+    }
+
+    /// Built-ins, with files from `dir` (a team's directory) taking precedence by name.
+    pub fn load(overrides: Option<&Path>) -> Result<Self, Error> {
+        let mut tera = Tera::new();
+        // Nothing here is HTML; escaping would corrupt configs.
+        tera.autoescape_on(Vec::<&str>::new());
+        tera.register_filter("conf_quote", conf_quote);
+        let mut sources: Vec<(String, String)> = vec![];
+        for file in BUILTIN.files() {
+            let name = file.path().to_string_lossy().into_owned();
+            let text = file
+                .contents_utf8()
+                .expect("built-in templates are UTF-8")
+                .to_owned();
+            sources.push((format!("{BUILTIN_PREFIX}{name}"), text.clone()));
+            sources.push((name, text));
+        }
+        let mut overridden = BTreeSet::new();
+        if let Some(dir) = overrides {
+            for (name, text) in read_override_dir(dir)? {
+                sources.retain(|(n, _)| *n != name);
+                overridden.insert(name.clone());
+                sources.push((name, text));
+            }
+        }
+        tera.add_raw_templates(sources)
+            .map_err(|e| template_error(&e, &overridden))?;
+        Ok(Self { tera, overridden })
+    }
+
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, Error> {
+        let out = self
+            .tera
+            .render(name, ctx)
+            .map_err(|e| template_error(&e, &self.overridden))?;
+        Ok(normalize(&out))
+    }
+
+    pub fn is_overridden(&self, name: &str) -> bool {
+        self.overridden.contains(name)
+    }
+}
+
+fn read_override_dir(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let file_err = |reason: String| Error::File {
+        path: dir.to_path_buf(),
+        reason,
+        help: "point --templates at a directory of .tera files".into(),
+    };
+    let mut out = vec![];
+    let entries = fs_err::read_dir(dir).map_err(|e| file_err(format!("cannot read: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| file_err(format!("cannot read: {e}")))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".tera") {
+            continue;
+        }
+        let text = fs_err::read_to_string(entry.path())
+            .map_err(|e| file_err(format!("cannot read {name}: {e}")))?;
+        out.push((name, text));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A built-in template failing is our bug; a team template failing is theirs. Either way the
+/// message names the template and, where Tera knows it, the line.
+fn template_error(e: &tera::Error, overridden: &BTreeSet<String>) -> Error {
+    let mut report = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(cause) = src {
+        report.push_str(&format!("\ncaused by: {cause}"));
+        src = cause.source();
+    }
+    let name = match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
+            r.filename().to_owned()
+        }
+        _ => String::new(),
+    };
+    let name =
+        if name.starts_with(BUILTIN_PREFIX) || (!name.is_empty() && !overridden.contains(&name)) {
+            format!(
+                "{BUILTIN_PREFIX}{}",
+                name.trim_start_matches(BUILTIN_PREFIX)
+            )
+        } else if name.is_empty() {
+            "(unknown)".into()
+        } else {
+            name
+        };
+    Error::Template { name, report }
+}
+
+/// Quotes a path for redis.conf. Values are validated before they get here; refusing quotes,
+/// backslashes and control characters again means a team template cannot undo that.
+fn conf_quote(value: &str, _: Kwargs, _: &State) -> tera::TeraResult<String> {
+    if value
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(tera::Error::message(format!(
+            "conf_quote: {value:?} contains a quote, backslash or control character"
+        )));
+    }
+    Ok(format!("\"{value}\""))
+}
+
+/// LF line endings, no trailing whitespace on lines, exactly one trailing newline: output
+/// bytes do not depend on how a template file was saved.
+fn normalize(text: &str) -> String {
+    let mut out: String = text
+        .replace("\r\n", "\n")
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_template_is_built_in_and_parses() {
+        let t = Templates::builtin().unwrap();
+        for name in ALL {
+            assert!(
+                BUILTIN.get_file(name).is_some(),
+                "{name} is not in templates/"
+            );
+            assert!(t.tera.contains_template(name));
+            assert!(t.tera.contains_template(&format!("builtin/{name}")));
+        }
+        assert_eq!(
+            BUILTIN.files().count(),
+            ALL.len(),
+            "a template in templates/ is not in ALL"
+        );
+    }
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let mut t = Templates::builtin().unwrap();
+        t.tera.add_raw_template("x.tera", "{{ nope }}").unwrap();
+        let err = t.render("x.tera", &Context::new()).unwrap_err();
+        assert!(err.to_string().contains("x.tera"), "{err}");
+    }
+
+    #[test]
+    fn conf_quote_refuses_breakouts() {
+        let mut t = Templates::builtin().unwrap();
+        t.tera
+            .add_raw_template("q.tera", "dir {{ p | conf_quote }}")
+            .unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("p", "/srv/a b");
+        assert_eq!(t.render("q.tera", &ctx).unwrap(), "dir \"/srv/a b\"\n");
+        ctx.insert("p", "/x\"\nport 6379");
+        assert!(t.render("q.tera", &ctx).is_err());
+    }
+
+    #[test]
+    fn normalize_fixes_line_endings() {
+        assert_eq!(normalize("a  \r\nb\n\n\n"), "a\nb\n");
+    }
+}
