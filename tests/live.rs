@@ -1,0 +1,235 @@
+//! Bundles proven against a real Redis 7.0 `redis-server`, booted from `init --target local`
+//! output unchanged, with real clients: redis-cli, openssl and redis-py.
+
+use std::process::Command;
+
+use crate::support::{Bundle, Server, require, require_python};
+
+/// Commands the application user must never run, with why each is refused.
+const APP_FORBIDDEN: &[&[&str]] = &[
+    &["CONFIG", "GET", "maxmemory"],
+    &["CONFIG", "SET", "maxmemory", "1"],
+    &["FLUSHALL"],
+    &["KEYS", "*"],
+    &["DEBUG", "SLEEP", "0"],
+    &["MODULE", "LIST"],
+    &["EVAL", "return 1", "0"],
+    &["FUNCTION", "LIST"],
+    &["REPLICAOF", "NO", "ONE"],
+    &["SHUTDOWN"],
+    &["ACL", "SETUSER", "intruder", "on", ">pw", "+@all"],
+];
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    require("openssl", "apt-get install -y openssl");
+    let out = Command::new("timeout")
+        .args(["-k", "1", "10", "openssl"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A TLS handshake with openssl s_client, pinned to one protocol version, client cert
+/// included, hostname verified. Returns whether the handshake (and a PING) succeeded.
+fn handshake(b: &Bundle, version_flag: &str) -> (bool, String) {
+    let port = b.port.to_string();
+    let connect = format!("127.0.0.1:{port}");
+    let (ca, cert, key) = (b.path("tls/ca.crt"), b.path("tls/client.crt"), b.path("tls/client.key"));
+    let (ok, text) = openssl(&[
+        "s_client",
+        "-connect",
+        &connect,
+        version_flag,
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-verify_return_error",
+        "-verify_hostname",
+        "localhost",
+        "-brief",
+    ]);
+    let negotiated = text.contains("Protocol version:") && ok;
+    (negotiated, text)
+}
+
+fn assert_app_confined(b: &Bundle) {
+    let app = || b.cli().as_user("app");
+    assert_eq!(app().run(&["SET", "live:key", "v"]), "OK");
+    assert_eq!(app().run(&["GET", "live:key"]), "v");
+    for cmd in APP_FORBIDDEN {
+        let out = app().run(cmd);
+        // DEBUG and MODULE are refused by enable-*-command before the ACL is consulted;
+        // `acl_denies_debug_and_module_too` proves the ACL would refuse them as well.
+        let disabled = matches!(cmd[0], "DEBUG" | "MODULE") && out.contains("command not allowed");
+        assert!(out.starts_with("NOPERM") || disabled, "app ran {cmd:?}: {out}");
+    }
+}
+
+fn assert_monitoring_read_only(b: &Bundle) {
+    let mon = || b.cli().as_user("monitoring");
+    assert!(mon().run(&["INFO", "server"]).contains("redis_version:7."), "monitoring cannot INFO");
+    assert_eq!(mon().run(&["PING"]), "PONG");
+    for cmd in [&["GET", "live:key"][..], &["SET", "k", "v"], &["SCAN", "0"], &["CONFIG", "GET", "*"]] {
+        let out = mon().run(cmd);
+        assert!(out.starts_with("NOPERM"), "monitoring ran {cmd:?}: {out}");
+    }
+}
+
+fn assert_default_user_locked(b: &Bundle) {
+    // No AUTH at all: the connection is the default user, which is off.
+    let out = b.cli().run(&["PING"]);
+    assert!(out.starts_with("NOAUTH"), "unauthenticated PING: {out}");
+    let out = b.cli().user("default", "anything").run(&["PING"]);
+    assert!(out.contains("WRONGPASS") || out.contains("AUTH failed"), "default authenticated: {out}");
+    // admin is off unless the profile enables it.
+    let out = b.cli().as_user("admin").run(&["PING"]);
+    assert!(out.contains("WRONGPASS") || out.contains("AUTH failed"), "admin is on: {out}");
+}
+
+fn assert_certs_verify(b: &Bundle) {
+    let ca = b.path("tls/ca.crt");
+    for (leaf, purpose) in [("tls/server.crt", "sslserver"), ("tls/client.crt", "sslclient")] {
+        let leaf = b.path(leaf);
+        let (ok, text) = openssl(&["verify", "-purpose", purpose, "-CAfile", ca.to_str().unwrap(), leaf.to_str().unwrap()]);
+        assert!(ok, "openssl verify {}: {text}", leaf.display());
+    }
+}
+
+#[test]
+fn production_bundle_boots_and_enforces_tls13_mtls_and_acls() {
+    let b = Bundle::init("production", &[]);
+    let server = Server::start(&b);
+    // port 0: the TLS port is the only listener.
+    assert_eq!(server.listening_ports(), [b.port], "redis-server listens on other ports too");
+    assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
+
+    let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
+    assert!(!out.contains("PONG"), "client without certificate was served: {out}");
+    let out = b.cli().plaintext().as_user("app").run(&["PING"]);
+    assert!(!out.contains("PONG"), "plaintext client was served: {out}");
+
+    let (ok13, text) = handshake(&b, "-tls1_3");
+    assert!(ok13, "TLSv1.3 handshake failed: {text}");
+    let (ok12, text) = handshake(&b, "-tls1_2");
+    assert!(!ok12, "production accepted TLSv1.2: {text}");
+
+    assert_default_user_locked(&b);
+    assert_app_confined(&b);
+    assert_monitoring_read_only(&b);
+    assert_certs_verify(&b);
+    drop(server);
+}
+
+#[test]
+fn staging_bundle_requires_client_certs_and_allows_tls12() {
+    let b = Bundle::init("staging", &[]);
+    let server = Server::start(&b);
+    assert_eq!(server.listening_ports(), [b.port]);
+    let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
+    assert!(!out.contains("PONG"), "client without certificate was served: {out}");
+    let (ok12, text) = handshake(&b, "-tls1_2");
+    assert!(ok12, "staging refused TLSv1.2: {text}");
+    assert!(text.contains("ECDHE-ECDSA"), "TLSv1.2 cipher is not an ECDHE-ECDSA suite: {text}");
+    assert_default_user_locked(&b);
+    assert_app_confined(&b);
+    assert_monitoring_read_only(&b);
+    assert_certs_verify(&b);
+}
+
+#[test]
+fn development_bundle_makes_client_certs_optional() {
+    let b = Bundle::init("development", &[]);
+    let _server = Server::start(&b);
+    assert_eq!(b.cli().without_client_cert().as_user("app").run(&["PING"]), "PONG");
+    assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
+    let out = b.cli().plaintext().as_user("app").run(&["PING"]);
+    assert!(!out.contains("PONG"), "plaintext client was served: {out}");
+}
+
+#[test]
+fn testing_bundle_is_plaintext_on_loopback_with_acls() {
+    let b = Bundle::init("testing", &[]);
+    let server = Server::start(&b);
+    assert_eq!(server.listening_ports(), [b.port]);
+    let out = b.cli().as_user("app").run(&["PING"]);
+    assert!(!out.contains("PONG"), "testing answered TLS: {out}");
+    assert_eq!(b.cli().plaintext().as_user("app").run(&["PING"]), "PONG");
+    let out = b.cli().plaintext().run(&["PING"]);
+    assert!(out.starts_with("NOAUTH"), "unauthenticated PING: {out}");
+    let out = b.cli().plaintext().as_user("app").run(&["FLUSHALL"]);
+    assert!(out.starts_with("NOPERM"), "{out}");
+    assert_eq!(b.password("app").len(), 12);
+    let url = crate::support::env_file(&b.path("client.env"))["REDIS_URL"].clone();
+    assert!(url.starts_with("redis://app:"), "{url}");
+}
+
+#[test]
+fn key_patterns_from_the_profile_confine_the_app_user() {
+    let b = Bundle::init("production", &["--set", "acl.app.keys=[\"cache:*\"]", "--set", "acl.app.channels=[\"events:*\"]"]);
+    let _server = Server::start(&b);
+    let app = || b.cli().as_user("app");
+    assert_eq!(app().run(&["SET", "cache:1", "v"]), "OK");
+    let out = app().run(&["SET", "other:1", "v"]);
+    assert!(out.starts_with("NOPERM"), "{out}");
+    assert_eq!(app().run(&["PUBLISH", "events:x", "hi"]), "0");
+    let out = app().run(&["PUBLISH", "admin:x", "hi"]);
+    assert!(out.starts_with("NOPERM"), "{out}");
+}
+
+/// DEBUG and MODULE are switched off server-wide, which hides what the ACL says about them;
+/// ACL DRYRUN (as the admin user, enabled here) asks the ACL directly.
+#[test]
+fn acl_denies_debug_and_module_too() {
+    let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
+    let _server = Server::start(&b);
+    let admin = || b.cli().as_user("admin");
+    for cmd in APP_FORBIDDEN {
+        let mut args = vec!["ACL", "DRYRUN", "app"];
+        args.extend_from_slice(cmd);
+        let out = admin().run(&args);
+        assert!(out.contains("no permissions"), "ACL allows app to run {cmd:?}: {out}");
+    }
+    assert_eq!(admin().run(&["ACL", "DRYRUN", "app", "GET", "x"]), "OK");
+    assert_eq!(admin().run(&["ACL", "DRYRUN", "monitoring", "INFO"]), "OK");
+    // Even the admin cannot reach the disabled commands.
+    assert!(admin().run(&["DEBUG", "SLEEP", "0"]).contains("not allowed"));
+}
+
+/// redis-py with hostname verification on, using nothing but client.env: what an application
+/// does. Also proves the Fernet key works with `cryptography`.
+#[test]
+fn python_client_connects_with_client_env_and_fernet_key_works() {
+    require_python("redis", "redis");
+    require_python("cryptography", "cryptography");
+    let b = Bundle::init("production", &[]);
+    let _server = Server::start(&b);
+    let script = r##"
+import os, sys, redis
+from cryptography.fernet import Fernet
+env = dict(l.split("=", 1) for l in open(sys.argv[1]).read().splitlines() if l and not l.startswith("#"))
+r = redis.Redis.from_url(env["REDIS_URL"], ssl_ca_certs=env["REDIS_TLS_CA_FILE"],
+    ssl_certfile=env["REDIS_TLS_CERT_FILE"], ssl_keyfile=env["REDIS_TLS_KEY_FILE"],
+    ssl_check_hostname=True, ssl_cert_reqs="required")
+f = Fernet(env["REDIS_ENCRYPTION_KEY"].encode())
+r.set("py:secret", f.encrypt(b"card 4111"))
+assert f.decrypt(r.get("py:secret")) == b"card 4111"
+try:
+    r.flushall()
+    sys.exit("FLUSHALL was allowed")
+except redis.exceptions.NoPermissionError:
+    pass
+print("ok")
+"##;
+    let out = Command::new("python3")
+        .args(["-c", script, b.path("client.env").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim() == "ok", "{text}");
+}

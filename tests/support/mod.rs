@@ -1,0 +1,308 @@
+//! Shared helpers for the integration tests: running the binary hermetically, snapshotting a
+//! directory to prove it did not change, and the live-server harness (a real `redis-server`
+//! on a free loopback port, real clients).
+//!
+//! A test that needs an external tool calls [`require`]: a missing tool fails the test with
+//! an install hint. Nothing here ever skips.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_redis-harden");
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout);
+        self
+    }
+}
+
+/// Runs `redis-harden ARGS` in `cwd` with a clean environment (no stray REDIS_* variables).
+pub fn run(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "C")
+        .output()
+        .expect("run redis-harden");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file under `dir` with its bytes and mode: compare two of these to prove nothing
+/// was created, changed or re-moded.
+pub fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                out.insert(rel, (b"<dir>".to_vec(), mode));
+                stack.push(entry.path());
+            } else {
+                out.insert(rel, (std::fs::read(entry.path()).unwrap(), mode));
+            }
+        }
+    }
+    out
+}
+
+/// Parses a KEY=value env file (secrets.env, client.env).
+pub fn env_file(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// Fails the test unless `tool` is on PATH, with the command that installs it.
+#[track_caller]
+pub fn require(tool: &str, install: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(found, "`{tool}` is not installed; this test needs it. Install it with: {install}");
+}
+
+/// Fails the test unless `python3` can import `module`.
+#[track_caller]
+pub fn require_python(module: &str, pip: &str) {
+    require("python3", "apt-get install -y python3");
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "python3 cannot import `{module}`; install it with: pip install {pip}");
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A bundle made by `init --target local` in a temp dir, with the server on a free port.
+pub struct Bundle {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub env: String,
+}
+
+impl Bundle {
+    /// Runs `init --env ENV --target local` with the port set to a free one, plus `extra` args.
+    pub fn init(env: &str, extra: &[&str]) -> Bundle {
+        let tmp = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let dir = tmp.path().join("bundle");
+        let port_set = format!("redis.port={port}");
+        let mut args = vec!["init", "--env", env, "--out", dir.to_str().unwrap(), "--set", &port_set];
+        args.extend_from_slice(extra);
+        run(tmp.path(), &args).success();
+        Bundle {
+            tmp,
+            dir,
+            port,
+            env: env.into(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn secret(&self, name: &str) -> String {
+        env_file(&self.path("secrets.env"))
+            .remove(name)
+            .unwrap_or_else(|| panic!("{name} not in secrets.env"))
+    }
+
+    pub fn password(&self, user: &str) -> String {
+        self.secret(&format!("REDIS_PASSWORD_{}", user.to_uppercase()))
+    }
+
+    /// A redis-cli invocation against this bundle's server.
+    pub fn cli(&self) -> Cli<'_> {
+        Cli {
+            bundle: self,
+            tls: true,
+            cert: true,
+            user: None,
+        }
+    }
+}
+
+/// A real `redis-server` started from a bundle's redis.conf; killed on drop.
+pub struct Server {
+    child: Child,
+    pub pid: u32,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `redis-server DIR/redis.conf` unchanged and waits until it accepts connections.
+    pub fn start(bundle: &Bundle) -> Server {
+        require("redis-server", "apt-get install -y redis-server");
+        let log = bundle.tmp.path().join("redis-server.log");
+        let child = Command::new("redis-server")
+            .arg(bundle.path("redis.conf"))
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let mut server = Server {
+            pid: child.id(),
+            child,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("redis-server exited with {status}:\n{}", server.log());
+            }
+            if TcpStream::connect(("127.0.0.1", bundle.port)).is_ok() {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not listen on {}:\n{}", bundle.port, server.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The TCP ports this process listens on (from /proc: its socket inodes, matched
+    /// against the kernel's table of listening sockets).
+    pub fn listening_ports(&self) -> Vec<u16> {
+        let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|l| {
+                let l = l.to_string_lossy().into_owned();
+                l.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned)
+            })
+            .collect();
+        let mut ports = vec![];
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else { continue };
+            for line in text.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                // state 0A = LISTEN; column 9 is the inode
+                if cols.len() > 9 && cols[3] == "0A" && inodes.iter().any(|i| i == cols[9]) {
+                    let port = cols[1].rsplit(':').next().unwrap();
+                    ports.push(u16::from_str_radix(port, 16).unwrap());
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builder for one redis-cli command against a bundle.
+pub struct Cli<'a> {
+    bundle: &'a Bundle,
+    tls: bool,
+    cert: bool,
+    user: Option<(String, String)>,
+}
+
+impl Cli<'_> {
+    pub fn plaintext(mut self) -> Self {
+        self.tls = false;
+        self
+    }
+    pub fn without_client_cert(mut self) -> Self {
+        self.cert = false;
+        self
+    }
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.user = Some((name.into(), password.into()));
+        self
+    }
+    pub fn as_user(self, name: &str) -> Self {
+        let pw = self.bundle.password(name);
+        self.user(name, &pw)
+    }
+
+    /// Runs the command; returns stdout+stderr joined (redis-cli prints error replies on
+    /// stdout with exit code 0, and connection errors on stderr).
+    pub fn run(&self, args: &[&str]) -> String {
+        require("redis-cli", "apt-get install -y redis-tools");
+        let b = self.bundle;
+        // A TLS client talking to a plaintext server waits forever for a ServerHello: bound
+        // every call so a refused connection shows as a failure, not a hung test.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-k", "1", "10", "redis-cli", "-h", "localhost", "-p", &b.port.to_string()]);
+        if self.tls {
+            cmd.arg("--tls").arg("--cacert").arg(b.path("tls/ca.crt"));
+            if self.cert {
+                cmd.arg("--cert").arg(b.path("tls/client.crt"));
+                cmd.arg("--key").arg(b.path("tls/client.key"));
+            }
+        }
+        if let Some((user, pw)) = &self.user {
+            // REDISCLI_AUTH keeps the password off the command line.
+            cmd.args(["--user", user, "--no-auth-warning"]).env("REDISCLI_AUTH", pw);
+        }
+        let out: Output = cmd.args(args).stdin(Stdio::null()).output().expect("run redis-cli");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+            .trim()
+            .to_owned()
+    }
+}
