@@ -27,7 +27,10 @@ pub enum Command {
     )]
     Init(InitArgs),
     /// Inspect the effective profile.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  redis-harden profile show --env production --set redis.port=6380"
+    )]
     Profile(ProfileCommand),
 }
 

@@ -193,7 +193,8 @@ pub fn build<R: CryptoRng + ?Sized>(
             reason,
             help: "restore it from a backup".into(),
         })?;
-        let days = (info.not_after - rt.now).whole_days();
+        // Rounded: certificates have whole-second validity, `now` does not.
+        let days = ((info.not_after - rt.now).whole_seconds() + 43_200).div_euclid(86_400);
         notes.push((
             rel.to_string(),
             format!("expires {} ({days} days)", info.not_after.date()),

@@ -28,7 +28,11 @@ fn openssl(args: &[&str]) -> (bool, String) {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run openssl");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -37,7 +41,11 @@ fn openssl(args: &[&str]) -> (bool, String) {
 fn handshake(b: &Bundle, version_flag: &str) -> (bool, String) {
     let port = b.port.to_string();
     let connect = format!("127.0.0.1:{port}");
-    let (ca, cert, key) = (b.path("tls/ca.crt"), b.path("tls/client.crt"), b.path("tls/client.key"));
+    let (ca, cert, key) = (
+        b.path("tls/ca.crt"),
+        b.path("tls/client.crt"),
+        b.path("tls/client.key"),
+    );
     let (ok, text) = openssl(&[
         "s_client",
         "-connect",
@@ -67,15 +75,26 @@ fn assert_app_confined(b: &Bundle) {
         // DEBUG and MODULE are refused by enable-*-command before the ACL is consulted;
         // `acl_denies_debug_and_module_too` proves the ACL would refuse them as well.
         let disabled = matches!(cmd[0], "DEBUG" | "MODULE") && out.contains("command not allowed");
-        assert!(out.starts_with("NOPERM") || disabled, "app ran {cmd:?}: {out}");
+        assert!(
+            out.starts_with("NOPERM") || disabled,
+            "app ran {cmd:?}: {out}"
+        );
     }
 }
 
 fn assert_monitoring_read_only(b: &Bundle) {
     let mon = || b.cli().as_user("monitoring");
-    assert!(mon().run(&["INFO", "server"]).contains("redis_version:7."), "monitoring cannot INFO");
+    assert!(
+        mon().run(&["INFO", "server"]).contains("redis_version:7."),
+        "monitoring cannot INFO"
+    );
     assert_eq!(mon().run(&["PING"]), "PONG");
-    for cmd in [&["GET", "live:key"][..], &["SET", "k", "v"], &["SCAN", "0"], &["CONFIG", "GET", "*"]] {
+    for cmd in [
+        &["GET", "live:key"][..],
+        &["SET", "k", "v"],
+        &["SCAN", "0"],
+        &["CONFIG", "GET", "*"],
+    ] {
         let out = mon().run(cmd);
         assert!(out.starts_with("NOPERM"), "monitoring ran {cmd:?}: {out}");
     }
@@ -86,17 +105,33 @@ fn assert_default_user_locked(b: &Bundle) {
     let out = b.cli().run(&["PING"]);
     assert!(out.starts_with("NOAUTH"), "unauthenticated PING: {out}");
     let out = b.cli().user("default", "anything").run(&["PING"]);
-    assert!(out.contains("WRONGPASS") || out.contains("AUTH failed"), "default authenticated: {out}");
+    assert!(
+        out.contains("WRONGPASS") || out.contains("AUTH failed"),
+        "default authenticated: {out}"
+    );
     // admin is off unless the profile enables it.
     let out = b.cli().as_user("admin").run(&["PING"]);
-    assert!(out.contains("WRONGPASS") || out.contains("AUTH failed"), "admin is on: {out}");
+    assert!(
+        out.contains("WRONGPASS") || out.contains("AUTH failed"),
+        "admin is on: {out}"
+    );
 }
 
 fn assert_certs_verify(b: &Bundle) {
     let ca = b.path("tls/ca.crt");
-    for (leaf, purpose) in [("tls/server.crt", "sslserver"), ("tls/client.crt", "sslclient")] {
+    for (leaf, purpose) in [
+        ("tls/server.crt", "sslserver"),
+        ("tls/client.crt", "sslclient"),
+    ] {
         let leaf = b.path(leaf);
-        let (ok, text) = openssl(&["verify", "-purpose", purpose, "-CAfile", ca.to_str().unwrap(), leaf.to_str().unwrap()]);
+        let (ok, text) = openssl(&[
+            "verify",
+            "-purpose",
+            purpose,
+            "-CAfile",
+            ca.to_str().unwrap(),
+            leaf.to_str().unwrap(),
+        ]);
         assert!(ok, "openssl verify {}: {text}", leaf.display());
     }
 }
@@ -106,11 +141,18 @@ fn production_bundle_boots_and_enforces_tls13_mtls_and_acls() {
     let b = Bundle::init("production", &[]);
     let server = Server::start(&b);
     // port 0: the TLS port is the only listener.
-    assert_eq!(server.listening_ports(), [b.port], "redis-server listens on other ports too");
+    assert_eq!(
+        server.listening_ports(),
+        [b.port],
+        "redis-server listens on other ports too"
+    );
     assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
 
     let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
-    assert!(!out.contains("PONG"), "client without certificate was served: {out}");
+    assert!(
+        !out.contains("PONG"),
+        "client without certificate was served: {out}"
+    );
     let out = b.cli().plaintext().as_user("app").run(&["PING"]);
     assert!(!out.contains("PONG"), "plaintext client was served: {out}");
 
@@ -132,10 +174,16 @@ fn staging_bundle_requires_client_certs_and_allows_tls12() {
     let server = Server::start(&b);
     assert_eq!(server.listening_ports(), [b.port]);
     let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
-    assert!(!out.contains("PONG"), "client without certificate was served: {out}");
+    assert!(
+        !out.contains("PONG"),
+        "client without certificate was served: {out}"
+    );
     let (ok12, text) = handshake(&b, "-tls1_2");
     assert!(ok12, "staging refused TLSv1.2: {text}");
-    assert!(text.contains("ECDHE-ECDSA"), "TLSv1.2 cipher is not an ECDHE-ECDSA suite: {text}");
+    assert!(
+        text.contains("ECDHE-ECDSA"),
+        "TLSv1.2 cipher is not an ECDHE-ECDSA suite: {text}"
+    );
     assert_default_user_locked(&b);
     assert_app_confined(&b);
     assert_monitoring_read_only(&b);
@@ -146,7 +194,10 @@ fn staging_bundle_requires_client_certs_and_allows_tls12() {
 fn development_bundle_makes_client_certs_optional() {
     let b = Bundle::init("development", &[]);
     let _server = Server::start(&b);
-    assert_eq!(b.cli().without_client_cert().as_user("app").run(&["PING"]), "PONG");
+    assert_eq!(
+        b.cli().without_client_cert().as_user("app").run(&["PING"]),
+        "PONG"
+    );
     assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
     let out = b.cli().plaintext().as_user("app").run(&["PING"]);
     assert!(!out.contains("PONG"), "plaintext client was served: {out}");
@@ -171,7 +222,15 @@ fn testing_bundle_is_plaintext_on_loopback_with_acls() {
 
 #[test]
 fn key_patterns_from_the_profile_confine_the_app_user() {
-    let b = Bundle::init("production", &["--set", "acl.app.keys=[\"cache:*\"]", "--set", "acl.app.channels=[\"events:*\"]"]);
+    let b = Bundle::init(
+        "production",
+        &[
+            "--set",
+            "acl.app.keys=[\"cache:*\"]",
+            "--set",
+            "acl.app.channels=[\"events:*\"]",
+        ],
+    );
     let _server = Server::start(&b);
     let app = || b.cli().as_user("app");
     assert_eq!(app().run(&["SET", "cache:1", "v"]), "OK");
@@ -193,12 +252,19 @@ fn acl_denies_debug_and_module_too() {
         let mut args = vec!["ACL", "DRYRUN", "app"];
         args.extend_from_slice(cmd);
         let out = admin().run(&args);
-        assert!(out.contains("no permissions"), "ACL allows app to run {cmd:?}: {out}");
+        assert!(
+            out.contains("no permissions"),
+            "ACL allows app to run {cmd:?}: {out}"
+        );
     }
     assert_eq!(admin().run(&["ACL", "DRYRUN", "app", "GET", "x"]), "OK");
     assert_eq!(admin().run(&["ACL", "DRYRUN", "monitoring", "INFO"]), "OK");
     // Even the admin cannot reach the disabled commands.
-    assert!(admin().run(&["DEBUG", "SLEEP", "0"]).contains("not allowed"));
+    assert!(
+        admin()
+            .run(&["DEBUG", "SLEEP", "0"])
+            .contains("not allowed")
+    );
 }
 
 /// redis-py with hostname verification on, using nothing but client.env: what an application
@@ -230,6 +296,10 @@ print("ok")
         .args(["-c", script, b.path("client.env").to_str().unwrap()])
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success() && text.trim() == "ok", "{text}");
 }

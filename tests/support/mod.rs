@@ -27,22 +27,38 @@ pub struct Run {
 impl Run {
     #[track_caller]
     pub fn success(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn failure(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
         self
     }
 }
@@ -108,7 +124,10 @@ pub fn require(tool: &str, install: &str) {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
         .unwrap_or(false);
-    assert!(found, "`{tool}` is not installed; this test needs it. Install it with: {install}");
+    assert!(
+        found,
+        "`{tool}` is not installed; this test needs it. Install it with: {install}"
+    );
 }
 
 /// Fails the test unless `python3` can import `module`.
@@ -119,12 +138,19 @@ pub fn require_python(module: &str, pip: &str) {
         .args(["-c", &format!("import {module}")])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "python3 cannot import `{module}`; install it with: pip install {pip}");
+    assert!(
+        ok,
+        "python3 cannot import `{module}`; install it with: pip install {pip}"
+    );
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A bundle made by `init --target local` in a temp dir, with the server on a free port.
@@ -142,7 +168,15 @@ impl Bundle {
         let port = free_port();
         let dir = tmp.path().join("bundle");
         let port_set = format!("redis.port={port}");
-        let mut args = vec!["init", "--env", env, "--out", dir.to_str().unwrap(), "--set", &port_set];
+        let mut args = vec![
+            "init",
+            "--env",
+            env,
+            "--out",
+            dir.to_str().unwrap(),
+            "--set",
+            &port_set,
+        ];
         args.extend_from_slice(extra);
         run(tmp.path(), &args).success();
         Bundle {
@@ -209,7 +243,12 @@ impl Server {
             if TcpStream::connect(("127.0.0.1", bundle.port)).is_ok() {
                 return server;
             }
-            assert!(Instant::now() < deadline, "redis-server did not listen on {}:\n{}", bundle.port, server.log());
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {}:\n{}",
+                bundle.port,
+                server.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -226,12 +265,16 @@ impl Server {
             .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
             .filter_map(|l| {
                 let l = l.to_string_lossy().into_owned();
-                l.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned)
+                l.strip_prefix("socket:[")?
+                    .strip_suffix(']')
+                    .map(str::to_owned)
             })
             .collect();
         let mut ports = vec![];
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let Ok(text) = std::fs::read_to_string(table) else { continue };
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
             for line in text.lines().skip(1) {
                 let cols: Vec<&str> = line.split_whitespace().collect();
                 // state 0A = LISTEN; column 9 is the inode
@@ -288,7 +331,16 @@ impl Cli<'_> {
         // A TLS client talking to a plaintext server waits forever for a ServerHello: bound
         // every call so a refused connection shows as a failure, not a hung test.
         let mut cmd = Command::new("timeout");
-        cmd.args(["-k", "1", "10", "redis-cli", "-h", "localhost", "-p", &b.port.to_string()]);
+        cmd.args([
+            "-k",
+            "1",
+            "10",
+            "redis-cli",
+            "-h",
+            "localhost",
+            "-p",
+            &b.port.to_string(),
+        ]);
         if self.tls {
             cmd.arg("--tls").arg("--cacert").arg(b.path("tls/ca.crt"));
             if self.cert {
@@ -298,11 +350,20 @@ impl Cli<'_> {
         }
         if let Some((user, pw)) = &self.user {
             // REDISCLI_AUTH keeps the password off the command line.
-            cmd.args(["--user", user, "--no-auth-warning"]).env("REDISCLI_AUTH", pw);
+            cmd.args(["--user", user, "--no-auth-warning"])
+                .env("REDISCLI_AUTH", pw);
         }
-        let out: Output = cmd.args(args).stdin(Stdio::null()).output().expect("run redis-cli");
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-            .trim()
-            .to_owned()
+        let out: Output = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .trim()
+        .to_owned()
     }
 }
