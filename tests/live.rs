@@ -67,7 +67,7 @@ fn handshake(b: &Bundle, version_flag: &str) -> (bool, String) {
 }
 
 fn assert_app_confined(b: &Bundle) {
-    let app = || b.cli().as_user("app");
+    let app = || b.cli().login("app");
     assert_eq!(app().run(&["SET", "live:key", "v"]), "OK");
     assert_eq!(app().run(&["GET", "live:key"]), "v");
     for cmd in APP_FORBIDDEN {
@@ -83,7 +83,7 @@ fn assert_app_confined(b: &Bundle) {
 }
 
 fn assert_monitoring_read_only(b: &Bundle) {
-    let mon = || b.cli().as_user("monitoring");
+    let mon = || b.cli().login("monitoring");
     assert!(
         mon().run(&["INFO", "server"]).contains("redis_version:7."),
         "monitoring cannot INFO"
@@ -110,7 +110,7 @@ fn assert_default_user_locked(b: &Bundle) {
         "default authenticated: {out}"
     );
     // admin is off unless the profile enables it.
-    let out = b.cli().as_user("admin").run(&["PING"]);
+    let out = b.cli().login("admin").run(&["PING"]);
     assert!(
         out.contains("WRONGPASS") || out.contains("AUTH failed"),
         "admin is on: {out}"
@@ -146,14 +146,14 @@ fn production_bundle_boots_and_enforces_tls13_mtls_and_acls() {
         [b.port],
         "redis-server listens on other ports too"
     );
-    assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
+    assert_eq!(b.cli().login("app").run(&["PING"]), "PONG");
 
-    let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
+    let out = b.cli().without_client_cert().login("app").run(&["PING"]);
     assert!(
         !out.contains("PONG"),
         "client without certificate was served: {out}"
     );
-    let out = b.cli().plaintext().as_user("app").run(&["PING"]);
+    let out = b.cli().plaintext().login("app").run(&["PING"]);
     assert!(!out.contains("PONG"), "plaintext client was served: {out}");
 
     let (ok13, text) = handshake(&b, "-tls1_3");
@@ -173,7 +173,7 @@ fn staging_bundle_requires_client_certs_and_allows_tls12() {
     let b = Bundle::init("staging", &[]);
     let server = Server::start(&b);
     assert_eq!(server.listening_ports(), [b.port]);
-    let out = b.cli().without_client_cert().as_user("app").run(&["PING"]);
+    let out = b.cli().without_client_cert().login("app").run(&["PING"]);
     assert!(
         !out.contains("PONG"),
         "client without certificate was served: {out}"
@@ -195,11 +195,11 @@ fn development_bundle_makes_client_certs_optional() {
     let b = Bundle::init("development", &[]);
     let _server = Server::start(&b);
     assert_eq!(
-        b.cli().without_client_cert().as_user("app").run(&["PING"]),
+        b.cli().without_client_cert().login("app").run(&["PING"]),
         "PONG"
     );
-    assert_eq!(b.cli().as_user("app").run(&["PING"]), "PONG");
-    let out = b.cli().plaintext().as_user("app").run(&["PING"]);
+    assert_eq!(b.cli().login("app").run(&["PING"]), "PONG");
+    let out = b.cli().plaintext().login("app").run(&["PING"]);
     assert!(!out.contains("PONG"), "plaintext client was served: {out}");
 }
 
@@ -208,12 +208,12 @@ fn testing_bundle_is_plaintext_on_loopback_with_acls() {
     let b = Bundle::init("testing", &[]);
     let server = Server::start(&b);
     assert_eq!(server.listening_ports(), [b.port]);
-    let out = b.cli().as_user("app").run(&["PING"]);
+    let out = b.cli().login("app").run(&["PING"]);
     assert!(!out.contains("PONG"), "testing answered TLS: {out}");
-    assert_eq!(b.cli().plaintext().as_user("app").run(&["PING"]), "PONG");
+    assert_eq!(b.cli().plaintext().login("app").run(&["PING"]), "PONG");
     let out = b.cli().plaintext().run(&["PING"]);
     assert!(out.starts_with("NOAUTH"), "unauthenticated PING: {out}");
-    let out = b.cli().plaintext().as_user("app").run(&["FLUSHALL"]);
+    let out = b.cli().plaintext().login("app").run(&["FLUSHALL"]);
     assert!(out.starts_with("NOPERM"), "{out}");
     assert_eq!(b.password("app").len(), 12);
     let url = crate::support::env_file(&b.path("client.env"))["REDIS_URL"].clone();
@@ -232,7 +232,7 @@ fn key_patterns_from_the_profile_confine_the_app_user() {
         ],
     );
     let _server = Server::start(&b);
-    let app = || b.cli().as_user("app");
+    let app = || b.cli().login("app");
     assert_eq!(app().run(&["SET", "cache:1", "v"]), "OK");
     let out = app().run(&["SET", "other:1", "v"]);
     assert!(out.starts_with("NOPERM"), "{out}");
@@ -247,7 +247,7 @@ fn key_patterns_from_the_profile_confine_the_app_user() {
 fn acl_denies_debug_and_module_too() {
     let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
     let _server = Server::start(&b);
-    let admin = || b.cli().as_user("admin");
+    let admin = || b.cli().login("admin");
     for cmd in APP_FORBIDDEN {
         let mut args = vec!["ACL", "DRYRUN", "app"];
         args.extend_from_slice(cmd);

@@ -318,7 +318,7 @@ impl Cli<'_> {
         self.user = Some((name.into(), password.into()));
         self
     }
-    pub fn as_user(self, name: &str) -> Self {
+    pub fn login(self, name: &str) -> Self {
         let pw = self.bundle.password(name);
         self.user(name, &pw)
     }
