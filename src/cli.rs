@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::profile::Environment;
+use crate::profile::{Engine, Environment};
 use crate::render::Target;
 
 #[derive(Debug, Parser)]
@@ -45,6 +45,21 @@ pub struct ProfileArgs {
     /// Override one profile value; VALUE is YAML, so lists work: --set 'redis.bind=[10.0.1.5, 127.0.0.1]'.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// The server engine; shorthand for --set engine=ENGINE.
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+}
+
+impl ProfileArgs {
+    /// The `--set` overrides, with `--engine` applied last.
+    pub fn all_sets(&self) -> Vec<String> {
+        let mut sets = self.sets.clone();
+        if let Some(engine) = self.engine {
+            let name = engine.to_possible_value().expect("no skipped variants");
+            sets.push(format!("engine={}", name.get_name()));
+        }
+        sets
+    }
 }
 
 #[derive(Debug, Args)]

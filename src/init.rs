@@ -255,13 +255,8 @@ pub fn build<R: CryptoRng + ?Sized>(
         0o600,
         false,
     );
-    for (rel, content) in &rendered {
-        let mode = match *rel {
-            render::REDIS_CONF => 0o640,
-            render::GITIGNORE => 0o644,
-            _ => 0o600,
-        };
-        add(rel, content, mode, false);
+    for (rel, file) in &rendered {
+        add(rel, &file.content, file.mode, false);
     }
     Ok(Bundle {
         files,

@@ -57,8 +57,8 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
             let opts = init::Options {
                 env: args.profile.env,
                 out: args.out,
-                profile: args.profile.profile,
-                sets: args.profile.sets,
+                profile: args.profile.profile.clone(),
+                sets: args.profile.all_sets(),
                 target: args.target,
             };
             let mut rng = rand::rngs::SysRng;
@@ -71,8 +71,12 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
             init::run(&opts, &mut rt, stdout, stderr)
         }
         cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
-            let resolved =
-                profile::resolve(profile.env, profile.profile.as_deref(), &profile.sets, &cwd)?;
+            let resolved = profile::resolve(
+                profile.env,
+                profile.profile.as_deref(),
+                &profile.all_sets(),
+                &cwd,
+            )?;
             let text = show_profile(&resolved, format);
             stdout
                 .write_all(text.as_bytes())

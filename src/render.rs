@@ -43,6 +43,48 @@ pub const GITIGNORE: &str = ".gitignore";
 pub const SECRETS_ENV: &str = "secrets.env";
 pub const DATA_DIR: &str = "data";
 
+/// One rendered file: where it goes, which template makes it, its mode, and whether this
+/// profile needs it.
+pub struct Artifact {
+    pub path: &'static str,
+    pub template: &'static str,
+    pub mode: u32,
+    pub when: fn(&EnvProfile) -> bool,
+}
+
+fn always(_: &EnvProfile) -> bool {
+    true
+}
+
+/// Every file rendered from a template. To add an artifact, add its template to
+/// `templates/` (and `templates::ALL`) and a row here.
+pub const ARTIFACTS: &[Artifact] = &[
+    Artifact {
+        path: REDIS_CONF,
+        template: templates::REDIS_CONF,
+        mode: 0o640,
+        when: always,
+    },
+    Artifact {
+        path: USERS_ACL,
+        template: templates::USERS_ACL,
+        mode: 0o600,
+        when: always,
+    },
+    Artifact {
+        path: CLIENT_ENV,
+        template: templates::CLIENT_ENV,
+        mode: 0o600,
+        when: always,
+    },
+    Artifact {
+        path: GITIGNORE,
+        template: templates::GITIGNORE,
+        mode: 0o644,
+        when: always,
+    },
+];
+
 /// Everything rendering depends on.
 pub struct Input<'a> {
     pub project: &'a ProjectName,
@@ -54,8 +96,15 @@ pub struct Input<'a> {
     pub out_dir: &'a ConfPath,
 }
 
+/// A rendered file with its mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub content: String,
+    pub mode: u32,
+}
+
 /// Rendered files by relative path, in a stable order.
-pub type Rendered = BTreeMap<&'static str, String>;
+pub type Rendered = BTreeMap<&'static str, RenderedFile>;
 
 pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Error> {
     let ctx = context(input)?;
@@ -64,13 +113,15 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         report: e.to_string(),
     })?;
     let mut out = Rendered::new();
-    for (file, template) in [
-        (REDIS_CONF, templates::REDIS_CONF),
-        (USERS_ACL, templates::USERS_ACL),
-        (CLIENT_ENV, templates::CLIENT_ENV),
-        (GITIGNORE, templates::GITIGNORE),
-    ] {
-        out.insert(file, templates.render(template, &ctx)?);
+    for a in ARTIFACTS.iter().filter(|a| (a.when)(input.profile)) {
+        let content = templates.render(a.template, &ctx)?;
+        out.insert(
+            a.path,
+            RenderedFile {
+                content,
+                mode: a.mode,
+            },
+        );
     }
     Ok(out)
 }
@@ -86,6 +137,8 @@ pub fn secrets_header(project: &ProjectName, env: Environment) -> String {
 #[derive(Serialize)]
 struct Context<'a> {
     project: &'a ProjectName,
+    /// The whole validated profile, for templates that need a value not prepared below.
+    profile: &'a EnvProfile,
     environment: Environment,
     target: Target,
     redis: RedisCtx,
@@ -286,6 +339,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
 
     Ok(Context {
         project: input.project,
+        profile: p,
         environment: input.env,
         target: input.target,
         redis: RedisCtx {

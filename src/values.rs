@@ -364,6 +364,32 @@ impl ProjectName {
 }
 string_value!(ProjectName);
 
+/// A container image reference (`redis:7.0.15-bookworm`, `registry/name@sha256:...`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageRef(String);
+
+impl ImageRef {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        check_chars(s, "image reference", |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || "./:_@-".contains(c)
+        })
+        .map_err(|e| Invalid(format!("{e}; expected e.g. redis:7.0.15-bookworm")))?;
+        let name = s.rsplit('/').next().unwrap_or(s);
+        let tag = name.split_once(':').map(|(_, t)| t);
+        // No tag means :latest, which changes under you: pin a version or a digest.
+        if !s.contains('@') && matches!(tag, None | Some("latest")) {
+            return invalid(
+                "image reference is not pinned; give a version tag or digest, e.g. redis:7.0.15-bookworm",
+            );
+        }
+        if s.len() > 255 {
+            return invalid("image reference is longer than 255 characters");
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+string_value!(ImageRef);
+
 /// A memory size in redis.conf syntax: a number with an optional unit (`256mb`, `2gb`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MemorySize(String);
@@ -499,6 +525,16 @@ mod tests {
         for bad in ["@read", "+", "allkeys", "~*", ">password", "+@"] {
             assert!(AclRule::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn image_refs_must_be_pinned() {
+        ImageRef::parse("redis:7.0.15-bookworm").unwrap();
+        ImageRef::parse("registry:5000/redis@sha256:abcd").unwrap();
+        assert!(ImageRef::parse("redis").is_err());
+        assert!(ImageRef::parse("redis:latest").is_err());
+        assert!(ImageRef::parse("registry:5000/redis").is_err());
+        assert!(ImageRef::parse("redis:7\ncommand: x").is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn rendered(
         redis_harden::show_profile(&resolved, Format::Yaml)
     );
     for name in [render::REDIS_CONF, render::USERS_ACL] {
-        out.push_str(&format!("==== {name} ====\n{}", files[name]));
+        out.push_str(&format!("==== {name} ====\n{}", files[name].content));
     }
     out
 }

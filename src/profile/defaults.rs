@@ -1,10 +1,11 @@
 //! The built-in policy of each environment: the lowest layer of every profile.
 
 use super::{
-    AclSettings, AdminUser, AppUser, CipherProfile, ClientAuth, EnvProfile, Environment, KeyType,
-    LogLevel, MaxmemoryPolicy, RedisSettings, SecretSettings, TlsProtocol, TlsSettings,
+    AclSettings, AdminUser, AppUser, CipherProfile, ClientAuth, DockerSettings, DragonflySettings,
+    Engine, EnvProfile, Environment, FirewallSettings, KeyType, LogLevel, MaxmemoryPolicy,
+    RedisSettings, SecretSettings, TlsProtocol, TlsSettings,
 };
-use crate::values::{BindAddr, KeyPattern, MemorySize, Port};
+use crate::values::{BindAddr, ImageRef, KeyPattern, MemorySize, Port};
 
 fn parsed<T: std::str::FromStr>(s: &str) -> T
 where
@@ -48,6 +49,7 @@ pub fn builtin(env: Environment) -> EnvProfile {
         ),
     };
     EnvProfile {
+        engine: Engine::Redis,
         redis: RedisSettings {
             port: Port::new(6379).expect("6379 is a valid port"),
             // Loopback only until the team names the interface clients use.
@@ -79,6 +81,24 @@ pub fn builtin(env: Environment) -> EnvProfile {
             admin: AdminUser { enabled: false },
             users: vec![],
         },
+        firewall: FirewallSettings {
+            app_cidrs: vec![],
+            monitoring_cidrs: vec![],
+            exporter_port: Port::new(9121).expect("valid port"),
+        },
+        docker: DockerSettings {
+            // The release that matches Debian's redis-server 7.0.15, which the tests boot.
+            redis_image: parsed::<ImageRef>("redis:7.0.15-bookworm"),
+            dragonfly_image: parsed::<ImageRef>(
+                "docker.dragonflydb.io/dragonflydb/dragonfly:v1.40.0",
+            ),
+            // The redis user of the official image (and the dfly user of Dragonfly's).
+            uid: 999,
+            gid: 999,
+            memory_limit: parsed::<MemorySize>("512mb"),
+            cpus: 1.0,
+        },
+        dragonfly: DragonflySettings { threads: 1 },
     }
 }
 

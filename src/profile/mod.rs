@@ -13,7 +13,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{
-    AclRule, BindAddr, Hostname, KeyPattern, MemorySize, Port, ProjectName, UserName,
+    AclRule, BindAddr, Cidr, Hostname, ImageRef, KeyPattern, MemorySize, Port, ProjectName,
+    UserName,
 };
 
 pub use defaults::builtin;
@@ -70,10 +71,57 @@ impl std::fmt::Display for Environment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvProfile {
+    /// Which server the bundle is for. Redis artifacts are always written; `dragonfly` adds
+    /// the Dragonfly flagfile and ACL file.
+    pub engine: Engine,
     pub redis: RedisSettings,
     pub tls: TlsSettings,
     pub secrets: SecretSettings,
     pub acl: AclSettings,
+    pub firewall: FirewallSettings,
+    pub docker: DockerSettings,
+    pub dragonfly: DragonflySettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Redis,
+    Dragonfly,
+}
+
+/// Who may reach the server. Everything else is dropped on those ports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallSettings {
+    /// Sources allowed to reach the data port.
+    pub app_cidrs: Vec<Cidr>,
+    /// Sources allowed to reach the exporter port, and the data port (as the monitoring user).
+    pub monitoring_cidrs: Vec<Cidr>,
+    /// The metrics exporter's port (redis_exporter listens on 9121).
+    pub exporter_port: Port,
+}
+
+/// The container deployment (docker-compose).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSettings {
+    /// Pinned image references; a floating tag would change the server under you.
+    pub redis_image: ImageRef,
+    pub dragonfly_image: ImageRef,
+    /// The non-root uid:gid the container runs as; key files must be owned by it.
+    pub uid: u32,
+    pub gid: u32,
+    pub memory_limit: MemorySize,
+    /// CPU limit in cores, e.g. 1 or 0.5.
+    pub cpus: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DragonflySettings {
+    /// Worker threads (`--proactor_threads`); Dragonfly needs 256 MiB of maxmemory per thread.
+    pub threads: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,6 +360,18 @@ impl EnvProfile {
                     "{} days outlives the CA ({} days)",
                     t.leaf_validity_days, t.ca_validity_days
                 ),
+            );
+        }
+        if !(self.docker.cpus > 0.0 && self.docker.cpus <= 1024.0) {
+            return fail(
+                "docker.cpus",
+                format!("{} is not a CPU count between 0 and 1024", self.docker.cpus),
+            );
+        }
+        if !(1..=1024).contains(&self.dragonfly.threads) {
+            return fail(
+                "dragonfly.threads",
+                format!("{} is not between 1 and 1024", self.dragonfly.threads),
             );
         }
         if self.acl.app.keys.is_empty() {
