@@ -49,10 +49,10 @@ pub struct Artifact {
     pub path: &'static str,
     pub template: &'static str,
     pub mode: u32,
-    pub when: fn(&EnvProfile) -> bool,
+    pub when: fn(&EnvProfile, Target) -> bool,
 }
 
-fn always(_: &EnvProfile) -> bool {
+fn always(_: &EnvProfile, _: Target) -> bool {
     true
 }
 
@@ -113,7 +113,7 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         report: e.to_string(),
     })?;
     let mut out = Rendered::new();
-    for a in ARTIFACTS.iter().filter(|a| (a.when)(input.profile)) {
+    for a in ARTIFACTS.iter().filter(|a| (a.when)(input.profile, input.target)) {
         let content = templates.render(a.template, &ctx)?;
         out.insert(
             a.path,
