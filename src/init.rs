@@ -46,22 +46,40 @@ pub fn out_dir(
     cwd: &Path,
 ) -> Result<(PathBuf, ConfPath), Error> {
     let rel = out.map_or_else(|| default_out(env), Path::to_path_buf);
-    let abs = if rel.is_absolute() {
+    let abs = normalize(&if rel.is_absolute() {
         rel.clone()
     } else {
         cwd.join(&rel)
-    };
+    });
+    let shown = crate::values::visible(&rel.display().to_string());
     let conf = ConfPath::from_path(&abs).map_err(|e| Error::Usage {
-        message: format!("--out {}: {e}", rel.display()),
+        message: format!("--out {shown}: {e}"),
         help: "the path is written into redis.conf; choose one without quotes, backslashes or control characters".into(),
     })?;
     if abs.exists() && !abs.is_dir() {
         return Err(Error::Usage {
-            message: format!("--out {}: exists and is not a directory", rel.display()),
+            message: format!("--out {shown}: exists and is not a directory"),
             help: "choose a directory with --out".into(),
         });
     }
     Ok((abs, conf))
+}
+
+/// Removes `.` and resolves `..` lexically, so `out`, `./out` and `x/../out` are one
+/// directory and render the same paths into redis.conf.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 pub fn run<R: CryptoRng + ?Sized>(
@@ -148,13 +166,19 @@ pub fn build<R: CryptoRng + ?Sized>(
             profile.secrets.password_length
         ));
     }
-    let len = profile.secrets.password_length as usize;
-    let passwords = profile.password_users().len();
+    let users = profile.password_users();
+    let shortest = users
+        .iter()
+        .filter_map(|u| secrets.password(u))
+        .map(str::len)
+        .min()
+        .unwrap_or(profile.secrets.password_length as usize);
     notes.push((
         render::SECRETS_ENV.to_string(),
         format!(
-            "{passwords} passwords ({len} chars, {:.0} bits each) + Fernet key (256 bits)",
-            secrets::entropy_bits(len)
+            "{} passwords (at least {shortest} chars, {:.0} bits) + Fernet key (256 bits)",
+            users.len(),
+            secrets::entropy_bits(shortest)
         ),
     ));
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod init;
 pub mod mozilla;
 pub mod pki;
+pub mod policy;
 pub mod profile;
 pub mod render;
 pub mod secrets;

@@ -39,6 +39,20 @@ fn describe_char(c: char) -> String {
     }
 }
 
+/// `s` with control characters escaped (`\n`, `\u{1b}`), so echoing user input can never
+/// forge extra lines in an error message. Quotes and other printable characters stay as typed.
+pub fn visible(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn check_chars(s: &str, what: &str, allowed: impl Fn(char) -> bool) -> Result<(), Invalid> {
     if s.is_empty() {
         return invalid(format!("{what} must not be empty"));

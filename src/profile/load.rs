@@ -98,9 +98,10 @@ fn yaml_options() -> serde_saphyr::Options {
 }
 
 fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
-    let text = fs_err::read_to_string(path).map_err(|e| Error::File {
+    // std, not fs_err: the error already names the path once.
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
         path: path.to_path_buf(),
-        reason: format!("cannot read the profile: {}", io_reason(&e)),
+        reason: format!("cannot read the profile: {e}"),
         help: "pass an existing file with --profile, or omit it to use the built-in defaults"
             .into(),
     })?;
@@ -118,11 +119,6 @@ fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
         });
     }
     Ok(file)
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    // fs_err's message already names the path; keep only the cause.
-    std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string)
 }
 
 /// One `--set KEY=VALUE`, with the value already read as YAML.
@@ -188,15 +184,18 @@ fn layer(
     for set in sets {
         apply_set(&mut merged, set)?;
     }
-    let origin_of = |key: &str| -> String {
+    // Where a key's value came from; None for a built-in default.
+    let user_origin = |key: &str| -> Option<String> {
         if let Some(set) = sets.iter().rev().find(|s| is_prefix(&s.key.join("."), key)) {
-            return format!("--set {}", set.arg);
+            return Some(format!("--set {}", crate::values::visible(&set.arg)));
         }
         if section.is_some_and(|s| lookup(s, key).is_some()) {
-            return file_origin.clone();
+            return Some(file_origin.clone());
         }
-        format!("built-in {env} defaults")
+        None
     };
+    let origin_of =
+        |key: &str| user_origin(key).unwrap_or_else(|| format!("built-in {env} defaults"));
 
     let profile: EnvProfile = serde_path_to_error::deserialize(&merged).map_err(|e| {
         let key = path_string(e.path());
@@ -207,11 +206,20 @@ fn layer(
             key,
         }
     })?;
-    profile.validate().map_err(|v| Error::Input {
-        origin: origin_of(&v.key),
-        value: lookup(&merged, &v.key).map(compact),
-        key: v.key,
-        reason: v.reason,
+    profile.validate().map_err(|v| {
+        // Blame the value the user set: a rule between two keys is broken by the one changed.
+        let key = v
+            .keys
+            .iter()
+            .find(|k| user_origin(k).is_some())
+            .unwrap_or(&v.keys[0])
+            .clone();
+        Error::Input {
+            origin: origin_of(&key),
+            value: lookup(&merged, &key).map(compact),
+            key,
+            reason: v.reason,
+        }
     })?;
     Ok(profile)
 }
@@ -239,7 +247,7 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
         let here = set.key[..i].join(".");
         let Value::Object(map) = node else {
             return Err(Error::Input {
-                origin: format!("--set {}", set.arg),
+                origin: format!("--set {}", crate::values::visible(&set.arg)),
                 key: here,
                 value: None,
                 reason: "is not a group of settings, so it has no sub-keys".into(),
@@ -248,7 +256,7 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
         if !map.contains_key(part) {
             let known: Vec<&str> = map.keys().map(String::as_str).collect();
             return Err(Error::Input {
-                origin: format!("--set {}", set.arg),
+                origin: format!("--set {}", crate::values::visible(&set.arg)),
                 key: set.key[..=i].join("."),
                 value: None,
                 reason: format!("unknown key; expected one of: {}", known.join(", ")),
@@ -312,6 +320,9 @@ fn compact(v: &Value) -> String {
 fn clean_serde_message(msg: &str) -> String {
     msg.replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected f64", "expected a number")
 }
 
 #[cfg(test)]

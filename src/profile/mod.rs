@@ -285,16 +285,17 @@ pub const BUILTIN_USERS: [&str; 4] = ["default", "app", "monitoring", "admin"];
 /// A whole-profile rule broken: the key it is about and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    pub key: String,
+    /// Every key involved; the error names the first one the user set.
+    pub keys: Vec<String>,
     pub reason: String,
 }
 
 impl EnvProfile {
     /// Rules that involve more than one value. Single values were checked when parsed.
     pub fn validate(&self) -> Result<(), Violation> {
-        let fail = |key: &str, reason: String| {
+        let fail = |keys: &str, reason: String| {
             Err(Violation {
-                key: key.into(),
+                keys: keys.split(',').map(str::to_owned).collect(),
                 reason,
             })
         };
@@ -306,7 +307,7 @@ impl EnvProfile {
         if !t.enabled {
             if let Some(b) = r.bind.iter().find(|b| !b.is_loopback()) {
                 return fail(
-                    "redis.bind",
+                    "redis.bind,tls.enabled",
                     format!(
                         "{b} is not a loopback address, but TLS is off: plaintext Redis may only \
                          listen on 127.0.0.1/::1 (set tls.enabled=true to listen elsewhere)"
@@ -315,11 +316,14 @@ impl EnvProfile {
             }
         } else {
             if t.protocols.is_empty() {
-                return fail("tls.protocols", "must list TLSv1.2 and/or TLSv1.3".into());
+                return fail(
+                    "tls.protocols,tls.enabled",
+                    "must list TLSv1.2 and/or TLSv1.3 when TLS is on".into(),
+                );
             }
             if t.ciphers == CipherProfile::Modern && t.protocols.contains(&TlsProtocol::Tls12) {
                 return fail(
-                    "tls.ciphers",
+                    "tls.ciphers,tls.protocols",
                     "Mozilla's modern profile has no TLSv1.2 ciphers, so TLSv1.2 clients could \
                      never connect: use ciphers=intermediate or protocols=[TLSv1.3]"
                         .into(),
@@ -355,7 +359,7 @@ impl EnvProfile {
         }
         if t.leaf_validity_days > t.ca_validity_days {
             return fail(
-                "tls.leaf_validity_days",
+                "tls.leaf_validity_days,tls.ca_validity_days",
                 format!(
                     "{} days outlives the CA ({} days)",
                     t.leaf_validity_days, t.ca_validity_days
