@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 /// Exit code for bad input, bad usage or a failed operation.
 pub const EXIT_ERROR: i32 = 2;
+/// Exit code for "the check found a problem": drift, or output that breaks the policy.
+pub const EXIT_FINDINGS: i32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,6 +52,14 @@ pub enum Error {
     #[error("template {name}: {report}")]
     Template { name: String, report: String },
 
+    /// Rendered output breaks the environment's security policy; nothing was written.
+    #[error("the policy gate refused the output ({} finding{}):\n{}", findings.len(), if findings.len() == 1 { "" } else { "s" }, findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Policy { findings: Vec<crate::policy::Finding> },
+
+    /// `check` found drift or problems; the findings were printed.
+    #[error("{summary}")]
+    Check { summary: String, help: String },
+
     /// Generating a key or certificate failed.
     #[error("{0}")]
     Crypto(String),
@@ -57,7 +67,10 @@ pub enum Error {
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
-        EXIT_ERROR
+        match self {
+            Error::Policy { .. } | Error::Check { .. } => EXIT_FINDINGS,
+            _ => EXIT_ERROR,
+        }
     }
 
     /// The `help:` line printed under the error.
@@ -81,6 +94,17 @@ impl Error {
                 Some("this is a bug in redis-harden's built-in templates; please report it".into())
             }
             Error::Template { .. } => Some("fix the template named above".into()),
+            Error::Policy { findings } => Some(format!(
+                "fix the template or profile value that produces these lines; to accept one rule on purpose, pass {}",
+                findings
+                    .iter()
+                    .map(|f| format!("--allow-insecure {}", f.rule))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            Error::Check { help, .. } => Some(help.clone()),
             Error::Crypto(_) => None,
         }
     }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::pki::{self, CertInfo};
+use crate::policy;
 use crate::profile::{self, Environment, Resolved};
 use crate::render::{self, Target};
 use crate::secrets::{self, Secrets};
@@ -25,6 +26,24 @@ pub struct Options {
     pub profile: Option<PathBuf>,
     pub sets: Vec<String>,
     pub target: Target,
+    /// A team template directory; overrides `templates:` in the profile file.
+    pub templates: Option<PathBuf>,
+    /// Policy rules accepted on purpose (`--allow-insecure RULE`).
+    pub allow_insecure: Vec<String>,
+}
+
+/// `init` creates what is missing; `render` and `check` only ever read secrets and keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Init,
+    Render,
+    Check,
+}
+
+impl Mode {
+    fn creates_secrets(self) -> bool {
+        self == Mode::Init
+    }
 }
 
 /// The world outside the arguments: injected so tests are deterministic.
@@ -82,21 +101,59 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Resolves the profile, output directory, templates and accepted rules of a run.
+pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
+    for id in &opts.allow_insecure {
+        if policy::rule(id).is_none() {
+            let ids: Vec<&str> = policy::RULES.iter().map(|r| r.id).collect();
+            return Err(Error::Usage {
+                message: format!("--allow-insecure {}: no such rule", crate::values::visible(id)),
+                help: format!("rules: {}", ids.join(", ")),
+            });
+        }
+    }
+    let resolved = profile::resolve(opts.env, opts.profile.as_deref(), &opts.sets, cwd)?;
+    let (out_abs, out_conf) = out_dir(opts.out.as_deref(), opts.env, cwd)?;
+    let template_dir = opts.templates.as_ref().map(|d| cwd.join(d)).or_else(|| resolved.templates.clone());
+    let templates = Templates::load(template_dir.as_deref())?;
+    Ok(Prepared {
+        resolved,
+        out_abs,
+        out_conf,
+        templates,
+    })
+}
+
+/// A run's inputs, resolved and validated.
+pub struct Prepared {
+    pub resolved: Resolved,
+    pub out_abs: PathBuf,
+    pub out_conf: ConfPath,
+    pub templates: Templates,
+}
+
+/// `init` (mode Init) and `render` (mode Render): build in memory, gate, then write.
 pub fn run<R: CryptoRng + ?Sized>(
     opts: &Options,
+    mode: Mode,
     rt: &mut Runtime<'_, R>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
-    let resolved = profile::resolve(opts.env, opts.profile.as_deref(), &opts.sets, rt.cwd)?;
-    let (out_abs, out_conf) = out_dir(opts.out.as_deref(), opts.env, rt.cwd)?;
-    let bundle = build(&resolved, opts.target, &out_abs, &out_conf, rt)?;
+    let prepared = prepare(opts, rt.cwd)?;
+    let (resolved, out_abs) = (&prepared.resolved, &prepared.out_abs);
+    let mut bundle = build(&prepared, opts.target, mode, rt)?;
+    gate(&mut bundle, resolved, opts, stderr)?;
+    if mode == Mode::Render {
+        // render never touches a secret or a key, even to re-write identical bytes.
+        bundle.files.retain(|f| bundle.rendered.contains(&f.rel));
+    }
 
     let dirs: &[(&str, u32)] = match opts.target {
         Target::Local => &[(render::DATA_DIR, 0o700), ("tls", 0o750)],
         Target::Host | Target::Docker => &[("tls", 0o750)],
     };
-    let outcomes = writer::write_all(&out_abs, dirs, bundle.files)?;
+    let outcomes = writer::write_all(out_abs, dirs, bundle.files)?;
 
     let shown = opts.out.clone().unwrap_or_else(|| default_out(opts.env));
     for w in &bundle.warnings {
@@ -104,7 +161,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     }
     summary(
         stdout,
-        &resolved,
+        resolved,
         opts.target,
         &shown,
         &outcomes,
@@ -119,8 +176,14 @@ pub fn run<R: CryptoRng + ?Sized>(
 /// The in-memory bundle: every file, plus what the summary says about some of them.
 pub struct Bundle {
     pub files: Vec<FileSpec>,
+    /// Paths of the files rendered from templates (the rest are keys, certificates, secrets).
+    pub rendered: Vec<String>,
     pub notes: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// Certificates on disk or created by this run, for expiry checks.
+    pub certs: Vec<(&'static str, CertInfo)>,
+    /// Key and certificate files that are missing (only `check` gets this far without them).
+    pub missing: Vec<&'static str>,
 }
 
 fn read_optional(dir: &Path, rel: &str) -> Result<Option<String>, Error> {
@@ -139,15 +202,25 @@ fn read_optional(dir: &Path, rel: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// Reads what exists in `out_abs`, generates what is missing, and renders everything.
+fn run_init(env: Environment, rel: &str, what: &str) -> Error {
+    Error::State {
+        path: rel.into(),
+        reason: format!("{what} is missing"),
+        help: format!("run `redis-harden init --env {env}` first: render and check never create secrets or keys"),
+    }
+}
+
+/// Reads what exists in the output directory, generates what is missing (init only), and
+/// renders everything in memory.
 pub fn build<R: CryptoRng + ?Sized>(
-    resolved: &Resolved,
+    prepared: &Prepared,
     target: Target,
-    out_abs: &Path,
-    out_conf: &ConfPath,
+    mode: Mode,
     rt: &mut Runtime<'_, R>,
 ) -> Result<Bundle, Error> {
+    let (resolved, out_abs) = (&prepared.resolved, prepared.out_abs.as_path());
     let profile = &resolved.settings;
+    let env = resolved.env;
     let mut warnings = vec![];
     let mut notes = vec![];
 
@@ -159,6 +232,11 @@ pub fn build<R: CryptoRng + ?Sized>(
         })?,
         None => Secrets::default(),
     };
+    if !mode.creates_secrets()
+        && let Some(var) = secrets.missing(profile).first()
+    {
+        return Err(run_init(env, &out_abs.join(render::SECRETS_ENV).display().to_string(), var));
+    }
     let ensured = secrets.ensure(profile, rt.rng);
     for (var, len) in &ensured.short {
         warnings.push(format!(
@@ -182,82 +260,15 @@ pub fn build<R: CryptoRng + ?Sized>(
         ),
     ));
 
-    let existing = pki::Existing {
-        ca: (
-            read_optional(out_abs, pki::CA_CERT)?,
-            read_optional(out_abs, pki::CA_KEY)?,
-        ),
-        server: (
-            read_optional(out_abs, pki::SERVER_CERT)?,
-            read_optional(out_abs, pki::SERVER_KEY)?,
-        ),
-        client: (
-            read_optional(out_abs, pki::CLIENT_CERT)?,
-            read_optional(out_abs, pki::CLIENT_KEY)?,
-        ),
-    };
-    let subject = pki::Subject {
-        project: &resolved.project,
-        env: resolved.env,
-        tls: &profile.tls,
-        client_name: "app",
-    };
-    let pki = pki::ensure(&existing, &subject, rt.now, rt.rng).map_err(|e| Error::State {
-        path: out_abs.join(e.file),
-        reason: e.reason,
-        help: e.help,
-    })?;
-    for (rel, pem) in [
-        (pki::CA_CERT, &pki.ca.cert_pem),
-        (pki::SERVER_CERT, &pki.server.cert_pem),
-        (pki::CLIENT_CERT, &pki.client.cert_pem),
-    ] {
-        let info = CertInfo::parse(pem).map_err(|reason| Error::State {
-            path: out_abs.join(rel),
-            reason,
-            help: "restore it from a backup".into(),
-        })?;
-        // Rounded: certificates have whole-second validity, `now` does not.
-        let days = ((info.not_after - rt.now).whole_seconds() + 43_200).div_euclid(86_400);
-        notes.push((
-            rel.to_string(),
-            format!("expires {} ({days} days)", info.not_after.date()),
-        ));
-        if rel == pki::SERVER_CERT {
-            let missing: Vec<String> = pki::server_dns_names(&profile.tls)
-                .iter()
-                .map(ToString::to_string)
-                .filter(|n| !info.dns_names.contains(n))
-                .chain(
-                    pki::server_ips(&profile.tls)
-                        .iter()
-                        .filter(|ip| !info.ips.contains(ip))
-                        .map(ToString::to_string),
-                )
-                .collect();
-            if !missing.is_empty() {
-                warnings.push(format!(
-                    "the existing {rel} does not cover {}: clients using those names will fail verification \
-                     (move tls/server.crt and tls/server.key away and run init again to issue a new one)",
-                    missing.join(", ")
-                ));
-            }
-        }
+    let pki_files = [pki::CA_CERT, pki::CA_KEY, pki::SERVER_CERT, pki::SERVER_KEY, pki::CLIENT_CERT, pki::CLIENT_KEY];
+    let mut on_disk = Vec::new();
+    for rel in pki_files {
+        on_disk.push(read_optional(out_abs, rel)?);
     }
-
-    let templates = Templates::builtin()?;
-    let rendered = render::render(
-        &templates,
-        &render::Input {
-            project: &resolved.project,
-            env: resolved.env,
-            profile,
-            secrets: &secrets,
-            target,
-            out_dir: out_conf,
-        },
-    )?;
-
+    let missing: Vec<&'static str> = pki_files.iter().zip(&on_disk).filter(|(_, c)| c.is_none()).map(|(r, _)| *r).collect();
+    if mode == Mode::Render && let Some(rel) = missing.first() {
+        return Err(run_init(env, &out_abs.join(rel).display().to_string(), rel));
+    }
     let mut files = vec![];
     let mut add = |rel: &str, content: &str, mode: u32, create_only: bool| {
         files.push(FileSpec {
@@ -267,15 +278,73 @@ pub fn build<R: CryptoRng + ?Sized>(
             create_only,
         });
     };
-    add(pki::CA_CERT, &pki.ca.cert_pem, 0o644, true);
-    add(pki::CA_KEY, &pki.ca.key_pem, 0o600, true);
-    add(pki::SERVER_CERT, &pki.server.cert_pem, 0o644, true);
-    add(pki::SERVER_KEY, &pki.server.key_pem, 0o600, true);
-    add(pki::CLIENT_CERT, &pki.client.cert_pem, 0o644, true);
-    add(pki::CLIENT_KEY, &pki.client.key_pem, 0o600, true);
+    let mut certs = vec![];
+    if mode == Mode::Init || missing.is_empty() {
+        let mut it = on_disk.into_iter();
+        let mut pair = || (it.next().flatten(), it.next().flatten());
+        let existing = pki::Existing {
+            ca: pair(),
+            server: pair(),
+            client: pair(),
+        };
+        let subject = pki::Subject {
+            project: &resolved.project,
+            env,
+            tls: &profile.tls,
+            client_name: "app",
+        };
+        let pki = pki::ensure(&existing, &subject, rt.now, rt.rng).map_err(|e| Error::State {
+            path: out_abs.join(e.file),
+            reason: e.reason,
+            help: e.help,
+        })?;
+        for (rel, pem) in [
+            (pki::CA_CERT, &pki.ca.cert_pem),
+            (pki::SERVER_CERT, &pki.server.cert_pem),
+            (pki::CLIENT_CERT, &pki.client.cert_pem),
+        ] {
+            let info = CertInfo::parse(pem).map_err(|reason| Error::State {
+                path: out_abs.join(rel),
+                reason,
+                help: "restore it from a backup".into(),
+            })?;
+            // Rounded: certificates have whole-second validity, `now` does not.
+            let days = ((info.not_after - rt.now).whole_seconds() + 43_200).div_euclid(86_400);
+            notes.push((rel.to_string(), format!("expires {} ({days} days)", info.not_after.date())));
+            if rel == pki::SERVER_CERT {
+                let missing_names = uncovered_names(profile, &info);
+                if !missing_names.is_empty() {
+                    warnings.push(format!(
+                        "the existing {rel} does not cover {}: clients using those names will fail verification \
+                         (move tls/server.crt and tls/server.key away and run init again to issue a new one)",
+                        missing_names.join(", ")
+                    ));
+                }
+            }
+            certs.push((rel, info));
+        }
+        add(pki::CA_CERT, &pki.ca.cert_pem, 0o644, true);
+        add(pki::CA_KEY, &pki.ca.key_pem, 0o600, true);
+        add(pki::SERVER_CERT, &pki.server.cert_pem, 0o644, true);
+        add(pki::SERVER_KEY, &pki.server.key_pem, 0o600, true);
+        add(pki::CLIENT_CERT, &pki.client.cert_pem, 0o644, true);
+        add(pki::CLIENT_KEY, &pki.client.key_pem, 0o600, true);
+    }
+
+    let rendered = render::render(
+        &prepared.templates,
+        &render::Input {
+            project: &resolved.project,
+            env,
+            profile,
+            secrets: &secrets,
+            target,
+            out_dir: &prepared.out_conf,
+        },
+    )?;
     add(
         render::SECRETS_ENV,
-        &secrets.to_file(&render::secrets_header(&resolved.project, resolved.env)),
+        &secrets.to_file(&render::secrets_header(&resolved.project, env)),
         0o600,
         false,
     );
@@ -284,9 +353,75 @@ pub fn build<R: CryptoRng + ?Sized>(
     }
     Ok(Bundle {
         files,
+        rendered: rendered.keys().map(|k| (*k).to_owned()).collect(),
         notes,
         warnings,
+        certs,
+        missing: if mode == Mode::Init { vec![] } else { missing },
     })
+}
+
+fn uncovered_names(profile: &profile::EnvProfile, info: &CertInfo) -> Vec<String> {
+    pki::server_dns_names(&profile.tls)
+        .iter()
+        .map(ToString::to_string)
+        .filter(|n| !info.dns_names.contains(n))
+        .chain(
+            pki::server_ips(&profile.tls)
+                .iter()
+                .filter(|ip| !info.ips.contains(ip))
+                .map(ToString::to_string),
+        )
+        .collect()
+}
+
+/// The policy gate: every rendered file is checked against the environment's policy. A
+/// violation stops the run; a rule accepted with --allow-insecure is let through with a loud
+/// comment in the output and a warning on every run.
+pub fn gate(bundle: &mut Bundle, resolved: &Resolved, opts: &Options, stderr: &mut dyn Write) -> Result<(), Error> {
+    let findings = policy_findings(bundle, resolved, opts.target);
+    let (accepted, refused): (Vec<_>, Vec<_>) =
+        findings.into_iter().partition(|f| opts.allow_insecure.iter().any(|id| id == f.rule));
+    if !refused.is_empty() {
+        return Err(Error::Policy { findings: refused });
+    }
+    for f in &accepted {
+        let _ = writeln!(
+            stderr,
+            "warning: INSECURE: policy rule {} accepted with --allow-insecure: {} ({})",
+            f.rule, f.text, f.why
+        );
+        let loud = format!(
+            "!!! INSECURE: policy rule \"{}\" accepted on purpose with --allow-insecure {}: {:?} in {}: {}",
+            f.rule, f.rule, f.text, f.artifact, f.why
+        );
+        // ACL files take no comments: the notice goes into redis.conf instead.
+        let target = match policy::Kind::of(&f.artifact).comment() {
+            Some(_) => f.artifact.clone(),
+            None => render::REDIS_CONF.to_owned(),
+        };
+        if let Some(file) = bundle.files.iter_mut().find(|x| x.rel == target) {
+            let mut content = format!("# {loud}\n").into_bytes();
+            content.extend_from_slice(&file.content);
+            file.content = content;
+        }
+    }
+    Ok(())
+}
+
+/// Policy findings for every rendered file of a bundle.
+pub fn policy_findings(bundle: &Bundle, resolved: &Resolved, target: Target) -> Vec<policy::Finding> {
+    let p = policy::Policy::for_env(
+        resolved.env,
+        !resolved.settings.firewall.app_cidrs.is_empty(),
+        target == Target::Docker,
+    );
+    bundle
+        .files
+        .iter()
+        .filter(|f| bundle.rendered.contains(&f.rel))
+        .flat_map(|f| policy::check(&f.rel, &String::from_utf8_lossy(&f.content), &p))
+        .collect()
 }
 
 fn summary(

@@ -4,9 +4,12 @@
 //! [`values`], the [`profile`], [`secrets`], the [`pki`], [`templates`] and [`render`]ing, and
 //! the atomic [`writer`].
 
+pub mod check;
 pub mod cli;
 pub mod error;
+pub mod firewall;
 pub mod init;
+pub mod masterkey;
 pub mod mozilla;
 pub mod pki;
 pub mod policy;
@@ -53,52 +56,56 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
         message: format!("cannot read the current directory: {e}"),
         help: "run redis-harden from an existing directory".into(),
     })?;
+    let mut rng = rand::rngs::SysRng;
+    let mut rng = rand::rand_core::UnwrapErr(&mut rng);
+    let mut rt = init::Runtime {
+        cwd: &cwd,
+        now: time::OffsetDateTime::now_utc(),
+        rng: &mut rng,
+    };
+    let io = |source| Error::Write {
+        path: "<stdout>".into(),
+        source,
+    };
     match cli.command {
-        cli::Command::Init(args) => {
-            let opts = init::Options {
-                env: args.profile.env,
-                out: args.out,
-                profile: args.profile.profile.clone(),
-                sets: args.profile.all_sets(),
-                target: args.target,
-            };
-            let mut rng = rand::rngs::SysRng;
-            let mut rng = rand::rand_core::UnwrapErr(&mut rng);
-            let mut rt = init::Runtime {
-                cwd: &cwd,
-                now: time::OffsetDateTime::now_utc(),
-                rng: &mut rng,
-            };
-            init::run(&opts, &mut rt, stdout, stderr)
+        cli::Command::Init(args) => init::run(&args.options(), init::Mode::Init, &mut rt, stdout, stderr),
+        cli::Command::Render(args) => init::run(&args.options(), init::Mode::Render, &mut rt, stdout, stderr),
+        cli::Command::Check(args) => {
+            check::run(&args.bundle.options(), args.format, args.renew_days, &mut rt, stdout)
         }
         cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
-            let resolved = profile::resolve(
-                profile.env,
-                profile.profile.as_deref(),
-                &profile.all_sets(),
-                &cwd,
-            )?;
-            let text = show_profile(&resolved, format);
-            stdout
-                .write_all(text.as_bytes())
-                .map_err(|source| Error::Write {
-                    path: "<stdout>".into(),
-                    source,
-                })
+            let resolved = profile::resolve(profile.env, profile.profile.as_deref(), &profile.all_sets(), &cwd)?;
+            stdout.write_all(show_profile(&resolved, format).as_bytes()).map_err(io)
+        }
+        cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
+            let dir = dir.map(|d| cwd.join(d));
+            let t = templates::Templates::load(dir.as_deref())?;
+            for name in templates::builtin_names() {
+                let state = if t.is_overridden(&name) { "overridden" } else { "built-in" };
+                writeln!(stdout, "{name:<28} {state}").map_err(io)?;
+            }
+            for name in t.extra_names() {
+                writeln!(stdout, "{name:<28} team (not a built-in name: only used via include/extends)").map_err(io)?;
+            }
+            Ok(())
+        }
+        cli::Command::Templates(cli::TemplatesCommand::Export { dir }) => {
+            let written = templates::export(&cwd.join(&dir))?;
+            writeln!(stdout, "wrote {written} templates to {}; point --templates (or `templates:` in the profile) at it", dir.display()).map_err(io)
         }
     }
 }
 
 /// The effective profile as text. It holds no secrets: those live only in the output directory.
-pub fn show_profile(resolved: &profile::Resolved, format: cli::Format) -> String {
+pub fn show_profile(resolved: &profile::Resolved, format: cli::ShowFormat) -> String {
     let effective = profile::Effective {
         project: &resolved.project,
         environment: resolved.env,
         settings: &resolved.settings,
     };
     match format {
-        cli::Format::Yaml => serde_saphyr::to_string(&effective).expect("profile serializes"),
-        cli::Format::Json => {
+        cli::ShowFormat::Yaml => serde_saphyr::to_string(&effective).expect("profile serializes"),
+        cli::ShowFormat::Json => {
             serde_json::to_string_pretty(&effective).expect("profile serializes") + "\n"
         }
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::firewall;
 use crate::mozilla;
 use crate::pki;
 use crate::profile::{EnvProfile, Environment};
@@ -42,6 +43,10 @@ pub const CLIENT_ENV: &str = "client.env";
 pub const GITIGNORE: &str = ".gitignore";
 pub const SECRETS_ENV: &str = "secrets.env";
 pub const DATA_DIR: &str = "data";
+pub const NFTABLES: &str = "firewall/nftables.nft";
+pub const IPTABLES: &str = "firewall/iptables.rules";
+pub const IP6TABLES: &str = "firewall/ip6tables.rules";
+pub const UFW: &str = "firewall/ufw.sh";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -54,6 +59,13 @@ pub struct Artifact {
 
 fn always(_: &EnvProfile, _: Target) -> bool {
     true
+}
+
+/// Host firewall rules filter INPUT, which traffic to a container's published port never
+/// crosses (Docker DNATs it through FORWARD): for `--target docker` they would only look
+/// like protection.
+fn not_docker(_: &EnvProfile, target: Target) -> bool {
+    target != Target::Docker
 }
 
 /// Every file rendered from a template. To add an artifact, add its template to
@@ -82,6 +94,30 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::GITIGNORE,
         mode: 0o644,
         when: always,
+    },
+    Artifact {
+        path: NFTABLES,
+        template: templates::NFTABLES,
+        mode: 0o644,
+        when: not_docker,
+    },
+    Artifact {
+        path: IPTABLES,
+        template: templates::IPTABLES,
+        mode: 0o644,
+        when: not_docker,
+    },
+    Artifact {
+        path: IP6TABLES,
+        template: templates::IP6TABLES,
+        mode: 0o644,
+        when: not_docker,
+    },
+    Artifact {
+        path: UFW,
+        template: templates::UFW,
+        mode: 0o755,
+        when: not_docker,
     },
 ];
 
@@ -113,7 +149,10 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         report: e.to_string(),
     })?;
     let mut out = Rendered::new();
-    for a in ARTIFACTS.iter().filter(|a| (a.when)(input.profile, input.target)) {
+    for a in ARTIFACTS
+        .iter()
+        .filter(|a| (a.when)(input.profile, input.target))
+    {
         let content = templates.render(a.template, &ctx)?;
         out.insert(
             a.path,
@@ -147,6 +186,7 @@ struct Context<'a> {
     process: Process,
     users: Users,
     client: Client,
+    firewall: firewall::Context,
 }
 
 #[derive(Serialize)]
@@ -381,5 +421,6 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         },
         users,
         client,
+        firewall: firewall::Context::new(p),
     })
 }

@@ -124,6 +124,17 @@ impl Secrets {
         done
     }
 
+    /// The secrets `profile` needs that are not here.
+    pub fn missing(&self, profile: &EnvProfile) -> Vec<String> {
+        profile
+            .password_users()
+            .iter()
+            .map(UserName::password_var)
+            .chain([ENCRYPTION_KEY_VAR.to_owned()])
+            .filter(|var| !self.entries.contains_key(var))
+            .collect()
+    }
+
     pub fn password(&self, user: &UserName) -> Option<&str> {
         self.entries.get(&user.password_var()).map(String::as_str)
     }

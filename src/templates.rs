@@ -17,9 +17,17 @@ pub const REDIS_CONF: &str = "redis.conf.tera";
 pub const USERS_ACL: &str = "users.acl.tera";
 pub const CLIENT_ENV: &str = "client.env.tera";
 pub const GITIGNORE: &str = "gitignore.tera";
+pub const NFTABLES: &str = "nftables.nft.tera";
+pub const IPTABLES: &str = "iptables.rules.tera";
+pub const IP6TABLES: &str = "ip6tables.rules.tera";
+/// The body of both iptables files; they only choose the address family.
+pub const XTABLES: &str = "xtables.rules.tera";
+pub const UFW: &str = "ufw.sh.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 4] = [REDIS_CONF, USERS_ACL, CLIENT_ENV, GITIGNORE];
+pub const ALL: [&str; 9] = [
+    REDIS_CONF, USERS_ACL, CLIENT_ENV, GITIGNORE, NFTABLES, IPTABLES, IP6TABLES, XTABLES, UFW,
+];
 
 const BUILTIN_PREFIX: &str = "builtin/";
 
@@ -74,6 +82,45 @@ impl Templates {
     pub fn is_overridden(&self, name: &str) -> bool {
         self.overridden.contains(name)
     }
+
+    /// Team files that do not replace a built-in (partials, or typos worth noticing).
+    pub fn extra_names(&self) -> Vec<String> {
+        let builtins = builtin_names();
+        self.overridden.iter().filter(|n| !builtins.contains(n)).cloned().collect()
+    }
+}
+
+/// The names of the built-in templates, sorted.
+pub fn builtin_names() -> Vec<String> {
+    let mut names: Vec<String> = BUILTIN.files().map(|f| f.path().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Writes the built-in templates into `dir` as a team's starting point. Never overwrites.
+pub fn export(dir: &Path) -> Result<usize, Error> {
+    let files: Vec<crate::writer::FileSpec> = BUILTIN
+        .files()
+        .map(|f| crate::writer::FileSpec {
+            rel: f.path().to_string_lossy().into_owned(),
+            content: f.contents().to_vec(),
+            mode: 0o644,
+            create_only: true,
+        })
+        .collect();
+    for f in &files {
+        let path = dir.join(&f.rel);
+        if path.exists() && std::fs::read(&path).ok().as_deref() != Some(&f.content[..]) {
+            return Err(Error::State {
+                path,
+                reason: "exists and differs from the built-in; export never overwrites a file".into(),
+                help: "export into an empty directory, or move the file away".into(),
+            });
+        }
+    }
+    let count = files.len();
+    crate::writer::write_all(dir, &[], files)?;
+    Ok(count)
 }
 
 fn read_override_dir(dir: &Path) -> Result<Vec<(String, String)>, Error> {

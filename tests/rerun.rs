@@ -401,6 +401,8 @@ fn expected_mode(rel: &str) -> Option<u32> {
         "data" => 0o700,
         "redis.conf" => 0o640,
         ".gitignore" => 0o644,
+        "firewall/ufw.sh" => 0o755,
+        r if r.starts_with("firewall/") => 0o644,
         "secrets.env" | "users.acl" | "client.env" => 0o600,
         r if r.starts_with("tls/") && r.ends_with(".key") => 0o600,
         r if r.starts_with("tls/") && r.ends_with(".crt") => 0o644,
@@ -438,6 +440,10 @@ fn modes_are_exact_whatever_the_umask() {
                     // A file added later: at least never writable by others, never executable.
                     None if bytes == b"<dir>" => {
                         assert_eq!(m & 0o027, 0, "umask {umask}: {rel} is {m:o}")
+                    }
+                    // Scripts (firewall/ufw.sh) are meant to run; still never writable by others.
+                    None if rel.ends_with(".sh") => {
+                        assert_eq!(m & 0o022, 0, "umask {umask}: {rel} is {m:o}")
                     }
                     None => assert_eq!(m & 0o133, 0, "umask {umask}: {rel} is {m:o}"),
                 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use redis_harden::cli::Format;
+use redis_harden::cli::ShowFormat;
 use redis_harden::profile::{self, Environment};
 use redis_harden::render::{self, Target};
 use redis_harden::secrets::Secrets;
@@ -40,7 +40,7 @@ fn rendered(
     .unwrap();
     let mut out = format!(
         "==== effective profile ====\n{}",
-        redis_harden::show_profile(&resolved, Format::Yaml)
+        redis_harden::show_profile(&resolved, ShowFormat::Yaml)
     );
     for name in [render::REDIS_CONF, render::USERS_ACL] {
         out.push_str(&format!("==== {name} ====\n{}", files[name].content));

@@ -22,6 +22,8 @@ const SUPPORTED_VERSION: u32 = 1;
 struct ProfileFile {
     version: u32,
     project: Option<ProjectName>,
+    /// A team template directory, relative to the profile file.
+    templates: Option<PathBuf>,
     #[serde(default)]
     environments: BTreeMap<Environment, Option<Value>>,
 }
@@ -40,6 +42,8 @@ pub struct Resolved {
     pub env: Environment,
     pub settings: EnvProfile,
     pub source: ProfileSource,
+    /// The team template directory named in the profile file, resolved against its folder.
+    pub templates: Option<PathBuf>,
 }
 
 /// Resolves the profile of `env`: built-ins, then `file` (or `./redis-harden.yaml` when it
@@ -80,9 +84,14 @@ pub fn resolve(
         Some(p) => layer(env, p, section, &sets)?,
         None => layer(env, Path::new(PROFILE_FILE_NAME), None, &sets)?,
     };
+    let templates = match (&parsed, &path) {
+        (Some(f), Some(p)) => f.templates.as_ref().map(|t| p.parent().unwrap_or(Path::new(".")).join(t)),
+        _ => None,
+    };
     Ok(Resolved {
         project,
         env,
+        templates,
         settings,
         source: path.map_or(ProfileSource::BuiltIn, ProfileSource::File),
     })

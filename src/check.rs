@@ -1,0 +1,201 @@
+//! `redis-harden check`: render in memory and compare with the output directory. Reports
+//! drift (with a unified diff, except for files that hold secrets), missing files, wrong
+//! modes, certificates near expiry and policy findings. Never writes.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use rand::CryptoRng;
+use serde::Serialize;
+use time::Duration;
+
+use crate::cli::Format;
+use crate::error::Error;
+use crate::init::{self, Mode, Options, Runtime};
+use crate::render;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub file: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    environment: String,
+    findings: &'a [Finding],
+}
+
+/// Files whose content is secret: their drift is reported, never shown.
+fn is_secret(rel: &str) -> bool {
+    rel.ends_with(".key") || rel == render::SECRETS_ENV || rel == render::CLIENT_ENV
+}
+
+pub fn run<R: CryptoRng + ?Sized>(
+    opts: &Options,
+    format: Format,
+    renew_days: u32,
+    rt: &mut Runtime<'_, R>,
+    stdout: &mut dyn Write,
+) -> Result<(), Error> {
+    let prepared = init::prepare(opts, rt.cwd)?;
+    let bundle = init::build(&prepared, opts.target, Mode::Check, rt)?;
+    let mut findings = vec![];
+
+    for rel in &bundle.missing {
+        findings.push(Finding {
+            kind: "missing",
+            file: (*rel).to_owned(),
+            message: "is missing".into(),
+            diff: None,
+            rule: None,
+        });
+    }
+    for spec in &bundle.files {
+        let path = prepared.out_abs.join(&spec.rel);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            findings.push(Finding {
+                kind: "missing",
+                file: spec.rel.clone(),
+                message: "is missing".into(),
+                diff: None,
+                rule: None,
+            });
+            continue;
+        };
+        let current = std::fs::read(&path).unwrap_or_default();
+        if current != spec.content {
+            let diff = (!is_secret(&spec.rel)).then(|| {
+                let old = String::from_utf8_lossy(&current);
+                let new = String::from_utf8_lossy(&spec.content);
+                similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("a/{}", spec.rel), &format!("b/{}", spec.rel))
+                    .to_string()
+            });
+            findings.push(Finding {
+                kind: "drift",
+                file: spec.rel.clone(),
+                message: if diff.is_some() {
+                    "differs from what the profile and templates render".into()
+                } else {
+                    "differs from what the profile and templates render (holds secrets: diff not shown)".into()
+                },
+                diff,
+                rule: None,
+            });
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode != spec.mode {
+            findings.push(Finding {
+                kind: "mode",
+                file: spec.rel.clone(),
+                message: format!("has mode {mode:o}, expected {:o}", spec.mode),
+                diff: None,
+                rule: None,
+            });
+        }
+    }
+    let window = Duration::days(i64::from(renew_days));
+    for (rel, info) in &bundle.certs {
+        let left = info.not_after - rt.now;
+        if left <= window {
+            findings.push(Finding {
+                kind: "expiry",
+                file: (*rel).to_owned(),
+                message: if left.is_negative() {
+                    format!("expired on {}", info.not_after.date())
+                } else {
+                    format!(
+                        "expires on {} ({} days left, renewal window {renew_days} days)",
+                        info.not_after.date(),
+                        left.whole_days()
+                    )
+                },
+                diff: None,
+                rule: None,
+            });
+        }
+    }
+    for f in init::policy_findings(&bundle, &prepared.resolved, opts.target) {
+        if opts.allow_insecure.iter().any(|id| id == f.rule) {
+            continue;
+        }
+        findings.push(Finding {
+            kind: "policy",
+            file: f.artifact.clone(),
+            message: format!("{:?}: {}", f.text, f.why),
+            diff: None,
+            rule: Some(f.rule),
+        });
+    }
+
+    let env = prepared.resolved.env;
+    let out = opts.out.clone().unwrap_or_else(|| init::default_out(env));
+    let written = match format {
+        Format::Json => {
+            let report = Report {
+                ok: findings.is_empty(),
+                environment: env.to_string(),
+                findings: &findings,
+            };
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&report).expect("report serializes"))
+        }
+        Format::Text => print_text(stdout, &findings),
+    };
+    written.map_err(|source| Error::Write {
+        path: "<stdout>".into(),
+        source,
+    })?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let mut fix = format!("redis-harden render --env {env} --out {}", out.display());
+    if opts.target != render::Target::Local {
+        fix.push_str(&format!(" --target {}", opts.target));
+    }
+    let needs_init = findings.iter().any(|f| f.kind == "missing" && !prepared_rendered(&bundle, &f.file));
+    let help = if needs_init {
+        format!("run `{}` to create the missing keys and secrets", fix.replacen("render", "init", 1))
+    } else if findings.iter().all(|f| f.kind == "expiry") {
+        "re-issue the certificates: move the expiring pair out of tls/ and run `redis-harden init` again".into()
+    } else {
+        format!("run `{fix}` to bring the files in line (it never touches secrets or keys)")
+    };
+    Err(Error::Check {
+        summary: format!(
+            "check found {} problem{} in {}",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            out.display()
+        ),
+        help,
+    })
+}
+
+fn prepared_rendered(bundle: &init::Bundle, rel: &str) -> bool {
+    bundle.rendered.iter().any(|r| r == rel)
+}
+
+fn print_text(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "ok: every file matches the profile and templates");
+    }
+    for f in findings {
+        match f.rule {
+            Some(rule) => writeln!(out, "{}: {} [{rule}]: {}", f.kind, f.file, f.message)?,
+            None => writeln!(out, "{}: {} {}", f.kind, f.file, f.message)?,
+        }
+        if let Some(diff) = &f.diff {
+            write!(out, "{diff}")?;
+        }
+    }
+    Ok(())
+}
