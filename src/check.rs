@@ -12,6 +12,7 @@ use time::Duration;
 use crate::cli::Format;
 use crate::error::Error;
 use crate::init::{self, Mode, Options, Runtime};
+use crate::pki;
 use crate::render;
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +49,10 @@ pub fn run<R: CryptoRng + ?Sized>(
     let bundle = init::build(&prepared, opts.target, Mode::Check, rt)?;
     let mut findings = vec![];
 
-    for rel in &bundle.missing {
+    // A bundle without secrets (checked into git, secrets kept elsewhere): files that hold
+    // secrets are mode 0600 by construction, and are neither compared nor required.
+    let secret_file = |rel: &str, mode: u32| bundle.secretless && (mode == 0o600 || rel.ends_with(".key"));
+    for rel in bundle.missing.iter().filter(|r| !secret_file(r, 0)) {
         findings.push(Finding {
             kind: "missing",
             file: (*rel).to_owned(),
@@ -57,8 +61,14 @@ pub fn run<R: CryptoRng + ?Sized>(
             rule: None,
         });
     }
-    for spec in &bundle.files {
+    for spec in bundle.files.iter() {
         let path = prepared.out_abs.join(&spec.rel);
+        let present = std::fs::symlink_metadata(&path).is_ok();
+        // Secret files of a secretless bundle: never required; compared only when present and
+        // the master key re-derives their content.
+        if secret_file(&spec.rel, spec.mode) && (!present || !bundle.derived) {
+            continue;
+        }
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             findings.push(Finding {
                 kind: "missing",
@@ -104,12 +114,23 @@ pub fn run<R: CryptoRng + ?Sized>(
         }
     }
     let window = Duration::days(i64::from(renew_days));
-    for (rel, info) in &bundle.certs {
+    for rel in [pki::CA_CERT, pki::SERVER_CERT, pki::CLIENT_CERT] {
+        let Ok(pem) = std::fs::read_to_string(prepared.out_abs.join(rel)) else { continue };
+        let Ok(info) = pki::CertInfo::parse(&pem) else {
+            findings.push(Finding {
+                kind: "invalid",
+                file: rel.to_owned(),
+                message: "is not a valid PEM certificate".into(),
+                diff: None,
+                rule: None,
+            });
+            continue;
+        };
         let left = info.not_after - rt.now;
         if left <= window {
             findings.push(Finding {
                 kind: "expiry",
-                file: (*rel).to_owned(),
+                file: rel.to_owned(),
                 message: if left.is_negative() {
                     format!("expired on {}", info.not_after.date())
                 } else {
@@ -139,6 +160,14 @@ pub fn run<R: CryptoRng + ?Sized>(
 
     let env = prepared.resolved.env;
     let out = opts.out.clone().unwrap_or_else(|| init::default_out(env));
+    if bundle.secretless && format == Format::Text {
+        let _ = writeln!(
+            stdout,
+            "note: no secrets.env{}: files that hold secrets were {}",
+            if bundle.derived { "" } else { " and no master key" },
+            if bundle.derived { "checked where present" } else { "not checked" }
+        );
+    }
     let written = match format {
         Format::Json => {
             let report = Report {

@@ -93,6 +93,10 @@ pub struct BundleArgs {
     /// every run warns. There is no switch that turns the whole gate off.
     #[arg(long = "allow-insecure", value_name = "RULE")]
     pub allow_insecure: Vec<String>,
+    /// Derive every password and the Fernet key from the master key in FILE instead of
+    /// drawing them at random [default: $REDIS_HARDEN_MASTER_KEY when set].
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl BundleArgs {
@@ -105,6 +109,7 @@ impl BundleArgs {
             target: self.target,
             templates: self.templates.clone(),
             allow_insecure: self.allow_insecure.clone(),
+            master_key_file: self.master_key_file.clone(),
         }
     }
 }

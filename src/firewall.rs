@@ -93,7 +93,10 @@ mod tests {
         assert_eq!(ctx.ipv6.app, ["2001:db8::/32"]);
         assert_eq!(ctx.ipv4.monitoring, ["198.51.100.7/32"]);
         assert!(ctx.ipv6.monitoring.is_empty());
-        assert_eq!((ctx.table.as_str(), ctx.chain.as_str()), ("redis_harden_6379", "REDIS-HARDEN-6379"));
+        assert_eq!(
+            (ctx.table.as_str(), ctx.chain.as_str()),
+            ("redis_harden_6379", "REDIS-HARDEN-6379")
+        );
         assert_eq!((ctx.data_port, ctx.exporter_port), (6379, 9121));
     }
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use rand::CryptoRng;
 use time::OffsetDateTime;
 
+use std::collections::BTreeMap;
+
 use crate::error::Error;
+use crate::masterkey::{self, MasterKey, Stretched};
 use crate::pki::{self, CertInfo};
 use crate::policy;
 use crate::profile::{self, Environment, Resolved};
@@ -30,6 +33,8 @@ pub struct Options {
     pub templates: Option<PathBuf>,
     /// Policy rules accepted on purpose (`--allow-insecure RULE`).
     pub allow_insecure: Vec<String>,
+    /// Derive secrets from the master key in this file (else from REDIS_HARDEN_MASTER_KEY).
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// `init` creates what is missing; `render` and `check` only ever read secrets and keys.
@@ -116,12 +121,48 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
     let (out_abs, out_conf) = out_dir(opts.out.as_deref(), opts.env, cwd)?;
     let template_dir = opts.templates.as_ref().map(|d| cwd.join(d)).or_else(|| resolved.templates.clone());
     let templates = Templates::load(template_dir.as_deref())?;
+    let key = match &opts.master_key_file {
+        Some(file) => Some(MasterKey::from_file(&cwd.join(file))),
+        None => MasterKey::from_env().transpose(),
+    };
+    let master = match key {
+        None => None,
+        Some(key) => {
+            let key_error = |e: masterkey::MasterKeyError| Error::Usage {
+                help: e.help(),
+                message: e.to_string(),
+            };
+            // Deliberately slow (Argon2id, 64 MiB): done once per run, only in this mode.
+            Some(key.map_err(key_error)?.stretch(&resolved.project).map_err(key_error)?)
+        }
+    };
     Ok(Prepared {
         resolved,
         out_abs,
         out_conf,
         templates,
+        master,
     })
+}
+
+/// Every secret `profile` needs, derived from the stretched master key.
+fn derived_secrets(master: &Stretched, env: Environment, profile: &profile::EnvProfile) -> BTreeMap<String, String> {
+    let s = &profile.secrets;
+    let len = s.password_length as usize;
+    let mut out = BTreeMap::new();
+    for user in profile.password_users() {
+        let value = master.password(env, &user, s.generation(user.as_str()), len);
+        out.insert(user.password_var(), value);
+    }
+    if profile.engine == profile::Engine::Dragonfly {
+        let value = master.requirepass(env, s.generation("dragonfly_requirepass"), len);
+        out.insert(secrets::DRAGONFLY_REQUIREPASS_VAR.to_owned(), value);
+    }
+    out.insert(
+        secrets::ENCRYPTION_KEY_VAR.to_owned(),
+        master.fernet_key(env, s.generation("encryption_key")),
+    );
+    out
 }
 
 /// A run's inputs, resolved and validated.
@@ -130,6 +171,8 @@ pub struct Prepared {
     pub out_abs: PathBuf,
     pub out_conf: ConfPath,
     pub templates: Templates,
+    /// The master key, stretched, when secrets are derived rather than drawn at random.
+    pub master: Option<Stretched>,
 }
 
 /// `init` (mode Init) and `render` (mode Render): build in memory, gate, then write.
@@ -180,10 +223,14 @@ pub struct Bundle {
     pub rendered: Vec<String>,
     pub notes: Vec<(String, String)>,
     pub warnings: Vec<String>,
-    /// Certificates on disk or created by this run, for expiry checks.
-    pub certs: Vec<(&'static str, CertInfo)>,
     /// Key and certificate files that are missing (only `check` gets this far without them).
     pub missing: Vec<&'static str>,
+    /// `check` of a bundle without secrets.env (checked into git, secrets kept elsewhere):
+    /// files that hold secrets (mode 0600) are not required. Without a master key they were
+    /// rendered from throwaway values and are not compared either.
+    pub secretless: bool,
+    /// Secrets come from the master key.
+    pub derived: bool,
 }
 
 fn read_optional(dir: &Path, rel: &str) -> Result<Option<String>, Error> {
@@ -224,7 +271,9 @@ pub fn build<R: CryptoRng + ?Sized>(
     let mut warnings = vec![];
     let mut notes = vec![];
 
-    let mut secrets = match read_optional(out_abs, render::SECRETS_ENV)? {
+    let stored = read_optional(out_abs, render::SECRETS_ENV)?;
+    let secretless = stored.is_none() && mode == Mode::Check;
+    let mut secrets = match stored {
         Some(text) => Secrets::parse(&text).map_err(|reason| Error::State {
             path: out_abs.join(render::SECRETS_ENV),
             reason,
@@ -232,17 +281,37 @@ pub fn build<R: CryptoRng + ?Sized>(
         })?,
         None => Secrets::default(),
     };
-    if !mode.creates_secrets()
-        && let Some(var) = secrets.missing(profile).first()
-    {
-        return Err(run_init(env, &out_abs.join(render::SECRETS_ENV).display().to_string(), var));
-    }
-    let ensured = secrets.ensure(profile, rt.rng);
-    for (var, len) in &ensured.short {
-        warnings.push(format!(
-            "{var} is kept at {len} characters, shorter than this profile's {} (redis-harden never replaces a secret)",
-            profile.secrets.password_length
-        ));
+    if let Some(master) = &prepared.master {
+        secrets.adopt(derived_secrets(master, env, profile)).map_err(|conflicts| Error::State {
+            path: out_abs.join(render::SECRETS_ENV),
+            reason: format!(
+                "holds {} that differ{} from what the master key derives",
+                conflicts.join(", "),
+                if conflicts.len() == 1 { "s" } else { "" }
+            ),
+            help: "redis-harden never overwrites a secret: if the master key or a generation changed on purpose, \
+                   remove those lines from secrets.env and run again; otherwise use the master key this bundle was made with"
+                .into(),
+        })?;
+        notes.push((render::SECRETS_ENV.to_string(), "derived from the master key".to_string()));
+    } else if secretless {
+        // (Without a master key.)
+        // A checked-in bundle without secrets: throwaway values let the non-secret files be
+        // rendered and compared; files that hold secrets are not checked.
+        secrets.ensure(profile, rt.rng);
+    } else {
+        if !mode.creates_secrets()
+            && let Some(var) = secrets.missing(profile).first()
+        {
+            return Err(run_init(env, &out_abs.join(render::SECRETS_ENV).display().to_string(), var));
+        }
+        let ensured = secrets.ensure(profile, rt.rng);
+        for (var, len) in &ensured.short {
+            warnings.push(format!(
+                "{var} is kept at {len} characters, shorter than this profile's {} (redis-harden never replaces a secret)",
+                profile.secrets.password_length
+            ));
+        }
     }
     let users = profile.password_users();
     let shortest = users
@@ -278,7 +347,6 @@ pub fn build<R: CryptoRng + ?Sized>(
             create_only,
         });
     };
-    let mut certs = vec![];
     if mode == Mode::Init || missing.is_empty() {
         let mut it = on_disk.into_iter();
         let mut pair = || (it.next().flatten(), it.next().flatten());
@@ -321,7 +389,6 @@ pub fn build<R: CryptoRng + ?Sized>(
                     ));
                 }
             }
-            certs.push((rel, info));
         }
         add(pki::CA_CERT, &pki.ca.cert_pem, 0o644, true);
         add(pki::CA_KEY, &pki.ca.key_pem, 0o600, true);
@@ -356,8 +423,9 @@ pub fn build<R: CryptoRng + ?Sized>(
         rendered: rendered.keys().map(|k| (*k).to_owned()).collect(),
         notes,
         warnings,
-        certs,
         missing: if mode == Mode::Init { vec![] } else { missing },
+        secretless,
+        derived: prepared.master.is_some(),
     })
 }
 
@@ -462,8 +530,8 @@ fn summary(
         )?,
         Target::Docker => writeln!(
             out,
-            "next: mount {} read-only at /usr/local/etc/redis in the Redis container",
-            shown.display()
+            "next: {}",
+            crate::compose::next_step(&resolved.settings, &resolved.project, resolved.env, shown)
         )?,
     }
     Ok(())

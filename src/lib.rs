@@ -6,6 +6,8 @@
 
 pub mod check;
 pub mod cli;
+pub mod compose;
+pub mod dragonfly;
 pub mod error;
 pub mod firewall;
 pub mod init;

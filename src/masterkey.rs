@@ -43,7 +43,10 @@
 //! `argon2` program from the Argon2 authors, and OpenSSL):
 //!
 //! ```text
-//! K=$(printf %s "$REDIS_HARDEN_MASTER_KEY" | argon2 redis-harden/v1/salt/kat -id -v 13 -m 16 -t 3 -p 1 -l 32 -r)
+//! # Argon2id, 2^16 KiB, 3 passes, 1 lane, 32 bytes, raw hex output:
+//! K=$(printf %s "$REDIS_HARDEN_MASTER_KEY" \
+//!   | argon2 redis-harden/v1/salt/kat -id -v 13 -m 16 -t 3 -p 1 -l 32 -r)
+//! # Block 1 of the production Fernet key's stream, base64url:
 //! printf '\0\0\0\001%s' redis-harden/v1/production/encryption-key/generation-1 \
 //!   | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K -binary | basenc --base64url
 //! ```
@@ -102,9 +105,10 @@ pub const MIN_ENTROPY_BITS: f64 = 128.0;
 pub const MIN_DISTINCT_CHARS: usize = 8;
 
 /// How to make a key that passes, for error messages and the README.
-pub const HOW_TO_MAKE_A_KEY: &str = "generate one with `openssl rand -base64 32` (256 random bits) and keep it in \
-     your CI's secret store; a passphrase needs 128 bits of real entropy, e.g. 10 random \
-     diceware words";
+pub const HOW_TO_MAKE_A_KEY: &str = concat!(
+    "generate one with `openssl rand -base64 32` (256 random bits) and keep it in your CI's ",
+    "secret store; a passphrase needs 128 bits of real entropy, e.g. 10 random diceware words"
+);
 
 /// Estimates the entropy of a master key, in bits: the number of characters times log2 of the
 /// size of the union of the character classes it uses (lowercase 26, uppercase 26, digits 10,
@@ -168,7 +172,11 @@ impl MasterKeyError {
     /// What to do about it, for the `help:` line.
     pub fn help(&self) -> String {
         match self {
-            MasterKeyError::Empty { .. } | MasterKeyError::Weak { .. } => format!(
+            MasterKeyError::Empty { .. } => format!(
+                "in CI, a secret that is not available to the job (e.g. on a pull request from \
+                 a fork) expands to an empty string; otherwise {HOW_TO_MAKE_A_KEY}"
+            ),
+            MasterKeyError::Weak { .. } => format!(
                 "the master key must have at least {MIN_ENTROPY_BITS:.0} bits of entropy: \
                  {HOW_TO_MAKE_A_KEY}"
             ),
@@ -292,6 +300,17 @@ impl MasterKey {
         if key.starts_with(' ') || key.ends_with(' ') {
             return malformed("starts or ends with a space");
         }
+        let bits = estimate_entropy_bits(&key);
+        if bits < MIN_ENTROPY_BITS {
+            return Err(MasterKeyError::Weak {
+                origin: origin.into(),
+                reason: format!(
+                    "its {} characters give at most {bits:.0} bits of entropy, and at least \
+                     {MIN_ENTROPY_BITS:.0} are needed",
+                    key.len()
+                ),
+            });
+        }
         let mut seen = [false; 128];
         for b in key.bytes() {
             seen[usize::from(b)] = true;
@@ -302,17 +321,6 @@ impl MasterKey {
                 origin: origin.into(),
                 reason: format!(
                     "it uses only {distinct} distinct characters (a repeated word or pattern)"
-                ),
-            });
-        }
-        let bits = estimate_entropy_bits(&key);
-        if bits < MIN_ENTROPY_BITS {
-            return Err(MasterKeyError::Weak {
-                origin: origin.into(),
-                reason: format!(
-                    "its {} characters give at most {bits:.0} bits of entropy, and at least \
-                     {MIN_ENTROPY_BITS:.0} are needed",
-                    key.len()
                 ),
             });
         }
@@ -373,7 +381,19 @@ impl Stretched {
         generation: u32,
         len: usize,
     ) -> String {
-        self.stream(&password_label(env, user, generation, len))
+        self.password_for_label(&password_label(env, user, generation, len), len)
+    }
+
+    /// Dragonfly's `requirepass` of `env`: a password that belongs to no ACL user, so its
+    /// label lives outside the `password/` namespace and no user name can collide with it.
+    pub fn requirepass(&self, env: Environment, generation: u32, len: usize) -> String {
+        let label =
+            format!("{LABEL_PREFIX}/{env}/dragonfly-requirepass/generation-{generation}/length-{len}");
+        self.password_for_label(&label, len)
+    }
+
+    fn password_for_label(&self, label: &str, len: usize) -> String {
+        self.stream(label)
             .filter(|&b| b < PASSWORD_REJECT_FROM)
             .take(len)
             .map(|b| char::from(PASSWORD_ALPHABET[usize::from(b % 62)]))
@@ -705,6 +725,8 @@ mod tests {
         let e = refused("correct horse");
         assert!(e.to_string().contains("13 characters"), "{e}");
         assert!(e.to_string().contains("128"), "{e}");
+        let e = refused(&"hunter2".repeat(6));
+        assert!(e.to_string().contains("only 7 distinct characters"), "{e}");
     }
 
     #[test]
@@ -730,7 +752,7 @@ mod tests {
             (format!("{good}\n"), "a newline"),
             (format!("{good}\nsecond line"), "a newline"),
             (format!("{good}\r"), "a carriage return"),
-            (format!("q3VfZ0pXkR8s\tT1mYb7LwN2cHdJ9aUe4G"), "a tab"),
+            ("q3VfZ0pXkR8s\tT1mYb7LwN2cHdJ9aUe4G".to_owned(), "a tab"),
             (format!("{good}\0"), "a control character"),
             (format!("{good}\x7f"), "a control character"),
             (format!("{good}é"), "non-ASCII"),

@@ -13,6 +13,7 @@ use crate::profile::{EnvProfile, Environment};
 use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
+use crate::{compose, dragonfly};
 
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -119,6 +120,30 @@ pub const ARTIFACTS: &[Artifact] = &[
         mode: 0o755,
         when: not_docker,
     },
+    Artifact {
+        path: dragonfly::FLAGS_FILE,
+        template: templates::DRAGONFLY_FLAGS,
+        mode: 0o640,
+        when: dragonfly::enabled,
+    },
+    Artifact {
+        path: dragonfly::ACL_FILE,
+        template: templates::DRAGONFLY_ACL,
+        mode: 0o600,
+        when: dragonfly::enabled,
+    },
+    Artifact {
+        path: compose::COMPOSE_FILE,
+        template: templates::DOCKER_COMPOSE,
+        mode: 0o644,
+        when: compose::enabled,
+    },
+    Artifact {
+        path: compose::SERVER_ENV,
+        template: templates::SERVER_ENV,
+        mode: 0o600,
+        when: compose::server_env_enabled,
+    },
 ];
 
 /// Everything rendering depends on.
@@ -187,6 +212,17 @@ struct Context<'a> {
     users: Users,
     client: Client,
     firewall: firewall::Context,
+    /// Present only for the bundles that have the engine's or the container's files.
+    dragonfly: Option<dragonfly::Context>,
+    compose: Option<compose::Context>,
+    server_env: ServerEnv,
+}
+
+/// The secrets of `server.env`; empty when the bundle does not need them.
+#[derive(Serialize)]
+struct ServerEnv {
+    requirepass: String,
+    healthcheck_password: String,
 }
 
 #[derive(Serialize)]
@@ -288,6 +324,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     };
     let builtin = |name: &str| UserName::parse(name).expect("built-in user names are valid");
     let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
+    let monitoring_name = monitoring.clone();
 
     let server_base = match input.target {
         Target::Local => input.out_dir.clone(),
@@ -384,7 +421,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         target: input.target,
         redis: RedisCtx {
             port: p.redis.port.get(),
-            bind: strings(&p.redis.bind),
+            bind: strings(&compose::server_bind(p, input.target)),
             maxmemory: p.redis.maxmemory.to_string(),
             maxmemory_policy: enum_str(&p.redis.maxmemory_policy),
             maxclients: p.redis.maxclients,
@@ -422,5 +459,30 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         users,
         client,
         firewall: firewall::Context::new(p),
+        dragonfly: dragonfly::enabled(p, input.target)
+            .then(|| dragonfly::context(p, input.target, input.out_dir))
+            .transpose()?,
+        compose: compose::enabled(p, input.target)
+            .then(|| compose::context(p, input.project, input.env)),
+        server_env: ServerEnv {
+            requirepass: if dragonfly::enabled(p, input.target) {
+                input
+                    .secrets
+                    .requirepass()
+                    .ok_or_else(|| missing_secret(secrets::DRAGONFLY_REQUIREPASS_VAR))?
+                    .to_owned()
+            } else {
+                String::new()
+            },
+            healthcheck_password: if compose::enabled(p, input.target) {
+                input
+                    .secrets
+                    .password(&monitoring_name)
+                    .ok_or_else(|| missing_secret(&monitoring_name.password_var()))?
+                    .to_owned()
+            } else {
+                String::new()
+            },
+        },
     })
 }

@@ -16,6 +16,24 @@ use crate::values::UserName;
 /// The variable in `secrets.env` and `client.env` that holds the Fernet key.
 pub const ENCRYPTION_KEY_VAR: &str = "REDIS_ENCRYPTION_KEY";
 
+/// Dragonfly's requirepass: a password of its own that no client holds, so a leaked user
+/// password never unlocks the HTTP console, the admin port or a fallback default user. Outside
+/// the `REDIS_PASSWORD_<USER>` names, so no ACL user can clash with it.
+pub const DRAGONFLY_REQUIREPASS_VAR: &str = "DRAGONFLY_REQUIREPASS";
+
+/// Every password variable `profile` needs, in the order they are generated.
+fn password_vars(profile: &EnvProfile) -> Vec<String> {
+    let mut vars: Vec<String> = profile
+        .password_users()
+        .iter()
+        .map(UserName::password_var)
+        .collect();
+    if profile.engine == crate::profile::Engine::Dragonfly {
+        vars.push(DRAGONFLY_REQUIREPASS_VAR.to_owned());
+    }
+    vars
+}
+
 /// Alphanumerics: URL-safe without escaping and safe in any shell or env file.
 const PASSWORD_ALPHABET_SIZE: f64 = 62.0;
 
@@ -104,8 +122,7 @@ impl Secrets {
     pub fn ensure<R: CryptoRng + ?Sized>(&mut self, profile: &EnvProfile, rng: &mut R) -> Ensured {
         let mut done = Ensured::default();
         let len = profile.secrets.password_length as usize;
-        for user in profile.password_users() {
-            let var = user.password_var();
+        for var in password_vars(profile) {
             match self.entries.get(&var) {
                 Some(existing) if existing.len() < len => done.short.push((var, existing.len())),
                 Some(_) => {}
@@ -126,10 +143,8 @@ impl Secrets {
 
     /// The secrets `profile` needs that are not here.
     pub fn missing(&self, profile: &EnvProfile) -> Vec<String> {
-        profile
-            .password_users()
-            .iter()
-            .map(UserName::password_var)
+        password_vars(profile)
+            .into_iter()
             .chain([ENCRYPTION_KEY_VAR.to_owned()])
             .filter(|var| !self.entries.contains_key(var))
             .collect()
@@ -139,8 +154,36 @@ impl Secrets {
         self.entries.get(&user.password_var()).map(String::as_str)
     }
 
+    pub fn requirepass(&self) -> Option<&str> {
+        self.entries
+            .get(DRAGONFLY_REQUIREPASS_VAR)
+            .map(String::as_str)
+    }
+
     pub fn encryption_key(&self) -> Option<&str> {
         self.entries.get(ENCRYPTION_KEY_VAR).map(String::as_str)
+    }
+
+    /// Takes secrets derived elsewhere (from the master key). Missing ones are added and
+    /// returned; an existing value that differs is never replaced: the names of all such
+    /// conflicts are the error.
+    pub fn adopt(&mut self, wanted: BTreeMap<String, String>) -> Result<Vec<String>, Vec<String>> {
+        let conflicts: Vec<String> = wanted
+            .iter()
+            .filter(|(k, v)| self.entries.get(*k).is_some_and(|have| have != *v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(conflicts);
+        }
+        let mut added = vec![];
+        for (k, v) in wanted {
+            if !self.entries.contains_key(&k) {
+                self.entries.insert(k.clone(), v);
+                added.push(k);
+            }
+        }
+        Ok(added)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -23,10 +23,26 @@ pub const IP6TABLES: &str = "ip6tables.rules.tera";
 /// The body of both iptables files; they only choose the address family.
 pub const XTABLES: &str = "xtables.rules.tera";
 pub const UFW: &str = "ufw.sh.tera";
+pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags.tera";
+pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
+pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
+pub const SERVER_ENV: &str = "server.env.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 9] = [
-    REDIS_CONF, USERS_ACL, CLIENT_ENV, GITIGNORE, NFTABLES, IPTABLES, IP6TABLES, XTABLES, UFW,
+pub const ALL: [&str; 13] = [
+    REDIS_CONF,
+    USERS_ACL,
+    CLIENT_ENV,
+    GITIGNORE,
+    NFTABLES,
+    IPTABLES,
+    IP6TABLES,
+    XTABLES,
+    UFW,
+    DRAGONFLY_FLAGS,
+    DRAGONFLY_ACL,
+    DOCKER_COMPOSE,
+    SERVER_ENV,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
@@ -48,6 +64,7 @@ impl Templates {
         // Nothing here is HTML; escaping would corrupt configs.
         tera.autoescape_on(Vec::<&str>::new());
         tera.register_filter("conf_quote", conf_quote);
+        tera.register_filter("compose_quote", compose_quote);
         let mut sources: Vec<(String, String)> = vec![];
         for file in BUILTIN.files() {
             let name = file.path().to_string_lossy().into_owned();
@@ -188,6 +205,18 @@ fn conf_quote(value: &str, _: Kwargs, _: &State) -> tera::TeraResult<String> {
     Ok(format!("\"{value}\""))
 }
 
+/// Quotes a string for docker-compose.yml: a JSON string is a YAML double-quoted scalar, and
+/// `$$` keeps compose from interpolating `$`. Control characters are refused outright.
+fn compose_quote(value: &str, _: Kwargs, _: &State) -> tera::TeraResult<String> {
+    if value.chars().any(char::is_control) {
+        return Err(tera::Error::message(format!(
+            "compose_quote: {value:?} contains a control character"
+        )));
+    }
+    let json = serde_json::to_string(value).expect("strings serialize");
+    Ok(json.replace('$', "$$"))
+}
+
 /// LF line endings, no trailing whitespace on lines, exactly one trailing newline: output
 /// bytes do not depend on how a template file was saved.
 fn normalize(text: &str) -> String {
@@ -245,6 +274,22 @@ mod tests {
         assert_eq!(t.render("q.tera", &ctx).unwrap(), "dir \"/srv/a b\"\n");
         ctx.insert("p", "/x\"\nport 6379");
         assert!(t.render("q.tera", &ctx).is_err());
+    }
+
+    #[test]
+    fn compose_quote_makes_one_yaml_scalar() {
+        let mut t = Templates::builtin().unwrap();
+        t.tera
+            .add_raw_template("c.tera", "image: {{ v | compose_quote }}")
+            .unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("v", "a\"b: $X #c");
+        assert_eq!(
+            t.render("c.tera", &ctx).unwrap(),
+            "image: \"a\\\"b: $$X #c\"\n"
+        );
+        ctx.insert("v", "x\n  privileged: true");
+        assert!(t.render("c.tera", &ctx).is_err());
     }
 
     #[test]

@@ -1,8 +1,15 @@
 //! The integration tests, built as one binary. `support` holds the shared harness.
 
 mod bad_input;
+mod check;
+mod client_examples;
+mod deploy;
 mod examples;
+mod firewall;
 mod live;
+mod masterkey;
 mod rerun;
+mod reproducible;
 mod snapshots;
 mod support;
+mod team_templates;

@@ -72,7 +72,10 @@ pub fn builtin(env: Environment) -> EnvProfile {
             leaf_validity_days: leaf_days,
             ca_validity_days: 1825,
         },
-        secrets: SecretSettings { password_length },
+        secrets: SecretSettings {
+            password_length,
+            generations: Default::default(),
+        },
         acl: AclSettings {
             app: AppUser {
                 keys: vec![parsed::<KeyPattern>("*")],

@@ -262,7 +262,9 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
                 reason: "is not a group of settings, so it has no sub-keys".into(),
             });
         };
-        if !map.contains_key(part) {
+        // Maps keyed by name (not settings) take new keys; their values are checked later.
+        let open_map = OPEN_MAPS.contains(&here.as_str());
+        if !map.contains_key(part) && !open_map {
             let known: Vec<&str> = map.keys().map(String::as_str).collect();
             return Err(Error::Input {
                 origin: format!("--set {}", crate::values::visible(&set.arg)),
@@ -271,11 +273,14 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
                 reason: format!("unknown key; expected one of: {}", known.join(", ")),
             });
         }
-        node = map.get_mut(part).expect("checked above");
+        node = map.entry(part.clone()).or_insert(Value::Null);
     }
     *node = set.value.clone();
     Ok(())
 }
+
+/// Profile keys whose values are maps from a free name (not a fixed set of settings).
+const OPEN_MAPS: &[&str] = &["secrets.generations"];
 
 fn is_prefix(prefix: &str, key: &str) -> bool {
     key == prefix

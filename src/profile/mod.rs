@@ -157,6 +157,16 @@ pub struct TlsSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecretSettings {
     pub password_length: u32,
+    /// Master-key mode only: bump a secret's generation to rotate it without changing the
+    /// master key. Keys are user names, `encryption_key` or `dragonfly_requirepass`; absent = 1.
+    #[serde(default)]
+    pub generations: std::collections::BTreeMap<String, u32>,
+}
+
+impl SecretSettings {
+    pub fn generation(&self, name: &str) -> u32 {
+        self.generations.get(name).copied().unwrap_or(1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,6 +394,22 @@ impl EnvProfile {
                 "must list at least one key pattern (e.g. \"app:*\")".into(),
             );
         }
+        let users = self.password_users();
+        for (name, generation) in &self.secrets.generations {
+            let key = format!("secrets.generations.{name}");
+            let known = users.iter().any(|u| u.as_str() == name)
+                || name == "encryption_key"
+                || name == "dragonfly_requirepass";
+            if !known {
+                return fail(
+                    &key,
+                    "names no secret: use a user name, encryption_key or dragonfly_requirepass".into(),
+                );
+            }
+            if *generation == 0 {
+                return fail(&key, "generations start at 1".into());
+            }
+        }
         let mut seen = std::collections::BTreeMap::new();
         for (i, user) in self.acl.users.iter().enumerate() {
             let key = format!("acl.users[{i}].name");
@@ -407,6 +433,9 @@ impl EnvProfile {
                     "must list at least one rule (e.g. +@read)".into(),
                 );
             }
+        }
+        if self.engine == Engine::Dragonfly {
+            crate::dragonfly::check_profile(self)?;
         }
         Ok(())
     }

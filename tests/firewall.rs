@@ -1,0 +1,713 @@
+//! The firewall rules `init` writes (`firewall/nftables.nft`, `iptables.rules`,
+//! `ip6tables.rules`, `ufw.sh`), proven by the real tools: `nft -c` and `iptables-restore
+//! --test` check every file, real ufw runs the script against a private copy of its state, and
+//! two live tests load the rules into network namespaces made here, with a real
+//! `redis-server` behind them, and show that an allowed source connects and a denied one
+//! does not.
+//!
+//! Network namespaces need root. All traffic stays inside the namespaces a test creates, on
+//! addresses from the documentation ranges 192.0.2.0/24 and 198.51.100.0/24; every namespace
+//! is removed when its test ends, failed or not.
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use redis_harden::profile::{self, Environment};
+use redis_harden::render::{self, Target};
+use redis_harden::secrets::Secrets;
+use redis_harden::templates::Templates;
+use redis_harden::values::ConfPath;
+
+use crate::support::{Bundle, require};
+
+const ENVS: [&str; 4] = ["production", "staging", "development", "testing"];
+
+/// Both address families, overlapping nothing, in both lists.
+const APP_CIDRS: &str = r#"firewall.app_cidrs=[192.0.2.0/24, 10.20.0.0/16, "2001:db8:a::/48"]"#;
+const MONITORING_CIDRS: &str = r#"firewall.monitoring_cidrs=[198.51.100.0/28, "2001:db8:f::/64"]"#;
+
+const FILES: [&str; 4] = [
+    render::NFTABLES,
+    render::IPTABLES,
+    render::IP6TABLES,
+    render::UFW,
+];
+
+fn output(cmd: &mut Command) -> (Output, String) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// Runs `cmd` and fails the test, with its output, unless it succeeds.
+#[track_caller]
+fn ok(cmd: &mut Command) -> String {
+    let (out, text) = output(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+fn cmd(program: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
+    c.args(args);
+    c
+}
+
+/// `init` in a fresh directory with `--set` for each of `sets`.
+fn init(env: &str, sets: &[&str]) -> Bundle {
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    Bundle::init(env, &args)
+}
+
+/// The command a generated file documents in its header after `label`.
+fn documented(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("# ")?.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+        .trim()
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots: deterministic inputs, rendered in process.
+// ---------------------------------------------------------------------------------------
+
+fn render_firewall(env: Environment, target: Target) -> render::Rendered {
+    let sets = vec![APP_CIDRS.to_owned(), MONITORING_CIDRS.to_owned()];
+    let resolved = profile::resolve(env, None, &sets, Path::new("/nonexistent")).unwrap();
+    let mut secrets = Secrets::default();
+    secrets.ensure(&resolved.settings, &mut StdRng::seed_from_u64(42));
+    let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
+    render::render(
+        &Templates::builtin().unwrap(),
+        &render::Input {
+            project: &resolved.project,
+            env,
+            profile: &resolved.settings,
+            secrets: &secrets,
+            target,
+            out_dir: &out_dir,
+        },
+    )
+    .unwrap()
+}
+
+/// The firewall files hold no secrets: they are pinned whole, one snapshot per environment.
+#[test]
+fn firewall_files_snapshot() {
+    for env in Environment::ALL {
+        let files = render_firewall(env, Target::Host);
+        let mut out = String::new();
+        for name in FILES {
+            out.push_str(&format!("==== {name} ====\n{}", files[name].content));
+        }
+        insta::with_settings!({
+            snapshot_path => "../snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            description => format!("{APP_CIDRS}\n{MONITORING_CIDRS}"),
+        }, {
+            insta::assert_snapshot!(format!("firewall-{env}"), out);
+        });
+    }
+}
+
+#[test]
+fn docker_target_writes_no_host_firewall() {
+    let files = render_firewall(Environment::Production, Target::Docker);
+    assert!(
+        !files.keys().any(|k| k.starts_with("firewall/")),
+        "{:?}",
+        files.keys()
+    );
+    let files = render_firewall(Environment::Production, Target::Local);
+    for name in FILES {
+        assert!(files.contains_key(name), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The real tools check every file.
+// ---------------------------------------------------------------------------------------
+
+/// `nft -c`, `iptables-restore --test`, `ip6tables-restore --test`, `sh -n`, `bash -n` and
+/// shellcheck accept every file, for every environment, with source lists of both families
+/// and with the default empty lists.
+#[test]
+fn every_firewall_file_passes_the_real_tools() {
+    require("nft", "apt-get install -y nftables");
+    require("iptables-restore", "apt-get install -y iptables");
+    require("ip6tables-restore", "apt-get install -y iptables");
+    require("shellcheck", "apt-get install -y shellcheck");
+    require("bash", "apt-get install -y bash");
+    for env in ENVS {
+        for sets in [&[APP_CIDRS, MONITORING_CIDRS][..], &[]] {
+            let b = init(env, sets);
+            let what = format!("{env} {sets:?}");
+            let path = |rel: &str| b.path(rel).to_str().unwrap().to_owned();
+            for (rel, want) in [
+                (render::NFTABLES, 0o644),
+                (render::IPTABLES, 0o644),
+                (render::IP6TABLES, 0o644),
+                (render::UFW, 0o755),
+            ] {
+                let mode = std::fs::metadata(b.path(rel)).unwrap().permissions().mode() & 0o7777;
+                assert_eq!(mode, want, "{what}: {rel} is {mode:o}");
+            }
+            ok(&mut cmd("nft", &["-c", "-f", &path(render::NFTABLES)]));
+            ok(&mut cmd(
+                "iptables-restore",
+                &["--test", "--noflush", &path(render::IPTABLES)],
+            ));
+            ok(&mut cmd(
+                "ip6tables-restore",
+                &["--test", "--noflush", &path(render::IP6TABLES)],
+            ));
+            let ufw = path(render::UFW);
+            ok(&mut cmd("sh", &["-n", &ufw]));
+            ok(&mut cmd("bash", &["-n", &ufw]));
+            ok(&mut cmd(
+                "shellcheck",
+                &["--shell=sh", "--severity=style", &ufw],
+            ));
+
+            // Each family's file has only its own sources (iptables-restore would refuse an
+            // IPv6 source, but not a missing one).
+            let v4 = std::fs::read_to_string(b.path(render::IPTABLES)).unwrap();
+            let v6 = std::fs::read_to_string(b.path(render::IP6TABLES)).unwrap();
+            if !sets.is_empty() {
+                assert!(
+                    v4.contains("-s 192.0.2.0/24 ") && !v4.contains("2001:db8"),
+                    "{v4}"
+                );
+                assert!(
+                    v6.contains("-s 2001:db8:a::/48 ") && !v6.contains("192.0.2"),
+                    "{v6}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Network namespaces.
+// ---------------------------------------------------------------------------------------
+
+static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+
+/// Network namespaces made by one test, with the processes started in them. Drop removes
+/// them all, also when the test fails.
+struct Lab {
+    prefix: String,
+    namespaces: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        require("ip", "apt-get install -y iproute2");
+        Lab {
+            // Unique per process and test, so parallel tests and runs never share one.
+            prefix: format!(
+                "rh{}-{}",
+                std::process::id(),
+                NEXT_LAB.fetch_add(1, Ordering::SeqCst)
+            ),
+            namespaces: vec![],
+            children: vec![],
+        }
+    }
+
+    /// Creates namespace `name` with loopback up; returns its full name.
+    fn add(&mut self, name: &str) -> String {
+        let ns = format!("{}-{name}", self.prefix);
+        // Recorded first: a namespace half made is still removed.
+        self.namespaces.push(ns.clone());
+        let (out, text) = output(&mut cmd("ip", &["netns", "add", &ns]));
+        assert!(
+            out.status.success(),
+            "ip netns add {ns} failed: network namespaces need root (run the tests as root):\n{text}"
+        );
+        ok(&mut cmd("ip", &["-n", &ns, "link", "set", "lo", "up"]));
+        ns
+    }
+
+    /// A veth pair from `a` to `b`; each end gets its address (CIDR notation) and goes up.
+    fn link(&self, (a, a_addr): (&str, &str), (b, b_addr): (&str, &str), name: &str) {
+        let (a_if, b_if) = (format!("{name}0"), format!("{name}1"));
+        ok(&mut cmd(
+            "ip",
+            &[
+                "link", "add", &a_if, "netns", a, "type", "veth", "peer", "name", &b_if, "netns", b,
+            ],
+        ));
+        for (ns, ifname, addr) in [(a, &a_if, a_addr), (b, &b_if, b_addr)] {
+            ok(&mut cmd(
+                "ip",
+                &["-n", ns, "addr", "add", addr, "dev", ifname],
+            ));
+            ok(&mut cmd("ip", &["-n", ns, "link", "set", ifname, "up"]));
+        }
+    }
+
+    /// A command run inside namespace `ns`.
+    fn exec(&self, ns: &str, args: &[&str]) -> Command {
+        let mut c = cmd("ip", &["netns", "exec", ns]);
+        c.args(args);
+        c
+    }
+
+    /// Starts a long-running process in `ns`; it is killed when the lab is dropped.
+    fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) {
+        let log = std::fs::File::create(log).unwrap();
+        let child = self
+            .exec(ns, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {args:?} in {ns}: {e}"));
+        self.children.push(child);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            // Whatever still runs in a namespace of ours was started by this test.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).status();
+                }
+            }
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn namespaces_named(prefix: &str) -> Vec<String> {
+    let (_, text) = output(&mut cmd("ip", &["netns", "list"]));
+    text.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .map(str::to_owned)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// ufw, for real, on a private copy of its state.
+// ---------------------------------------------------------------------------------------
+
+/// One rule from ufw's user.rules / user6.rules: `### tuple ### ACTION PROTO DPORT DST
+/// SPORT SRC DIRECTION [comment=HEX]`.
+#[derive(Debug, Clone, PartialEq)]
+struct UfwRule {
+    action: String,
+    port: u16,
+    src: IpNet,
+}
+
+fn ufw_rules(state: &Path) -> Vec<UfwRule> {
+    let mut rules = vec![];
+    for file in ["user.rules", "user6.rules"] {
+        let text = std::fs::read_to_string(state.join("etc/ufw").join(file)).unwrap();
+        for line in text.lines() {
+            let Some(tuple) = line.strip_prefix("### tuple ### ") else {
+                continue;
+            };
+            let f: Vec<&str> = tuple.split_whitespace().collect();
+            assert_eq!(f[1], "tcp", "{line}");
+            rules.push(UfwRule {
+                action: f[0].to_owned(),
+                port: f[2].parse().unwrap(),
+                src: f[5]
+                    .parse()
+                    .or_else(|_| f[5].parse::<IpAddr>().map(IpNet::from))
+                    .unwrap(),
+            });
+        }
+    }
+    rules
+}
+
+/// ufw's verdict for a packet: the first rule (of the source's family) that matches.
+fn ufw_verdict(rules: &[UfwRule], src: IpAddr, port: u16) -> &str {
+    rules
+        .iter()
+        .find(|r| r.port == port && r.src.contains(&src))
+        .map_or("no rule", |r| r.action.as_str())
+}
+
+/// The path of `tool` on PATH.
+fn which(tool: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(tool))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{tool} is not on PATH"))
+}
+
+/// ufw.sh run twice by the real ufw, against a fresh rule set from ufw's own package files
+/// that already holds an operator's `allow PORT/tcp` for everyone: every allowed source
+/// reaches its ports, everyone else is denied (the open rule included), and the second run
+/// changes nothing.
+#[test]
+fn ufw_script_allows_the_sources_above_the_denies_and_is_idempotent() {
+    require("ufw", "apt-get install -y ufw");
+    let b = init("production", &[APP_CIDRS, MONITORING_CIDRS]);
+    let (data, exporter) = (b.port, 9121);
+
+    // ufw's --datadir moves its configuration and rules; disabled, it only edits those
+    // files. It runs in a namespace of its own as well, so the host firewall is out of
+    // reach whatever it does.
+    let state = tempfile::Builder::new()
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let s = state.path();
+    for dir in ["etc/default", "etc/ufw/applications.d", "lib/ufw", "bin"] {
+        std::fs::create_dir_all(s.join(dir)).unwrap();
+    }
+    let pristine = Path::new("/usr/share/ufw/iptables");
+    for f in std::fs::read_dir(pristine).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), s.join("etc/ufw").join(f.file_name())).unwrap();
+    }
+    std::fs::write(s.join("etc/ufw/ufw.conf"), "ENABLED=no\nLOGLEVEL=low\n").unwrap();
+    std::fs::write(
+        s.join("etc/default/ufw"),
+        "IPV6=yes\nDEFAULT_INPUT_POLICY=\"DROP\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"\n\
+         DEFAULT_FORWARD_POLICY=\"DROP\"\nDEFAULT_APPLICATION_POLICY=\"SKIP\"\nMANAGE_BUILTINS=no\n",
+    )
+    .unwrap();
+    // The script calls plain `ufw`: a shim first on PATH adds the private state.
+    let shim = s.join("bin/ufw");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nexec {} --rootdir=/ --datadir={} \"$@\"\n",
+            which("ufw").display(),
+            s.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        s.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+
+    let mut lab = Lab::new();
+    let ns = lab.add("ufw");
+    let ufw = |args: &[&str]| ok(lab.exec(&ns, &["ufw"]).args(args).env("PATH", &path));
+    ufw(&["allow", &format!("{data}/tcp")]);
+    let script = b.path(render::UFW);
+    let run_script = || {
+        ok(lab
+            .exec(&ns, &["sh", script.to_str().unwrap()])
+            .env("PATH", &path))
+    };
+
+    run_script();
+    let rules = ufw_rules(s);
+    for (src, port, want) in [
+        ("192.0.2.9", data, "allow"),
+        ("10.20.3.4", data, "allow"),
+        ("10.20.3.4", exporter, "deny"),
+        ("198.51.100.3", data, "allow"),
+        ("198.51.100.3", exporter, "allow"),
+        ("198.51.100.200", data, "deny"),
+        ("203.0.113.5", data, "deny"),
+        ("203.0.113.5", exporter, "deny"),
+        ("2001:db8:a::1", data, "allow"),
+        ("2001:db8:a::1", exporter, "deny"),
+        ("2001:db8:f::1", data, "allow"),
+        ("2001:db8:f::1", exporter, "allow"),
+        ("2001:db8:ffff::1", data, "deny"),
+    ] {
+        let got = ufw_verdict(&rules, src.parse().unwrap(), port);
+        assert_eq!(got, want, "{src} -> port {port}: {rules:#?}");
+    }
+    let user_rules =
+        || ["user.rules", "user6.rules"].map(|f| std::fs::read(s.join("etc/ufw").join(f)).unwrap());
+    let before = user_rules();
+    run_script();
+    assert!(before == user_rules(), "a second run changed the rules");
+}
+
+// ---------------------------------------------------------------------------------------
+// Live: the rules loaded into a namespace, a real redis-server behind them.
+// ---------------------------------------------------------------------------------------
+
+/// The server's end of each link, and the client's.
+const SERVER_ALLOWED_SIDE: &str = "192.0.2.1";
+const CLIENT_ALLOWED: &str = "192.0.2.2";
+const SERVER_DENIED_SIDE: &str = "198.51.100.1";
+const CLIENT_DENIED: &str = "198.51.100.2";
+/// A port the rules do not cover, standing in for SSH.
+const OTHER_PORT: &str = "2222";
+
+#[derive(Clone, Copy, Debug)]
+enum Rules {
+    Nftables,
+    Iptables,
+}
+
+/// The namespaces of one live test: a server with two links, one to a client in
+/// `firewall.app_cidrs` and one to a client outside it. Redis listens on both links and on
+/// loopback, so only the firewall can tell the clients apart.
+struct Net {
+    lab: Lab,
+    server: String,
+    allowed: String,
+    denied: String,
+}
+
+fn net() -> Net {
+    let mut lab = Lab::new();
+    let server = lab.add("srv");
+    let allowed = lab.add("ok");
+    let denied = lab.add("no");
+    lab.link(
+        (&server, &format!("{SERVER_ALLOWED_SIDE}/24")),
+        (&allowed, &format!("{CLIENT_ALLOWED}/24")),
+        "a",
+    );
+    lab.link(
+        (&server, &format!("{SERVER_DENIED_SIDE}/24")),
+        (&denied, &format!("{CLIENT_DENIED}/24")),
+        "d",
+    );
+    Net {
+        lab,
+        server,
+        allowed,
+        denied,
+    }
+}
+
+impl Net {
+    /// `redis-cli --tls PING` as the app user from `ns` to `host`, bounded by `secs`.
+    /// Returns the exit code (124: timed out) and the output.
+    fn ping(&self, b: &Bundle, ns: &str, host: &str, secs: u32) -> (i32, String) {
+        let (ca, cert, key) = (
+            b.path("tls/ca.crt"),
+            b.path("tls/client.crt"),
+            b.path("tls/client.key"),
+        );
+        let (out, text) = output(
+            self.lab
+                .exec(ns, &["timeout", "-k", "1", &secs.to_string(), "redis-cli"])
+                .args(["-h", host, "-p", &b.port.to_string(), "--tls"])
+                .args(["--cacert", ca.to_str().unwrap()])
+                .args(["--cert", cert.to_str().unwrap()])
+                .args(["--key", key.to_str().unwrap()])
+                .args(["--user", "app", "--no-auth-warning", "PING"])
+                // Off the command line, out of `ps`.
+                .env("REDISCLI_AUTH", b.password("app")),
+        );
+        (out.status.code().unwrap_or(-1), text.trim().to_owned())
+    }
+
+    /// Whether a TCP connection from `ns` to `host:port` is accepted within `secs`.
+    fn connects(&self, ns: &str, host: &str, port: &str, secs: u32) -> bool {
+        let script = format!("exec 3<>/dev/tcp/{host}/{port}");
+        let (out, _) = output(
+            &mut self
+                .lab
+                .exec(ns, &["timeout", &secs.to_string(), "bash", "-c", &script]),
+        );
+        out.status.success()
+    }
+
+    /// Polls until `check` holds, or fails with `what`.
+    fn wait(&self, what: &str, log: &Path, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn live(rules: Rules) {
+    require("redis-server", "apt-get install -y redis-server");
+    require("redis-cli", "apt-get install -y redis-tools");
+    require("python3", "apt-get install -y python3");
+    require("bash", "apt-get install -y bash");
+    match rules {
+        Rules::Nftables => require("nft", "apt-get install -y nftables"),
+        Rules::Iptables => {
+            require("iptables-restore", "apt-get install -y iptables");
+            require("ip6tables-restore", "apt-get install -y iptables");
+        }
+    }
+    let mut net = net();
+    let prefix = net.lab.prefix.clone();
+    let bind = format!("redis.bind=[127.0.0.1, {SERVER_ALLOWED_SIDE}, {SERVER_DENIED_SIDE}]");
+    // Both server addresses in the certificate, so the clients verify it as they should.
+    let ips = format!("tls.ips=[{SERVER_ALLOWED_SIDE}, {SERVER_DENIED_SIDE}]");
+    let app = r#"firewall.app_cidrs=[192.0.2.0/24, "2001:db8:a::/48"]"#;
+    // A neighbouring range of the denied client's, which must not let it in.
+    let monitoring = r#"firewall.monitoring_cidrs=[198.51.100.64/26, "2001:db8:f::/64"]"#;
+    let b = init("production", &[&bind, &ips, app, monitoring]);
+    let conf = b.path("redis.conf");
+    let (srv, ok_ns, no_ns) = (net.server.clone(), net.allowed.clone(), net.denied.clone());
+    let log = b.tmp.path().join("redis-server.log");
+    net.lab
+        .spawn(&srv, &["redis-server", conf.to_str().unwrap()], &log);
+    let other_log = b.tmp.path().join("other.log");
+    net.lab.spawn(
+        &srv,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            SERVER_DENIED_SIDE,
+            OTHER_PORT,
+        ],
+        &other_log,
+    );
+
+    // Before any rule, both clients reach Redis and the other port: what changes below is
+    // the firewall's doing.
+    net.wait(
+        "redis-server never answered the allowed client",
+        &log,
+        || net.ping(&b, &ok_ns, SERVER_ALLOWED_SIDE, 5).1 == "PONG",
+    );
+    let (code, text) = net.ping(&b, &no_ns, SERVER_DENIED_SIDE, 5);
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "PONG"),
+        "without rules the other client must connect"
+    );
+    net.wait("the stand-in service never listened", &other_log, || {
+        net.connects(&no_ns, SERVER_DENIED_SIDE, OTHER_PORT, 5)
+    });
+
+    // An operator's own rule for SSH, to show loading ours leaves it alone.
+    let fw_dir = b.path("firewall");
+    let in_srv = |command: &str| {
+        ok(net
+            .lab
+            .exec(&srv, &["sh", "-c", command])
+            .current_dir(&fw_dir))
+    };
+    let state = match rules {
+        Rules::Nftables => {
+            in_srv(
+                "nft add table inet operator && \
+                 nft add chain inet operator input '{ type filter hook input priority 0; policy accept; }' && \
+                 nft add rule inet operator input tcp dport 22 accept",
+            );
+            let text = std::fs::read_to_string(b.path(render::NFTABLES)).unwrap();
+            let load = documented(&text, "Load, and reload after a change:");
+            in_srv(&load);
+            let first = in_srv("nft list ruleset");
+            in_srv(&load);
+            let second = in_srv("nft list ruleset");
+            assert_eq!(first, second, "reloading changed the ruleset");
+            assert!(second.contains("table inet operator"), "{second}");
+            assert!(second.contains(&format!("table inet redis_harden_{}", b.port)));
+            second
+        }
+        Rules::Iptables => {
+            in_srv("iptables -A INPUT -p tcp --dport 22 -j ACCEPT");
+            let mut saved = String::new();
+            for (file, tool) in [
+                (render::IPTABLES, "iptables"),
+                (render::IP6TABLES, "ip6tables"),
+            ] {
+                let text = std::fs::read_to_string(b.path(file)).unwrap();
+                in_srv(&documented(&text, "First load:"));
+                let first = in_srv(&format!("{tool} -S"));
+                in_srv(&documented(&text, "Reload:"));
+                let second = in_srv(&format!("{tool} -S"));
+                assert_eq!(
+                    first, second,
+                    "{tool}: the documented reload changed the rules"
+                );
+                let jumps = second
+                    .lines()
+                    .filter(|l| *l == format!("-A INPUT -j REDIS-HARDEN-{}", b.port))
+                    .count();
+                assert_eq!(jumps, 1, "{second}");
+                saved.push_str(&second);
+            }
+            assert!(saved.contains("--dport 22 -j ACCEPT"), "{saved}");
+            saved
+        }
+    };
+
+    // The allowed client still connects; so does a local one.
+    let (code, text) = net.ping(&b, &ok_ns, SERVER_ALLOWED_SIDE, 10);
+    assert_eq!((code, text.as_str()), (0, "PONG"), "rules:\n{state}");
+    let (code, text) = net.ping(&b, &srv, "127.0.0.1", 10);
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "PONG"),
+        "loopback; rules:\n{state}"
+    );
+    // The denied one gets no answer at all: dropped, so the command times out (124) rather
+    // than being refused.
+    let (code, text) = net.ping(&b, &no_ns, SERVER_DENIED_SIDE, 3);
+    assert_eq!(
+        code, 124,
+        "the denied client was not dropped: {text}\nrules:\n{state}"
+    );
+    // Traffic to other ports is none of the rules' business.
+    assert!(
+        net.connects(&no_ns, SERVER_DENIED_SIDE, OTHER_PORT, 5),
+        "the rules blocked an unrelated port; rules:\n{state}"
+    );
+
+    drop(net);
+    assert_eq!(
+        namespaces_named(&prefix),
+        Vec::<String>::new(),
+        "namespaces left behind"
+    );
+}
+
+#[test]
+fn nftables_rules_admit_allowed_sources_and_drop_the_rest() {
+    live(Rules::Nftables);
+}
+
+#[test]
+fn iptables_rules_admit_allowed_sources_and_drop_the_rest() {
+    live(Rules::Iptables);
+}
