@@ -13,7 +13,6 @@ use crate::cli::Format;
 use crate::error::Error;
 use crate::init::{self, Mode, Options, Runtime};
 use crate::pki;
-use crate::render;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -33,9 +32,9 @@ struct Report<'a> {
     findings: &'a [Finding],
 }
 
-/// Files whose content is secret: their drift is reported, never shown.
-fn is_secret(rel: &str) -> bool {
-    rel.ends_with(".key") || rel == render::SECRETS_ENV || rel == render::CLIENT_ENV
+/// Files whose content is secret (mode 0600 by construction): drift is reported, never shown.
+fn is_secret(mode: u32) -> bool {
+    mode == 0o600
 }
 
 pub fn run<R: CryptoRng + ?Sized>(
@@ -44,14 +43,20 @@ pub fn run<R: CryptoRng + ?Sized>(
     renew_days: u32,
     rt: &mut Runtime<'_, R>,
     stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    rerun: &str,
 ) -> Result<(), Error> {
     let prepared = init::prepare(opts, rt.cwd)?;
-    let bundle = init::build(&prepared, opts.target, Mode::Check, rt)?;
+    let mut bundle = init::build(&prepared, opts.target, Mode::Check, rt)?;
+    // Rules accepted with --allow-insecure get their loud comment, as init wrote it.
+    let (accepted, refused) = init::judge(&bundle, &prepared.resolved, opts);
+    init::accept(&mut bundle, &accepted, stderr);
     let mut findings = vec![];
 
     // A bundle without secrets (checked into git, secrets kept elsewhere): files that hold
     // secrets are mode 0600 by construction, and are neither compared nor required.
-    let secret_file = |rel: &str, mode: u32| bundle.secretless && (mode == 0o600 || rel.ends_with(".key"));
+    let secret_file =
+        |rel: &str, mode: u32| bundle.secretless && (mode == 0o600 || rel.ends_with(".key"));
     for rel in bundle.missing.iter().filter(|r| !secret_file(r, 0)) {
         findings.push(Finding {
             kind: "missing",
@@ -81,7 +86,7 @@ pub fn run<R: CryptoRng + ?Sized>(
         };
         let current = std::fs::read(&path).unwrap_or_default();
         if current != spec.content {
-            let diff = (!is_secret(&spec.rel)).then(|| {
+            let diff = (!is_secret(spec.mode)).then(|| {
                 let old = String::from_utf8_lossy(&current);
                 let new = String::from_utf8_lossy(&spec.content);
                 similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
@@ -103,7 +108,8 @@ pub fn run<R: CryptoRng + ?Sized>(
             });
         }
         let mode = meta.permissions().mode() & 0o7777;
-        if mode != spec.mode {
+        // git keeps no modes (a checkout is 0644): only a full, deployed bundle is held to them.
+        if mode != spec.mode && !bundle.secretless {
             findings.push(Finding {
                 kind: "mode",
                 file: spec.rel.clone(),
@@ -115,7 +121,9 @@ pub fn run<R: CryptoRng + ?Sized>(
     }
     let window = Duration::days(i64::from(renew_days));
     for rel in [pki::CA_CERT, pki::SERVER_CERT, pki::CLIENT_CERT] {
-        let Ok(pem) = std::fs::read_to_string(prepared.out_abs.join(rel)) else { continue };
+        let Ok(pem) = std::fs::read_to_string(prepared.out_abs.join(rel)) else {
+            continue;
+        };
         let Ok(info) = pki::CertInfo::parse(&pem) else {
             findings.push(Finding {
                 kind: "invalid",
@@ -145,10 +153,7 @@ pub fn run<R: CryptoRng + ?Sized>(
             });
         }
     }
-    for f in init::policy_findings(&bundle, &prepared.resolved, opts.target) {
-        if opts.allow_insecure.iter().any(|id| id == f.rule) {
-            continue;
-        }
+    for f in refused {
         findings.push(Finding {
             kind: "policy",
             file: f.artifact.clone(),
@@ -164,8 +169,16 @@ pub fn run<R: CryptoRng + ?Sized>(
         let _ = writeln!(
             stdout,
             "note: no secrets.env{}: files that hold secrets were {}",
-            if bundle.derived { "" } else { " and no master key" },
-            if bundle.derived { "checked where present" } else { "not checked" }
+            if bundle.derived {
+                ""
+            } else {
+                " and no master key"
+            },
+            if bundle.derived {
+                "checked where present"
+            } else {
+                "not checked"
+            }
         );
     }
     let written = match format {
@@ -175,7 +188,11 @@ pub fn run<R: CryptoRng + ?Sized>(
                 environment: env.to_string(),
                 findings: &findings,
             };
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&report).expect("report serializes"))
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&report).expect("report serializes")
+            )
         }
         Format::Text => print_text(stdout, &findings),
     };
@@ -186,17 +203,24 @@ pub fn run<R: CryptoRng + ?Sized>(
     if findings.is_empty() {
         return Ok(());
     }
-    let mut fix = format!("redis-harden render --env {env} --out {}", out.display());
-    if opts.target != render::Target::Local {
-        fix.push_str(&format!(" --target {}", opts.target));
-    }
-    let needs_init = findings.iter().any(|f| f.kind == "missing" && !prepared_rendered(&bundle, &f.file));
+    let needs_init = findings
+        .iter()
+        .any(|f| f.kind == "missing" && !bundle.rendered.iter().any(|r| *r == f.file));
     let help = if needs_init {
-        format!("run `{}` to create the missing keys and secrets", fix.replacen("render", "init", 1))
+        format!(
+            "run `redis-harden {}` to create the missing keys and secrets",
+            rerun.replacen("check", "init", 1)
+        )
     } else if findings.iter().all(|f| f.kind == "expiry") {
-        "re-issue the certificates: move the expiring pair out of tls/ and run `redis-harden init` again".into()
+        format!(
+            "re-issue the certificates: `redis-harden {}`",
+            rerun.replacen("check", "rotate certs", 1)
+        )
     } else {
-        format!("run `{fix}` to bring the files in line (it never touches secrets or keys)")
+        format!(
+            "run `redis-harden {}` to bring the files in line (it never touches secrets or keys)",
+            rerun.replacen("check", "render", 1)
+        )
     };
     Err(Error::Check {
         summary: format!(
@@ -207,10 +231,6 @@ pub fn run<R: CryptoRng + ?Sized>(
         ),
         help,
     })
-}
-
-fn prepared_rendered(bundle: &init::Bundle, rel: &str) -> bool {
-    bundle.rendered.iter().any(|r| r == rel)
 }
 
 fn print_text(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {

@@ -23,16 +23,32 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or refresh a deployment bundle: keys, certificates, secrets and configs.
-    #[command(after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte.")]
+    #[command(
+        after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
+    )]
     Init(BundleArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.
     /// Never creates or changes a secret or key.
-    #[command(after_help = "Example:\n  redis-harden render --env production --out deploy/production --templates team-templates")]
+    #[command(
+        after_help = "Example:\n  redis-harden render --env production --out deploy/production --templates team-templates"
+    )]
     Render(BundleArgs),
     /// Compare DIR with what the profile and templates render now: drift, missing files,
     /// wrong modes, certificates near expiry and policy violations. Writes nothing.
-    #[command(after_help = "Examples:\n  redis-harden check --env production --out deploy/production\n  redis-harden check --env production --format json\n\nExit codes: 0 everything matches, 1 findings (listed), 2 bad input.")]
+    #[command(
+        after_help = "Examples:\n  redis-harden check --env production --out deploy/production\n  redis-harden check --env production --format json\n\nExit codes: 0 everything matches, 1 findings (listed), 2 bad input."
+    )]
     Check(CheckArgs),
+    /// Inspect certificates: a bundle's, files', or what a live server presents.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --connect 127.0.0.1:6379"
+    )]
+    Certs(CertsCommand),
+    /// Audit any redis.conf, ACL file or Dragonfly flagfile, or a running server, against an
+    /// environment's security policy.
+    #[command(after_help = "Examples:\n  redis-harden audit --env production /etc/redis/redis.conf\n  redis-harden audit --env production --kind dragonfly-flags dragonfly.conf\n  REDISCLI_AUTH=... redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --ca ca.crt --cert client.crt --key client.key\n  redis-harden audit --env production --url rediss://app@localhost:6379   (password and TLS files from deploy/production)\n\nStatic findings show the file, the line, the offending text and the fix; live findings\nshow what the server did. Passwords come from REDISCLI_AUTH or the bundle's client.env,\nnever from the command line, and are never printed.\n\nExit codes: 0 no finding at or above --fail-on, 1 such findings (listed), 2 bad input or\nthe server could not be reached.")]
+    Audit(AuditArgs),
     /// Inspect the effective profile.
     #[command(
         subcommand,
@@ -45,6 +61,53 @@ pub enum Command {
         after_help = "Examples:\n  redis-harden templates list --templates team-templates\n  redis-harden templates export team-templates"
     )]
     Templates(TemplatesCommand),
+    /// Rotate passwords, the encryption key, leaf certificates or the CA. Old and new both
+    /// work until the same command is run with --finish.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  redis-harden rotate passwords --env production --user app\n  redis-harden rotate passwords --env production --finish\n  redis-harden rotate ca --env production"
+    )]
+    Rotate(RotateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// New passwords; users.acl accepts old and new until --finish.
+    #[command(after_help = "Example:\n  redis-harden rotate passwords --env production --user app")]
+    Passwords {
+        #[command(flatten)]
+        bundle: BundleArgs,
+        /// Only this user [default: every user with a password].
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Drop the old passwords once every client has moved.
+        #[arg(long)]
+        finish: bool,
+    },
+    /// A new Fernet key becomes primary; the old one stays in REDIS_ENCRYPTION_KEYS until --finish.
+    #[command(after_help = "Example:\n  redis-harden rotate encryption-key --env production")]
+    EncryptionKey {
+        #[command(flatten)]
+        bundle: BundleArgs,
+        #[arg(long)]
+        finish: bool,
+    },
+    /// New server and client certificates from the same CA.
+    #[command(after_help = "Example:\n  redis-harden rotate certs --env production")]
+    Certs {
+        #[command(flatten)]
+        bundle: BundleArgs,
+        #[arg(long)]
+        finish: bool,
+    },
+    /// A new CA; ca.crt trusts new and old until --finish, leaves are re-issued by the new CA.
+    #[command(after_help = "Example:\n  redis-harden rotate ca --env production")]
+    Ca {
+        #[command(flatten)]
+        bundle: BundleArgs,
+        #[arg(long)]
+        finish: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -166,4 +229,92 @@ pub enum ShowFormat {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Subject, SANs, issuer, expiry and key of each certificate, and whether its chain
+    /// verifies. Reads a bundle's tls/ (every certificate of ca.crt), the files given, or the
+    /// chain a live server presents.
+    #[command(
+        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_seconds - time() < 30 * 86400`):\n  redis-harden certs status --env production --format prometheus > DIR/redis-harden.prom.tmp; mv DIR/redis-harden.prom.tmp DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
+    )]
+    Status {
+        /// The bundle's environment: reads deploy/ENV/tls (or --out) and labels the metrics.
+        #[arg(long, value_enum)]
+        env: Option<Environment>,
+        /// The bundle directory [default: deploy/ENV].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Certificate files (PEM, one or more certificates each) instead of the bundle.
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Handshake with a live server and report the chain it presents.
+        #[arg(long, value_name = "HOST:PORT")]
+        connect: Option<String>,
+        /// CA certificates to verify against [default: the bundle's tls/ca.crt, or the CA
+        /// certificates among FILE].
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// Client certificate for --connect (mTLS) [default: the bundle's tls/client.crt].
+        #[arg(long, value_name = "FILE", requires = "key")]
+        cert: Option<PathBuf>,
+        /// Client key for --connect [default: the bundle's tls/client.key].
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<PathBuf>,
+        /// Exit 1 when a certificate expires within this many days.
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        warn_days: u32,
+        #[arg(long, value_enum, default_value_t = crate::certs::Format::Text)]
+        format: crate::certs::Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The environment whose policy the audit applies.
+    #[arg(long, value_enum)]
+    pub env: Environment,
+    /// Files to audit: redis.conf, ACL files, Dragonfly flagfiles, compose files [default: the
+    /// bundle's, unless --url is given].
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// How to read FILE, when neither its content nor its name says [default: from the
+    /// content, then the name, then redis.conf].
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::audit::KindArg>,
+    /// A firewall restricts the data port: binding every interface is not a finding.
+    #[arg(long)]
+    pub firewalled: bool,
+    /// The server runs in a container: binding every interface of its own namespace is
+    /// how containers work.
+    #[arg(long)]
+    pub container: bool,
+    /// Audit a running server: rediss://USER@HOST:PORT (or redis:// for a plaintext one).
+    /// No password here: it comes from REDISCLI_AUTH or the bundle's client.env.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The bundle directory: its files, client.env and tls/ [default: deploy/ENV].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// CA certificate(s) to verify the server with [default: the bundle's tls/ca.crt].
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (mTLS) [default: the bundle's tls/client.crt].
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Client key [default: the bundle's tls/client.key].
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// The application user whose permissions are checked.
+    #[arg(long, value_name = "NAME", default_value = "app")]
+    pub app_user: String,
+    /// Report a server certificate that expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub warn_days: u32,
+    /// Exit 1 when a finding of this severity or above exists.
+    #[arg(long, value_enum, default_value_t = crate::audit::FailOn::High)]
+    pub fail_on: crate::audit::FailOn,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

@@ -54,7 +54,9 @@ pub enum Error {
 
     /// Rendered output breaks the environment's security policy; nothing was written.
     #[error("the policy gate refused the output ({} finding{}):\n{}", findings.len(), if findings.len() == 1 { "" } else { "s" }, findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
-    Policy { findings: Vec<crate::policy::Finding> },
+    Policy {
+        findings: Vec<crate::policy::Finding>,
+    },
 
     /// `check` found drift or problems; the findings were printed.
     #[error("{summary}")]
@@ -90,7 +92,7 @@ impl Error {
                 Some(help.clone())
             }
             Error::Write { .. } => Some("choose a writable directory with --out".into()),
-            Error::Template { name, .. } if name.starts_with("builtin:") => {
+            Error::Template { name, .. } if name.starts_with("builtin/") => {
                 Some("this is a bug in redis-harden's built-in templates; please report it".into())
             }
             Error::Template { .. } => Some("fix the template named above".into()),

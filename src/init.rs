@@ -112,14 +112,21 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
         if policy::rule(id).is_none() {
             let ids: Vec<&str> = policy::RULES.iter().map(|r| r.id).collect();
             return Err(Error::Usage {
-                message: format!("--allow-insecure {}: no such rule", crate::values::visible(id)),
+                message: format!(
+                    "--allow-insecure {}: no such rule",
+                    crate::values::visible(id)
+                ),
                 help: format!("rules: {}", ids.join(", ")),
             });
         }
     }
     let resolved = profile::resolve(opts.env, opts.profile.as_deref(), &opts.sets, cwd)?;
     let (out_abs, out_conf) = out_dir(opts.out.as_deref(), opts.env, cwd)?;
-    let template_dir = opts.templates.as_ref().map(|d| cwd.join(d)).or_else(|| resolved.templates.clone());
+    let template_dir = opts
+        .templates
+        .as_ref()
+        .map(|d| cwd.join(d))
+        .or_else(|| resolved.templates.clone());
     let templates = Templates::load(template_dir.as_deref())?;
     let key = match &opts.master_key_file {
         Some(file) => Some(MasterKey::from_file(&cwd.join(file))),
@@ -133,10 +140,15 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
                 message: e.to_string(),
             };
             // Deliberately slow (Argon2id, 64 MiB): done once per run, only in this mode.
-            Some(key.map_err(key_error)?.stretch(&resolved.project).map_err(key_error)?)
+            Some(
+                key.map_err(key_error)?
+                    .stretch(&resolved.project)
+                    .map_err(key_error)?,
+            )
         }
     };
     Ok(Prepared {
+        out_shown: opts.out.clone().unwrap_or_else(|| default_out(opts.env)),
         resolved,
         out_abs,
         out_conf,
@@ -146,7 +158,11 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
 }
 
 /// Every secret `profile` needs, derived from the stretched master key.
-fn derived_secrets(master: &Stretched, env: Environment, profile: &profile::EnvProfile) -> BTreeMap<String, String> {
+fn derived_secrets(
+    master: &Stretched,
+    env: Environment,
+    profile: &profile::EnvProfile,
+) -> BTreeMap<String, String> {
     let s = &profile.secrets;
     let len = s.password_length as usize;
     let mut out = BTreeMap::new();
@@ -170,6 +186,8 @@ pub struct Prepared {
     pub resolved: Resolved,
     pub out_abs: PathBuf,
     pub out_conf: ConfPath,
+    /// The output directory as the user wrote it, for messages.
+    pub out_shown: PathBuf,
     pub templates: Templates,
     /// The master key, stretched, when secrets are derived rather than drawn at random.
     pub master: Option<Stretched>,
@@ -249,11 +267,20 @@ fn read_optional(dir: &Path, rel: &str) -> Result<Option<String>, Error> {
     }
 }
 
-fn run_init(env: Environment, rel: &str, what: &str) -> Error {
+fn run_init(env: Environment, out: &Path, target: Target, rel: &str, what: &str) -> Error {
+    let target = if target == Target::Local {
+        String::new()
+    } else {
+        format!(" --target {target}")
+    };
     Error::State {
         path: rel.into(),
         reason: format!("{what} is missing"),
-        help: format!("run `redis-harden init --env {env}` first: render and check never create secrets or keys"),
+        help: format!(
+            "run `redis-harden init --env {env} --out {}{target}` (with the same --profile and --set) first: \
+             render and check never create secrets or keys",
+            crate::values::visible(&out.display().to_string())
+        ),
     }
 }
 
@@ -272,7 +299,12 @@ pub fn build<R: CryptoRng + ?Sized>(
     let mut notes = vec![];
 
     let stored = read_optional(out_abs, render::SECRETS_ENV)?;
-    let secretless = stored.is_none() && mode == Mode::Check;
+    // A checked-in bundle has no secrets.env and no private keys. One with keys but without
+    // secrets.env has lost its secrets: that is checked as a finding, not waved through.
+    let any_key = [pki::CA_KEY, pki::SERVER_KEY, pki::CLIENT_KEY]
+        .iter()
+        .any(|k| out_abs.join(k).exists());
+    let secretless = stored.is_none() && !any_key && mode == Mode::Check;
     let mut secrets = match stored {
         Some(text) => Secrets::parse(&text).map_err(|reason| Error::State {
             path: out_abs.join(render::SECRETS_ENV),
@@ -293,7 +325,10 @@ pub fn build<R: CryptoRng + ?Sized>(
                    remove those lines from secrets.env and run again; otherwise use the master key this bundle was made with"
                 .into(),
         })?;
-        notes.push((render::SECRETS_ENV.to_string(), "derived from the master key".to_string()));
+        notes.push((
+            render::SECRETS_ENV.to_string(),
+            "derived from the master key".to_string(),
+        ));
     } else if secretless {
         // (Without a master key.)
         // A checked-in bundle without secrets: throwaway values let the non-secret files be
@@ -303,7 +338,13 @@ pub fn build<R: CryptoRng + ?Sized>(
         if !mode.creates_secrets()
             && let Some(var) = secrets.missing(profile).first()
         {
-            return Err(run_init(env, &out_abs.join(render::SECRETS_ENV).display().to_string(), var));
+            return Err(run_init(
+                env,
+                &prepared.out_shown,
+                target,
+                &out_abs.join(render::SECRETS_ENV).display().to_string(),
+                var,
+            ));
         }
         let ensured = secrets.ensure(profile, rt.rng);
         for (var, len) in &ensured.short {
@@ -329,14 +370,34 @@ pub fn build<R: CryptoRng + ?Sized>(
         ),
     ));
 
-    let pki_files = [pki::CA_CERT, pki::CA_KEY, pki::SERVER_CERT, pki::SERVER_KEY, pki::CLIENT_CERT, pki::CLIENT_KEY];
+    let pki_files = [
+        pki::CA_CERT,
+        pki::CA_KEY,
+        pki::SERVER_CERT,
+        pki::SERVER_KEY,
+        pki::CLIENT_CERT,
+        pki::CLIENT_KEY,
+    ];
     let mut on_disk = Vec::new();
     for rel in pki_files {
         on_disk.push(read_optional(out_abs, rel)?);
     }
-    let missing: Vec<&'static str> = pki_files.iter().zip(&on_disk).filter(|(_, c)| c.is_none()).map(|(r, _)| *r).collect();
-    if mode == Mode::Render && let Some(rel) = missing.first() {
-        return Err(run_init(env, &out_abs.join(rel).display().to_string(), rel));
+    let missing: Vec<&'static str> = pki_files
+        .iter()
+        .zip(&on_disk)
+        .filter(|(_, c)| c.is_none())
+        .map(|(r, _)| *r)
+        .collect();
+    if mode == Mode::Render
+        && let Some(rel) = missing.first()
+    {
+        return Err(run_init(
+            env,
+            &prepared.out_shown,
+            target,
+            &out_abs.join(rel).display().to_string(),
+            rel,
+        ));
     }
     let mut files = vec![];
     let mut add = |rel: &str, content: &str, mode: u32, create_only: bool| {
@@ -378,7 +439,10 @@ pub fn build<R: CryptoRng + ?Sized>(
             })?;
             // Rounded: certificates have whole-second validity, `now` does not.
             let days = ((info.not_after - rt.now).whole_seconds() + 43_200).div_euclid(86_400);
-            notes.push((rel.to_string(), format!("expires {} ({days} days)", info.not_after.date())));
+            notes.push((
+                rel.to_string(),
+                format!("expires {} ({days} days)", info.not_after.date()),
+            ));
             if rel == pki::SERVER_CERT {
                 let missing_names = uncovered_names(profile, &info);
                 if !missing_names.is_empty() {
@@ -446,14 +510,50 @@ fn uncovered_names(profile: &profile::EnvProfile, info: &CertInfo) -> Vec<String
 /// The policy gate: every rendered file is checked against the environment's policy. A
 /// violation stops the run; a rule accepted with --allow-insecure is let through with a loud
 /// comment in the output and a warning on every run.
-pub fn gate(bundle: &mut Bundle, resolved: &Resolved, opts: &Options, stderr: &mut dyn Write) -> Result<(), Error> {
-    let findings = policy_findings(bundle, resolved, opts.target);
-    let (accepted, refused): (Vec<_>, Vec<_>) =
-        findings.into_iter().partition(|f| opts.allow_insecure.iter().any(|id| id == f.rule));
+pub fn gate(
+    bundle: &mut Bundle,
+    resolved: &Resolved,
+    opts: &Options,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    let (accepted, refused) = judge(bundle, resolved, opts);
     if !refused.is_empty() {
         return Err(Error::Policy { findings: refused });
     }
-    for f in &accepted {
+    accept(bundle, &accepted, stderr);
+    for f in advisories(bundle, resolved, opts) {
+        let _ = writeln!(stderr, "note: {f} (fix: {})", f.fix);
+    }
+    Ok(())
+}
+
+/// Low-severity findings: worth saying, not worth refusing (e.g. rename-command in a team
+/// template, which is weaker than ACLs but not a hole).
+pub fn advisories(bundle: &Bundle, resolved: &Resolved, opts: &Options) -> Vec<policy::Finding> {
+    policy_findings(bundle, resolved, opts.target)
+        .into_iter()
+        .filter(|f| {
+            f.severity == policy::Severity::Low
+                && !opts.allow_insecure.iter().any(|id| id == f.rule)
+        })
+        .collect()
+}
+
+/// Policy findings of a bundle, split into those accepted with --allow-insecure and the rest.
+pub fn judge(
+    bundle: &Bundle,
+    resolved: &Resolved,
+    opts: &Options,
+) -> (Vec<policy::Finding>, Vec<policy::Finding>) {
+    policy_findings(bundle, resolved, opts.target)
+        .into_iter()
+        .filter(|f| f.severity > policy::Severity::Low)
+        .partition(|f| opts.allow_insecure.iter().any(|id| id == f.rule))
+}
+
+/// Marks accepted findings: a warning now, and a loud comment in the output for every reader.
+pub fn accept(bundle: &mut Bundle, accepted: &[policy::Finding], stderr: &mut dyn Write) {
+    for f in accepted {
         let _ = writeln!(
             stderr,
             "warning: INSECURE: policy rule {} accepted with --allow-insecure: {} ({})",
@@ -463,9 +563,10 @@ pub fn gate(bundle: &mut Bundle, resolved: &Resolved, opts: &Options, stderr: &m
             "!!! INSECURE: policy rule \"{}\" accepted on purpose with --allow-insecure {}: {:?} in {}: {}",
             f.rule, f.rule, f.text, f.artifact, f.why
         );
-        // ACL files take no comments: the notice goes into redis.conf instead.
+        // ACL files take no comments: the notice goes into the config of the same server.
         let target = match policy::Kind::of(&f.artifact).comment() {
             Some(_) => f.artifact.clone(),
+            None if f.artifact.starts_with("dragonfly") => "dragonfly.flags".to_owned(),
             None => render::REDIS_CONF.to_owned(),
         };
         if let Some(file) = bundle.files.iter_mut().find(|x| x.rel == target) {
@@ -474,11 +575,14 @@ pub fn gate(bundle: &mut Bundle, resolved: &Resolved, opts: &Options, stderr: &m
             file.content = content;
         }
     }
-    Ok(())
 }
 
 /// Policy findings for every rendered file of a bundle.
-pub fn policy_findings(bundle: &Bundle, resolved: &Resolved, target: Target) -> Vec<policy::Finding> {
+pub fn policy_findings(
+    bundle: &Bundle,
+    resolved: &Resolved,
+    target: Target,
+) -> Vec<policy::Finding> {
     let p = policy::Policy::for_env(
         resolved.env,
         !resolved.settings.firewall.app_cidrs.is_empty(),

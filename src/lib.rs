@@ -17,6 +17,7 @@ pub mod pki;
 pub mod policy;
 pub mod profile;
 pub mod render;
+pub mod rotate;
 pub mod secrets;
 pub mod templates;
 pub mod values;
@@ -70,32 +71,100 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
         source,
     };
     match cli.command {
-        cli::Command::Init(args) => init::run(&args.options(), init::Mode::Init, &mut rt, stdout, stderr),
-        cli::Command::Render(args) => init::run(&args.options(), init::Mode::Render, &mut rt, stdout, stderr),
-        cli::Command::Check(args) => {
-            check::run(&args.bundle.options(), args.format, args.renew_days, &mut rt, stdout)
+        cli::Command::Init(args) => {
+            init::run(&args.options(), init::Mode::Init, &mut rt, stdout, stderr)
         }
+        cli::Command::Render(args) => {
+            init::run(&args.options(), init::Mode::Render, &mut rt, stdout, stderr)
+        }
+        cli::Command::Check(args) => check::run(
+            &args.bundle.options(),
+            args.format,
+            args.renew_days,
+            &mut rt,
+            stdout,
+            stderr,
+            &rerun_hint(),
+        ),
         cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
-            let resolved = profile::resolve(profile.env, profile.profile.as_deref(), &profile.all_sets(), &cwd)?;
-            stdout.write_all(show_profile(&resolved, format).as_bytes()).map_err(io)
+            let resolved = profile::resolve(
+                profile.env,
+                profile.profile.as_deref(),
+                &profile.all_sets(),
+                &cwd,
+            )?;
+            stdout
+                .write_all(show_profile(&resolved, format).as_bytes())
+                .map_err(io)
         }
         cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
             let dir = dir.map(|d| cwd.join(d));
             let t = templates::Templates::load(dir.as_deref())?;
             for name in templates::builtin_names() {
-                let state = if t.is_overridden(&name) { "overridden" } else { "built-in" };
+                let state = if t.is_overridden(&name) {
+                    "overridden"
+                } else {
+                    "built-in"
+                };
                 writeln!(stdout, "{name:<28} {state}").map_err(io)?;
             }
             for name in t.extra_names() {
-                writeln!(stdout, "{name:<28} team (not a built-in name: only used via include/extends)").map_err(io)?;
+                writeln!(
+                    stdout,
+                    "{name:<28} team (not a built-in name: only used via include/extends)"
+                )
+                .map_err(io)?;
             }
             Ok(())
+        }
+        cli::Command::Rotate(cmd) => {
+            let (bundle, what, finish) = match cmd {
+                cli::RotateCommand::Passwords {
+                    bundle,
+                    user,
+                    finish,
+                } => (bundle, rotate::What::Passwords { user }, finish),
+                cli::RotateCommand::EncryptionKey { bundle, finish } => {
+                    (bundle, rotate::What::EncryptionKey, finish)
+                }
+                cli::RotateCommand::Certs { bundle, finish } => {
+                    (bundle, rotate::What::Certs, finish)
+                }
+                cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
+            };
+            rotate::run(&bundle.options(), &what, finish, &mut rt, stdout, stderr)
         }
         cli::Command::Templates(cli::TemplatesCommand::Export { dir }) => {
             let written = templates::export(&cwd.join(&dir))?;
             writeln!(stdout, "wrote {written} templates to {}; point --templates (or `templates:` in the profile) at it", dir.display()).map_err(io)
         }
     }
+}
+
+/// This invocation's arguments without the ones only `check` takes, shell-quoted where needed:
+/// the base of the fix command `check` suggests, so a team's --set, --templates and friends
+/// are not lost when they follow it.
+fn rerun_hint() -> String {
+    let mut out = vec![];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--format" || a == "--renew-days" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--format=") || a.starts_with("--renew-days=") {
+            continue;
+        }
+        let plain = a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,".contains(c));
+        out.push(if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        });
+    }
+    values::visible(&out.join(" "))
 }
 
 /// The effective profile as text. It holds no secrets: those live only in the output directory.

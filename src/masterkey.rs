@@ -387,8 +387,9 @@ impl Stretched {
     /// Dragonfly's `requirepass` of `env`: a password that belongs to no ACL user, so its
     /// label lives outside the `password/` namespace and no user name can collide with it.
     pub fn requirepass(&self, env: Environment, generation: u32, len: usize) -> String {
-        let label =
-            format!("{LABEL_PREFIX}/{env}/dragonfly-requirepass/generation-{generation}/length-{len}");
+        let label = format!(
+            "{LABEL_PREFIX}/{env}/dragonfly-requirepass/generation-{generation}/length-{len}"
+        );
         self.password_for_label(&label, len)
     }
 

@@ -14,6 +14,8 @@ use crate::profile::{self, ClientAuth, Environment, TlsProtocol};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Not a weakness: a check that could not run, or a note for the reader.
+    Info,
     Low,
     Medium,
     High,
@@ -89,9 +91,15 @@ rules! {
     DRAGONFLY_ADMIN = "dragonfly-admin-port", High,
         "the admin port bypasses ACLs",
         "remove --admin_port, or bind it to 127.0.0.1 with --admin_nopass=false";
+    INCLUDE = "include-directive", High,
+        "an included file adds directives this check never sees",
+        "inline the settings; the whole configuration must be in the checked file";
     COMPOSE_PUBLISH = "compose-published-port", High,
         "a port published on all interfaces bypasses host firewalls (Docker inserts its own rules)",
         "publish on 127.0.0.1 only, or not at all";
+    RENAME_COMMAND = "rename-command", Low,
+        "a renamed command is hidden, not denied: its new name sits in the config, renaming to \"\" takes it from admins too, and renaming one an application uses (DEL, PEXPIRE) breaks it",
+        "deny commands per user in the ACL file (-@dangerous -@admin -@scripting) and drop `rename-command`";
 }
 
 pub fn rule(id: &str) -> Option<&'static Rule> {
@@ -176,6 +184,36 @@ impl Kind {
         }
     }
 
+    /// The kind a file's content shows, when it is unambiguous: every line a `--flag` (a
+    /// Dragonfly flagfile), every line a `user` rule (an ACL file), or a top-level
+    /// `services:` (a compose file). A name says less: Debian's `/etc/redis/redis.conf` is a
+    /// redis.conf, but a flagfile may be called `dragonfly.conf`.
+    pub fn sniff(content: &str) -> Option<Kind> {
+        let lines: Vec<&str> = content
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        if content.lines().any(|l| l.trim_end() == "services:") {
+            return Some(Kind::Compose);
+        }
+        let first_word = |l: &&str| {
+            l.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
+        if lines.is_empty() {
+            None
+        } else if lines.iter().all(|l| l.starts_with("--")) {
+            Some(Kind::DragonflyFlags)
+        } else if lines.iter().all(|l| first_word(l) == "user") {
+            Some(Kind::Acl)
+        } else {
+            None
+        }
+    }
+
     /// The comment prefix, for files that can carry a comment.
     pub fn comment(self) -> Option<&'static str> {
         match self {
@@ -187,14 +225,19 @@ impl Kind {
 
 /// Checks one artifact. `name` decides how it is parsed.
 pub fn check(name: &str, content: &str, policy: &Policy) -> Vec<Finding> {
+    check_as(Kind::of(name), name, content, policy)
+}
+
+/// Checks one artifact parsed as `kind`, whatever its name says.
+pub fn check_as(kind: Kind, name: &str, content: &str, policy: &Policy) -> Vec<Finding> {
     let mut out = Findings {
         artifact: name,
         list: vec![],
     };
-    match Kind::of(name) {
+    match kind {
         Kind::RedisConf => check_redis_conf(content, policy, &mut out),
         Kind::Acl => check_acl(content, &mut out),
-        Kind::DragonflyFlags => check_dragonfly_flags(content, &mut out),
+        Kind::DragonflyFlags => check_dragonfly_flags(content, policy, &mut out),
         Kind::Compose => check_compose(content, &mut out),
         Kind::Other => {}
     }
@@ -339,8 +382,12 @@ fn check_redis_conf(content: &str, p: &Policy, f: &mut Findings<'_>) {
             ),
         }
     }
-    let all_interfaces =
-        |a: &str| matches!(a.trim_start_matches('-'), "*" | "0.0.0.0" | "::" | "::*");
+    let all_interfaces = |a: &str| {
+        let a = a.trim_start_matches('-');
+        matches!(a, "*" | "::*")
+            || a.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_unspecified())
+    };
     if !p.firewalled && !p.container {
         match bind {
             Some(d) if bind_addrs.iter().any(|a| all_interfaces(a)) => {
@@ -362,6 +409,12 @@ fn check_redis_conf(content: &str, p: &Policy, f: &mut Findings<'_>) {
         match last(&ds, "tls-protocols") {
             Some(d) => {
                 let listed: Vec<&str> = d.args.iter().flat_map(|a| a.split_whitespace()).collect();
+                // An empty value means "unset" to Redis: TLSv1.2 and TLSv1.3.
+                let listed = if listed.is_empty() {
+                    vec!["TLSv1.2", "TLSv1.3"]
+                } else {
+                    listed
+                };
                 if listed
                     .iter()
                     .any(|v| !allowed.iter().any(|a| a.eq_ignore_ascii_case(v)))
@@ -389,6 +442,12 @@ fn check_redis_conf(content: &str, p: &Policy, f: &mut Findings<'_>) {
         if !ok && let Some(d) = auth {
             f.add(TLS_AUTH_CLIENTS, Some(d.line), &d.raw);
         }
+    } else if let Some(d) = last(&ds, "tls-protocols") {
+        // TLS is optional here, but where it is used TLSv1 and TLSv1.1 are broken.
+        let old = |v: &str| v.eq_ignore_ascii_case("TLSv1") || v.eq_ignore_ascii_case("TLSv1.1");
+        if d.args.iter().flat_map(|a| a.split_whitespace()).any(old) {
+            f.add(TLS_PROTOCOLS, Some(d.line), &d.raw);
+        }
     }
     if let Some(d) = last(&ds, "protected-mode")
         .filter(|d| d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("no")))
@@ -406,11 +465,28 @@ fn check_redis_conf(content: &str, p: &Policy, f: &mut Findings<'_>) {
             f.add(rule, Some(d.line), &d.raw);
         }
     }
-    if last(&ds, "aclfile").is_none() {
-        f.add(ACLFILE, None, "no `aclfile` directive");
+    match last(&ds, "aclfile") {
+        None => f.add(ACLFILE, None, "no `aclfile` directive"),
+        // An empty aclfile is no ACL file: the default user stays `on nopass`.
+        Some(d) if d.args.first().is_none_or(|a| a.trim().is_empty()) => {
+            f.add(ACLFILE, Some(d.line), &d.raw)
+        }
+        Some(_) => {}
+    }
+    for d in ds.iter().filter(|d| d.name == "include") {
+        f.add(INCLUDE, Some(d.line), &d.raw);
     }
     for d in ds.iter().filter(|d| d.name == "user") {
         f.add(USER_IN_CONF, Some(d.line), &redact_user_line(&d.raw));
+    }
+    for d in ds.iter().filter(|d| d.name == "rename-command") {
+        // A non-empty new name is meant to be secret: never print it.
+        let (cmd, to) = (d.args.first().map_or("", String::as_str), d.args.get(1));
+        let shown = match to {
+            Some(to) if to.is_empty() => format!("rename-command {cmd} \"\""),
+            _ => format!("rename-command {cmd} <redacted>"),
+        };
+        f.add(RENAME_COMMAND, Some(d.line), &shown);
     }
     for d in ds
         .iter()
@@ -445,41 +521,134 @@ fn is_confined_user(name: &str) -> bool {
     !matches!(name, "default" | "admin" | "monitoring")
 }
 
-/// Commands that are dangerous, admin or scripting; granting one by name is as bad as
-/// granting its category.
-const FORBIDDEN_FOR_APPS: &[&str] = &[
-    "acl",
-    "bgrewriteaof",
-    "bgsave",
-    "client",
-    "cluster",
-    "config",
-    "debug",
-    "eval",
-    "eval_ro",
-    "evalsha",
-    "evalsha_ro",
-    "failover",
-    "fcall",
-    "fcall_ro",
-    "flushall",
-    "flushdb",
-    "function",
-    "keys",
-    "lastsave",
-    "migrate",
-    "module",
-    "monitor",
-    "psync",
-    "replconf",
-    "replicaof",
-    "restore",
-    "save",
-    "script",
-    "shutdown",
-    "slaveof",
-    "sync",
-    "swapdb",
+/// Every Redis 7.0.15 command and subcommand in @dangerous, @admin or @scripting, with all of
+/// its categories (from `ACL CAT`; a live test compares this table with the real server).
+/// Categories overlap, so `-@dangerous +@slow` grants CONFIG SET again: rules are replayed per
+/// command, not per category.
+pub const FORBIDDEN_FOR_APPS: &[(&str, &[&str])] = &[
+    ("acl|deluser", &["admin", "dangerous", "slow"]),
+    ("acl|dryrun", &["admin", "dangerous", "slow"]),
+    ("acl|getuser", &["admin", "dangerous", "slow"]),
+    ("acl|list", &["admin", "dangerous", "slow"]),
+    ("acl|load", &["admin", "dangerous", "slow"]),
+    ("acl|log", &["admin", "dangerous", "slow"]),
+    ("acl|save", &["admin", "dangerous", "slow"]),
+    ("acl|setuser", &["admin", "dangerous", "slow"]),
+    ("acl|users", &["admin", "dangerous", "slow"]),
+    ("bgrewriteaof", &["admin", "dangerous", "slow"]),
+    ("bgsave", &["admin", "dangerous", "slow"]),
+    ("client|kill", &["admin", "connection", "dangerous", "slow"]),
+    ("client|list", &["admin", "connection", "dangerous", "slow"]),
+    (
+        "client|no-evict",
+        &["admin", "connection", "dangerous", "slow"],
+    ),
+    (
+        "client|pause",
+        &["admin", "connection", "dangerous", "slow"],
+    ),
+    (
+        "client|unblock",
+        &["admin", "connection", "dangerous", "slow"],
+    ),
+    (
+        "client|unpause",
+        &["admin", "connection", "dangerous", "slow"],
+    ),
+    ("cluster|addslots", &["admin", "dangerous", "slow"]),
+    ("cluster|addslotsrange", &["admin", "dangerous", "slow"]),
+    ("cluster|bumpepoch", &["admin", "dangerous", "slow"]),
+    (
+        "cluster|count-failure-reports",
+        &["admin", "dangerous", "slow"],
+    ),
+    ("cluster|delslots", &["admin", "dangerous", "slow"]),
+    ("cluster|delslotsrange", &["admin", "dangerous", "slow"]),
+    ("cluster|failover", &["admin", "dangerous", "slow"]),
+    ("cluster|flushslots", &["admin", "dangerous", "slow"]),
+    ("cluster|forget", &["admin", "dangerous", "slow"]),
+    ("cluster|meet", &["admin", "dangerous", "slow"]),
+    ("cluster|replicas", &["admin", "dangerous", "slow"]),
+    ("cluster|replicate", &["admin", "dangerous", "slow"]),
+    ("cluster|reset", &["admin", "dangerous", "slow"]),
+    ("cluster|saveconfig", &["admin", "dangerous", "slow"]),
+    ("cluster|set-config-epoch", &["admin", "dangerous", "slow"]),
+    ("cluster|setslot", &["admin", "dangerous", "slow"]),
+    ("cluster|slaves", &["admin", "dangerous", "slow"]),
+    ("config|get", &["admin", "dangerous", "slow"]),
+    ("config|resetstat", &["admin", "dangerous", "slow"]),
+    ("config|rewrite", &["admin", "dangerous", "slow"]),
+    ("config|set", &["admin", "dangerous", "slow"]),
+    ("debug", &["admin", "dangerous", "slow"]),
+    ("eval", &["scripting", "slow"]),
+    ("eval_ro", &["scripting", "slow"]),
+    ("evalsha", &["scripting", "slow"]),
+    ("evalsha_ro", &["scripting", "slow"]),
+    ("failover", &["admin", "dangerous", "slow"]),
+    ("fcall", &["scripting", "slow"]),
+    ("fcall_ro", &["scripting", "slow"]),
+    ("flushall", &["dangerous", "keyspace", "slow", "write"]),
+    ("flushdb", &["dangerous", "keyspace", "slow", "write"]),
+    ("function|delete", &["scripting", "slow", "write"]),
+    ("function|dump", &["scripting", "slow"]),
+    ("function|flush", &["scripting", "slow", "write"]),
+    ("function|help", &["scripting", "slow"]),
+    ("function|kill", &["scripting", "slow"]),
+    ("function|list", &["scripting", "slow"]),
+    ("function|load", &["scripting", "slow", "write"]),
+    ("function|restore", &["scripting", "slow", "write"]),
+    ("function|stats", &["scripting", "slow"]),
+    ("info", &["dangerous", "slow"]),
+    ("keys", &["dangerous", "keyspace", "read", "slow"]),
+    ("lastsave", &["admin", "dangerous", "fast"]),
+    ("latency|doctor", &["admin", "dangerous", "slow"]),
+    ("latency|graph", &["admin", "dangerous", "slow"]),
+    ("latency|histogram", &["admin", "dangerous", "slow"]),
+    ("latency|history", &["admin", "dangerous", "slow"]),
+    ("latency|latest", &["admin", "dangerous", "slow"]),
+    ("latency|reset", &["admin", "dangerous", "slow"]),
+    ("migrate", &["dangerous", "keyspace", "slow", "write"]),
+    ("module|list", &["admin", "dangerous", "slow"]),
+    ("module|load", &["admin", "dangerous", "slow"]),
+    ("module|loadex", &["admin", "dangerous", "slow"]),
+    ("module|unload", &["admin", "dangerous", "slow"]),
+    ("monitor", &["admin", "dangerous", "slow"]),
+    (
+        "pfdebug",
+        &["admin", "dangerous", "hyperloglog", "slow", "write"],
+    ),
+    ("pfselftest", &["admin", "dangerous", "hyperloglog", "slow"]),
+    ("psync", &["admin", "dangerous", "slow"]),
+    ("replconf", &["admin", "dangerous", "slow"]),
+    ("replicaof", &["admin", "dangerous", "slow"]),
+    ("restore", &["dangerous", "keyspace", "slow", "write"]),
+    (
+        "restore-asking",
+        &["dangerous", "keyspace", "slow", "write"],
+    ),
+    ("role", &["admin", "dangerous", "fast"]),
+    ("save", &["admin", "dangerous", "slow"]),
+    ("script|debug", &["scripting", "slow"]),
+    ("script|exists", &["scripting", "slow"]),
+    ("script|flush", &["scripting", "slow"]),
+    ("script|help", &["scripting", "slow"]),
+    ("script|kill", &["scripting", "slow"]),
+    ("script|load", &["scripting", "slow"]),
+    ("shutdown", &["admin", "dangerous", "slow"]),
+    ("slaveof", &["admin", "dangerous", "slow"]),
+    ("slowlog|get", &["admin", "dangerous", "slow"]),
+    ("slowlog|len", &["admin", "dangerous", "slow"]),
+    ("slowlog|reset", &["admin", "dangerous", "slow"]),
+    (
+        "sort",
+        &["dangerous", "list", "set", "slow", "sortedset", "write"],
+    ),
+    (
+        "sort_ro",
+        &["dangerous", "list", "read", "set", "slow", "sortedset"],
+    ),
+    ("swapdb", &["dangerous", "fast", "keyspace", "write"]),
+    ("sync", &["admin", "dangerous", "slow"]),
 ];
 
 fn check_acl(content: &str, f: &mut Findings<'_>) {
@@ -520,56 +689,38 @@ fn check_acl(content: &str, f: &mut Findings<'_>) {
     }
 }
 
-/// Replays a user's command rules in order and reports whether any dangerous, admin or
-/// scripting category or command ends up allowed.
+/// Replays a user's command rules in order, for every dangerous, admin or scripting command,
+/// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
+/// their own, so an application user may not have any.
 fn grants_forbidden(rules: &[String]) -> bool {
-    let categories = ["dangerous", "admin", "scripting"];
-    let mut allowed = [false; 3];
-    let mut commands: Vec<(String, bool)> = vec![];
-    for r in rules {
-        match r.as_str() {
-            "allcommands" | "+@all" => {
-                allowed = [true; 3];
-                commands.clear();
-            }
-            "nocommands" | "-@all" | "reset" => {
-                allowed = [false; 3];
-                commands.clear();
-            }
+    if rules.iter().any(|r| r.starts_with('(')) {
+        return true;
+    }
+    FORBIDDEN_FOR_APPS.iter().any(|(cmd, cats)| {
+        let container = cmd.split('|').next().unwrap_or(cmd);
+        rules.iter().fold(false, |allowed, r| match r.as_str() {
+            "allcommands" | "+@all" => true,
+            "nocommands" | "-@all" | "reset" => false,
             _ => {
                 let Some((plus, body)) = r
                     .strip_prefix('+')
                     .map(|b| (true, b))
                     .or_else(|| r.strip_prefix('-').map(|b| (false, b)))
                 else {
-                    continue;
+                    return allowed;
                 };
-                if let Some(cat) = body.strip_prefix('@') {
-                    if let Some(i) = categories.iter().position(|c| *c == cat) {
-                        allowed[i] = plus;
-                        commands.retain(|_| false);
-                    }
-                } else {
-                    let cmd = body.split('|').next().unwrap_or(body);
-                    if FORBIDDEN_FOR_APPS.contains(&cmd) {
-                        commands.push((cmd.to_owned(), plus));
-                    }
-                }
+                let hit = match body.strip_prefix('@') {
+                    Some(cat) => cats.contains(&cat),
+                    // `+config` grants every CONFIG subcommand; `+config|set` just that one.
+                    None => body == *cmd || body == container,
+                };
+                if hit { plus } else { allowed }
             }
-        }
-    }
-    let explicitly_granted =
-        commands
-            .iter()
-            .rev()
-            .fold(std::collections::BTreeMap::new(), |mut m, (c, plus)| {
-                m.entry(c.clone()).or_insert(*plus);
-                m
-            });
-    allowed.iter().any(|a| *a) || explicitly_granted.values().any(|plus| *plus)
+        })
+    })
 }
 
-fn check_dragonfly_flags(content: &str, f: &mut Findings<'_>) {
+fn check_dragonfly_flags(content: &str, p: &Policy, f: &mut Findings<'_>) {
     let mut flags: Vec<(usize, String, String, &str)> = vec![];
     for (i, raw) in content.lines().enumerate() {
         let t = raw.trim();
@@ -604,6 +755,29 @@ fn check_dragonfly_flags(content: &str, f: &mut Findings<'_>) {
     if let Some((line, _, _, raw)) = get("requirepass") {
         let _ = raw;
         f.add(PASSWORD_IN_CONF, Some(*line), "--requirepass=<redacted>");
+    }
+    let tls = get("tls").is_some_and(|(_, _, v, _)| !falsy(v));
+    if p.tls_required && !tls {
+        match get("tls") {
+            Some((line, _, _, raw)) => f.add(PLAINTEXT_PORT, Some(*line), raw),
+            None => f.add(
+                PLAINTEXT_PORT,
+                None,
+                "no --tls: Dragonfly serves plaintext on its port",
+            ),
+        }
+    }
+    // Dragonfly has no "optional": a CA file makes client certificates mandatory.
+    let ca = get("tls_ca_cert_file").is_some_and(|(_, _, v, _)| !v.trim().is_empty());
+    if tls && p.tls_required && p.client_auth == ClientAuth::Required && !ca {
+        f.add(
+            TLS_AUTH_CLIENTS,
+            None,
+            "no --tls_ca_cert_file: Dragonfly accepts clients without a certificate",
+        );
+    }
+    if get("aclfile").is_none_or(|(_, _, v, _)| v.trim().is_empty()) {
+        f.add(ACLFILE, None, "no --aclfile flag");
     }
 }
 
@@ -716,6 +890,23 @@ mod tests {
             ("aclfile \"/etc/redis/users.acl\"", "", ACLFILE.id),
             ("bind 127.0.0.1", "bind 0.0.0.0", BIND_ALL.id),
             ("bind 127.0.0.1", "bind * -::*", BIND_ALL.id),
+            ("bind 127.0.0.1", "bind ::0", BIND_ALL.id),
+            ("bind 127.0.0.1", "bind 0:0:0:0:0:0:0:0", BIND_ALL.id),
+            (
+                "tls-protocols \"TLSv1.3\"",
+                "tls-protocols \"\"",
+                TLS_PROTOCOLS.id,
+            ),
+            (
+                "aclfile \"/etc/redis/users.acl\"",
+                "aclfile \"\"",
+                ACLFILE.id,
+            ),
+            (
+                "bind 127.0.0.1",
+                "bind 127.0.0.1\ninclude /etc/redis/extra.conf",
+                INCLUDE.id,
+            ),
         ];
         for (from, to, rule) in cases {
             let conf = GOOD_CONF.replace(from, to);
@@ -799,7 +990,7 @@ mod tests {
         assert!(
             ids(
                 "users.acl",
-                "user default off\nuser app on #a ~* -@all +@read +eval -eval\n",
+                "user default off\nuser app on #a ~* -@all +get +eval -eval\n",
                 &prod()
             )
             .is_empty()
@@ -810,10 +1001,25 @@ mod tests {
     fn dragonfly_flags() {
         assert_eq!(
             ids("dragonfly.flags", "--bind=127.0.0.1\n", &prod()),
-            [DRAGONFLY_HTTP.id]
+            [DRAGONFLY_HTTP.id, PLAINTEXT_PORT.id, ACLFILE.id]
         );
-        let ok = "--primary_port_http_enabled=false\n--admin_port=9999\n--admin_bind=127.0.0.1\n--admin_nopass=false\n";
+        let ok = "--primary_port_http_enabled=false\n--admin_port=9999\n--admin_bind=127.0.0.1\n--admin_nopass=false\n\
+            --tls=true\n--tls_ca_cert_file=/c/ca.crt\n--aclfile=/c/users.acl\n";
         assert!(ids("dragonfly.flags", ok, &prod()).is_empty());
+        for (from, to, rule) in [
+            ("--tls=true", "--tls=false", PLAINTEXT_PORT.id),
+            ("--tls_ca_cert_file=/c/ca.crt", "", TLS_AUTH_CLIENTS.id),
+            ("--aclfile=/c/users.acl", "--aclfile=", ACLFILE.id),
+        ] {
+            assert_eq!(
+                ids("dragonfly.flags", &ok.replace(from, to), &prod()),
+                [rule],
+                "{to}"
+            );
+        }
+        // Testing has no TLS: a plaintext Dragonfly is what it asks for.
+        let testing = Policy::for_env(Environment::Testing, false, false);
+        assert!(ids("dragonfly.flags", &ok.replace("--tls=true", ""), &testing).is_empty());
         assert_eq!(
             ids(
                 "dragonfly.flags",
@@ -852,6 +1058,63 @@ mod tests {
             ["dir", "/a b/\"c"]
         );
         assert!(split_args(r#"dir "unterminated"#).is_none());
+    }
+
+    #[test]
+    fn rename_command_is_found_and_never_shows_the_new_name() {
+        let conf = format!(
+            "{GOOD_CONF}rename-command CONFIG \"\"\nrename-command SHUTDOWN SHUTDOWN_s3cret\n"
+        );
+        let found = check("redis.conf", &conf, &prod());
+        let texts: Vec<(&str, &str)> = found.iter().map(|f| (f.rule, f.text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (RENAME_COMMAND.id, "rename-command CONFIG \"\""),
+                (RENAME_COMMAND.id, "rename-command SHUTDOWN <redacted>")
+            ]
+        );
+        assert_eq!(RENAME_COMMAND.severity, Severity::Low);
+    }
+
+    #[test]
+    fn old_tls_versions_are_found_even_where_tls_is_optional() {
+        let testing = Policy::for_env(Environment::Testing, false, false);
+        let conf = "bind 127.0.0.1\nport 6379\naclfile x\ntls-protocols \"TLSv1.2 TLSv1.3\"\n";
+        assert!(ids("redis.conf", conf, &testing).is_empty());
+        for old in ["TLSv1 TLSv1.2", "TLSv1.1"] {
+            let conf = conf.replace("TLSv1.2 TLSv1.3", old);
+            assert_eq!(
+                ids("redis.conf", &conf, &testing),
+                [TLS_PROTOCOLS.id],
+                "{old}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_decides_the_kind_where_it_is_unambiguous() {
+        let sniff = Kind::sniff;
+        assert_eq!(
+            sniff("# flags\n--bind=127.0.0.1\n--tls\n"),
+            Some(Kind::DragonflyFlags)
+        );
+        assert_eq!(
+            sniff("user default off\nUSER app on #ab ~* +get\n"),
+            Some(Kind::Acl)
+        );
+        assert_eq!(
+            sniff("services:\n  redis:\n    image: redis\n"),
+            Some(Kind::Compose)
+        );
+        assert_eq!(sniff("bind 127.0.0.1\nuser app on #ab\n"), None);
+        assert_eq!(sniff("# only comments\n\n"), None);
+        // A flagfile named like a redis.conf is still checked as a flagfile.
+        let flags = "--primary_port_http_enabled=true\n";
+        assert_eq!(
+            check_as(Kind::DragonflyFlags, "dragonfly.conf", flags, &prod())[0].rule,
+            DRAGONFLY_HTTP.id
+        );
     }
 
     #[test]

@@ -291,6 +291,9 @@ struct Client {
     cert_file: ConfPath,
     key_file: ConfPath,
     encryption_key: String,
+    /// Newest first, comma-separated: what Python's MultiFernet takes. During a key rotation
+    /// the previous key stays here so old tokens still decrypt.
+    encryption_keys: String,
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {
@@ -316,11 +319,16 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let p = input.profile;
     let moz = mozilla::configuration(p.tls.ciphers);
     let hashes = |user: &UserName| -> Result<Vec<String>, Error> {
+        let var = user.password_var();
         let pw = input
             .secrets
             .password(user)
-            .ok_or_else(|| missing_secret(&user.password_var()))?;
-        Ok(vec![secrets::acl_hash(pw)])
+            .ok_or_else(|| missing_secret(&var))?;
+        // During a password rotation both hashes are valid: Redis accepts either.
+        let previous = input.secrets.previous(&var).map(secrets::acl_hash);
+        Ok(std::iter::once(secrets::acl_hash(pw))
+            .chain(previous)
+            .collect())
     };
     let builtin = |name: &str| UserName::parse(name).expect("built-in user names are valid");
     let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
@@ -362,16 +370,20 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         Target::Host | Target::Docker => pki::server_dns_names(&p.tls)[0].to_string(),
     };
     let scheme = if p.tls.enabled { "rediss" } else { "redis" };
+    let encryption_key = input
+        .secrets
+        .encryption_key()
+        .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
     let client = Client {
         url: format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port),
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
         key_file: input.out_dir.join(pki::CLIENT_KEY),
-        encryption_key: input
-            .secrets
-            .encryption_key()
-            .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?
-            .to_owned(),
+        encryption_key: encryption_key.to_owned(),
+        encryption_keys: std::iter::once(encryption_key)
+            .chain(input.secrets.previous(secrets::ENCRYPTION_KEY_VAR))
+            .collect::<Vec<_>>()
+            .join(","),
     };
 
     let user = |name: UserName,

@@ -16,6 +16,10 @@ use crate::values::UserName;
 /// The variable in `secrets.env` and `client.env` that holds the Fernet key.
 pub const ENCRYPTION_KEY_VAR: &str = "REDIS_ENCRYPTION_KEY";
 
+/// During a rotation the old value of `NAME` is kept as `PREVIOUS_NAME` until `--finish`.
+/// No user name can produce a variable with this prefix (those all start with `REDIS_`).
+pub const PREVIOUS_PREFIX: &str = "PREVIOUS_";
+
 /// Dragonfly's requirepass: a password of its own that no client holds, so a leaked user
 /// password never unlocks the HTTP console, the admin port or a fallback default user. Outside
 /// the `REDIS_PASSWORD_<USER>` names, so no ACL user can clash with it.
@@ -186,6 +190,40 @@ impl Secrets {
         Ok(added)
     }
 
+    /// The value kept from before a rotation of `var`, if a rotation is in progress.
+    pub fn previous(&self, var: &str) -> Option<&str> {
+        self.entries
+            .get(&format!("{PREVIOUS_PREFIX}{var}"))
+            .map(String::as_str)
+    }
+
+    /// Makes `new` the value of `var` and keeps the current one as `PREVIOUS_var`. Refused
+    /// while an earlier rotation of `var` is unfinished: that would lose the oldest value.
+    pub fn rotate(&mut self, var: &str, new: String) -> Result<(), String> {
+        let prev = format!("{PREVIOUS_PREFIX}{var}");
+        if self.entries.contains_key(&prev) {
+            return Err(format!(
+                "{var} is already being rotated ({prev} is still kept)"
+            ));
+        }
+        let Some(current) = self.entries.insert(var.to_owned(), new) else {
+            return Err(format!("{var} does not exist yet"));
+        };
+        self.entries.insert(prev, current);
+        Ok(())
+    }
+
+    /// Drops the value kept by [`Secrets::rotate`]; returns whether there was one.
+    pub fn finish(&mut self, var: &str) -> bool {
+        self.entries
+            .remove(&format!("{PREVIOUS_PREFIX}{var}"))
+            .is_some()
+    }
+
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.entries.get(var).map(String::as_str)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
@@ -210,7 +248,7 @@ impl Secrets {
 
 /// A stored secret must survive being put in a URL, an env file and a shell without quoting.
 fn check_secret_value(name: &str, value: &str) -> Result<(), String> {
-    if name == ENCRYPTION_KEY_VAR {
+    if name.strip_prefix(PREVIOUS_PREFIX).unwrap_or(name) == ENCRYPTION_KEY_VAR {
         let bytes = base64::engine::general_purpose::URL_SAFE
             .decode(value)
             .map_err(|_| "is not URL-safe base64".to_string())?;
@@ -312,6 +350,22 @@ mod tests {
         assert!(Secrets::parse("REDIS_ENCRYPTION_KEY=short\n").is_err());
         assert!(Secrets::parse("A=1\nA=2\n").is_err());
         assert!(Secrets::parse("lower=1\n").is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_the_previous_value_until_finished() {
+        let mut s = Secrets::parse("REDIS_PASSWORD_APP=old\n").unwrap();
+        s.rotate("REDIS_PASSWORD_APP", "new".into()).unwrap();
+        assert_eq!(s.get("REDIS_PASSWORD_APP"), Some("new"));
+        assert_eq!(s.previous("REDIS_PASSWORD_APP"), Some("old"));
+        assert!(
+            s.rotate("REDIS_PASSWORD_APP", "newer".into()).is_err(),
+            "would lose `old`"
+        );
+        assert_eq!(Secrets::parse(&s.to_file("h")).unwrap(), s);
+        assert!(s.finish("REDIS_PASSWORD_APP"));
+        assert_eq!(s.previous("REDIS_PASSWORD_APP"), None);
+        assert!(!s.finish("REDIS_PASSWORD_APP"));
     }
 
     #[test]

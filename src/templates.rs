@@ -103,13 +103,20 @@ impl Templates {
     /// Team files that do not replace a built-in (partials, or typos worth noticing).
     pub fn extra_names(&self) -> Vec<String> {
         let builtins = builtin_names();
-        self.overridden.iter().filter(|n| !builtins.contains(n)).cloned().collect()
+        self.overridden
+            .iter()
+            .filter(|n| !builtins.contains(n))
+            .cloned()
+            .collect()
     }
 }
 
 /// The names of the built-in templates, sorted.
 pub fn builtin_names() -> Vec<String> {
-    let mut names: Vec<String> = BUILTIN.files().map(|f| f.path().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = BUILTIN
+        .files()
+        .map(|f| f.path().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -130,7 +137,8 @@ pub fn export(dir: &Path) -> Result<usize, Error> {
         if path.exists() && std::fs::read(&path).ok().as_deref() != Some(&f.content[..]) {
             return Err(Error::State {
                 path,
-                reason: "exists and differs from the built-in; export never overwrites a file".into(),
+                reason: "exists and differs from the built-in; export never overwrites a file"
+                    .into(),
                 help: "export into an empty directory, or move the file away".into(),
             });
         }

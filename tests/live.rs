@@ -303,3 +303,45 @@ print("ok")
     );
     assert!(out.status.success() && text.trim() == "ok", "{text}");
 }
+
+/// The policy gate judges ACL rules with an embedded table of Redis 7.0's dangerous, admin
+/// and scripting commands and their categories; it must be exactly what the server says.
+#[test]
+fn the_policy_command_table_matches_the_real_server() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let b = Bundle::init("testing", &[]);
+    let _server = Server::start(&b);
+    let cat = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["ACL", "CAT"];
+        full.extend_from_slice(args);
+        b.cli()
+            .plaintext()
+            .login("app")
+            .run(&full)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut live: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for category in cat(&[]) {
+        for command in cat(&[&category]) {
+            live.entry(command).or_default().insert(category.clone());
+        }
+    }
+    assert!(live.len() > 200, "ACL CAT returned too little: {live:?}");
+    live.retain(|_, cats| {
+        ["dangerous", "admin", "scripting"]
+            .iter()
+            .any(|c| cats.contains(*c))
+    });
+    let table: BTreeMap<String, BTreeSet<String>> = redis_harden::policy::FORBIDDEN_FOR_APPS
+        .iter()
+        .map(|(c, cats)| {
+            (
+                (*c).to_owned(),
+                cats.iter().map(|s| (*s).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(table, live);
+}

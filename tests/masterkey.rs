@@ -13,7 +13,10 @@ const KEY_B: &str = "Zq8Lm3Xv7Rt2Wp9Ks4Hn6Bd1Gf5Jc0Ya";
 /// Runs the binary with REDIS_HARDEN_MASTER_KEY set (or not), nothing else inherited.
 fn run_with_key(cwd: &Path, key: Option<&str>, args: &[&str]) -> Run {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(cwd).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     if let Some(key) = key {
         cmd.env("REDIS_HARDEN_MASTER_KEY", key);
     }
@@ -25,12 +28,20 @@ fn run_with_key(cwd: &Path, key: Option<&str>, args: &[&str]) -> Run {
     }
 }
 
-fn init(cwd: &Path, key: &str, out: &str, extra: &[&str]) -> std::collections::BTreeMap<String, String> {
+fn init(
+    cwd: &Path,
+    key: &str,
+    out: &str,
+    extra: &[&str],
+) -> std::collections::BTreeMap<String, String> {
     let mut args = vec!["init", "--env", "production", "--out", out];
     args.extend_from_slice(extra);
     let r = run_with_key(cwd, Some(key), &args);
     r.success();
-    assert!(!r.stdout.contains(key) && !r.stderr.contains(key), "the master key was printed");
+    assert!(
+        !r.stdout.contains(key) && !r.stderr.contains(key),
+        "the master key was printed"
+    );
     env_file(&cwd.join(out).join("secrets.env"))
 }
 
@@ -51,7 +62,11 @@ fn same_key_same_secrets_anywhere_different_key_all_differ() {
     }
     // The key itself is in no file of the bundle.
     for (path, (bytes, _)) in tree(&t1.path().join("x")) {
-        assert!(!String::from_utf8_lossy(&bytes).contains(KEY_A), "{} holds the master key", path.display());
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY_A),
+            "{} holds the master key",
+            path.display()
+        );
     }
 }
 
@@ -59,10 +74,20 @@ fn same_key_same_secrets_anywhere_different_key_all_differ() {
 fn bumping_one_generation_changes_exactly_that_secret() {
     let t = tempfile::tempdir().unwrap();
     let before = init(t.path(), KEY_A, "g1", &[]);
-    let after = init(t.path(), KEY_A, "g2", &["--set", "secrets.generations.monitoring=2"]);
+    let after = init(
+        t.path(),
+        KEY_A,
+        "g2",
+        &["--set", "secrets.generations.monitoring=2"],
+    );
     let changed: Vec<&String> = before.keys().filter(|k| before[*k] != after[*k]).collect();
     assert_eq!(changed, ["REDIS_PASSWORD_MONITORING"]);
-    let after = init(t.path(), KEY_A, "g3", &["--set", "secrets.generations.encryption_key=2"]);
+    let after = init(
+        t.path(),
+        KEY_A,
+        "g3",
+        &["--set", "secrets.generations.encryption_key=2"],
+    );
     let changed: Vec<&String> = before.keys().filter(|k| before[*k] != after[*k]).collect();
     assert_eq!(changed, ["REDIS_ENCRYPTION_KEY"]);
 }
@@ -73,13 +98,36 @@ fn differing_existing_secrets_are_refused_and_kept() {
     // A bundle made at random, then the same directory in master-key mode.
     crate::support::run(t.path(), &["init", "--env", "production", "--out", "b"]).success();
     let before = tree(&t.path().join("b"));
-    let r = run_with_key(t.path(), Some(KEY_A), &["init", "--env", "production", "--out", "b"]);
-    r.failure(2).stderr_has("differ").stderr_has("REDIS_PASSWORD_APP").stderr_has("help:");
-    assert_eq!(tree(&t.path().join("b")), before, "a refused run changed the bundle");
+    let r = run_with_key(
+        t.path(),
+        Some(KEY_A),
+        &["init", "--env", "production", "--out", "b"],
+    );
+    r.failure(2)
+        .stderr_has("differ")
+        .stderr_has("REDIS_PASSWORD_APP")
+        .stderr_has("help:");
+    assert_eq!(
+        tree(&t.path().join("b")),
+        before,
+        "a refused run changed the bundle"
+    );
     // A generation bump on a master-key bundle is refused the same way.
     init(t.path(), KEY_A, "m", &[]);
     let before = tree(&t.path().join("m"));
-    let r = run_with_key(t.path(), Some(KEY_A), &["init", "--env", "production", "--out", "m", "--set", "secrets.generations.app=2"]);
+    let r = run_with_key(
+        t.path(),
+        Some(KEY_A),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "m",
+            "--set",
+            "secrets.generations.app=2",
+        ],
+    );
     r.failure(2).stderr_has("REDIS_PASSWORD_APP");
     assert_eq!(tree(&t.path().join("m")), before);
 }
@@ -87,13 +135,25 @@ fn differing_existing_secrets_are_refused_and_kept() {
 #[test]
 fn weak_or_empty_keys_are_refused_without_echo() {
     let t = tempfile::tempdir().unwrap();
-    for weak in ["hunter2", "correct horse", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ""] {
-        let r = run_with_key(t.path(), Some(weak), &["init", "--env", "production", "--out", "w"]);
+    for weak in [
+        "hunter2",
+        "correct horse",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "",
+    ] {
+        let r = run_with_key(
+            t.path(),
+            Some(weak),
+            &["init", "--env", "production", "--out", "w"],
+        );
         r.failure(2).stderr_has("help:");
         if !weak.is_empty() {
             assert!(!r.stderr.contains(weak), "the key was echoed: {}", r.stderr);
         }
-        assert!(!t.path().join("w").exists(), "{weak:?}: something was written");
+        assert!(
+            !t.path().join("w").exists(),
+            "{weak:?}: something was written"
+        );
     }
 }
 
@@ -101,23 +161,57 @@ fn weak_or_empty_keys_are_refused_without_echo() {
 fn key_file_works_and_check_rebuilds_secret_files_in_ci() {
     let t = tempfile::tempdir().unwrap();
     std::fs::write(t.path().join("master.key"), format!("{KEY_A}\n")).unwrap();
-    let args = ["init", "--env", "production", "--out", "b", "--master-key-file", "master.key"];
+    let args = [
+        "init",
+        "--env",
+        "production",
+        "--out",
+        "b",
+        "--master-key-file",
+        "master.key",
+    ];
     run_with_key(t.path(), None, &args).success();
-    assert_eq!(env_file(&t.path().join("b/secrets.env")), init(t.path(), KEY_A, "env-made", &[]));
+    assert_eq!(
+        env_file(&t.path().join("b/secrets.env")),
+        init(t.path(), KEY_A, "env-made", &[])
+    );
 
     // CI: the checked-in bundle has no secret files; the master key re-derives them.
     let b = t.path().join("b");
     let acl = std::fs::read(b.join("users.acl")).unwrap();
-    for f in ["secrets.env", "client.env", "tls/ca.key", "tls/server.key", "tls/client.key"] {
+    for f in [
+        "secrets.env",
+        "client.env",
+        "tls/ca.key",
+        "tls/server.key",
+        "tls/client.key",
+    ] {
         std::fs::remove_file(b.join(f)).unwrap();
     }
-    run_with_key(t.path(), Some(KEY_A), &["check", "--env", "production", "--out", "b"]).success();
+    run_with_key(
+        t.path(),
+        Some(KEY_A),
+        &["check", "--env", "production", "--out", "b"],
+    )
+    .success();
     // A users.acl that does not match the key's secrets is drift.
-    std::fs::write(b.join("users.acl"), String::from_utf8(acl).unwrap().replacen("#", "#0", 1)).unwrap();
-    let r = run_with_key(t.path(), Some(KEY_A), &["check", "--env", "production", "--out", "b"]);
+    std::fs::write(
+        b.join("users.acl"),
+        String::from_utf8(acl).unwrap().replacen("#", "#0", 1),
+    )
+    .unwrap();
+    let r = run_with_key(
+        t.path(),
+        Some(KEY_A),
+        &["check", "--env", "production", "--out", "b"],
+    );
     r.failure(1).stdout_has("users.acl");
     // Without the key, files that hold secrets are not checked, the rest still is.
-    run_with_key(t.path(), None, &["check", "--env", "production", "--out", "b"])
-        .success()
-        .stdout_has("not checked");
+    run_with_key(
+        t.path(),
+        None,
+        &["check", "--env", "production", "--out", "b"],
+    )
+    .success()
+    .stdout_has("not checked");
 }

@@ -85,7 +85,10 @@ pub fn resolve(
         None => layer(env, Path::new(PROFILE_FILE_NAME), None, &sets)?,
     };
     let templates = match (&parsed, &path) {
-        (Some(f), Some(p)) => f.templates.as_ref().map(|t| p.parent().unwrap_or(Path::new(".")).join(t)),
+        (Some(f), Some(p)) => f
+            .templates
+            .as_ref()
+            .map(|t| p.parent().unwrap_or(Path::new(".")).join(t)),
         _ => None,
     };
     Ok(Resolved {

@@ -403,7 +403,8 @@ impl EnvProfile {
             if !known {
                 return fail(
                     &key,
-                    "names no secret: use a user name, encryption_key or dragonfly_requirepass".into(),
+                    "names no secret: use a user name, encryption_key or dragonfly_requirepass"
+                        .into(),
                 );
             }
             if *generation == 0 {

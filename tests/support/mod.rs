@@ -208,6 +208,8 @@ impl Bundle {
             tls: true,
             cert: true,
             user: None,
+            cert_files: None,
+            ca_file: None,
         }
     }
 }
@@ -303,6 +305,9 @@ pub struct Cli<'a> {
     tls: bool,
     cert: bool,
     user: Option<(String, String)>,
+    /// Client certificate and key, relative to the bundle [default: tls/client.crt/.key].
+    cert_files: Option<(String, String)>,
+    ca_file: Option<PathBuf>,
 }
 
 impl Cli<'_> {
@@ -312,6 +317,16 @@ impl Cli<'_> {
     }
     pub fn without_client_cert(mut self) -> Self {
         self.cert = false;
+        self
+    }
+    /// Present another certificate pair from the bundle (e.g. `tls/client.previous.crt`).
+    pub fn client_cert(mut self, cert: &str, key: &str) -> Self {
+        self.cert_files = Some((cert.into(), key.into()));
+        self
+    }
+    /// Trust this CA file instead of the bundle's tls/ca.crt.
+    pub fn ca(mut self, path: &Path) -> Self {
+        self.ca_file = Some(path.to_path_buf());
         self
     }
     pub fn user(mut self, name: &str, password: &str) -> Self {
@@ -342,10 +357,15 @@ impl Cli<'_> {
             &b.port.to_string(),
         ]);
         if self.tls {
-            cmd.arg("--tls").arg("--cacert").arg(b.path("tls/ca.crt"));
+            let ca = self.ca_file.clone().unwrap_or_else(|| b.path("tls/ca.crt"));
+            cmd.arg("--tls").arg("--cacert").arg(ca);
             if self.cert {
-                cmd.arg("--cert").arg(b.path("tls/client.crt"));
-                cmd.arg("--key").arg(b.path("tls/client.key"));
+                let (cert, key) = self
+                    .cert_files
+                    .clone()
+                    .unwrap_or_else(|| ("tls/client.crt".into(), "tls/client.key".into()));
+                cmd.arg("--cert").arg(b.path(&cert));
+                cmd.arg("--key").arg(b.path(&key));
             }
         }
         if let Some((user, pw)) = &self.user {
