@@ -205,7 +205,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     }
     let needs_init = findings
         .iter()
-        .any(|f| f.kind == "missing" && !bundle.rendered.iter().any(|r| *r == f.file));
+        .any(|f| f.kind == "missing" && !bundle.rendered.contains(&f.file));
     let help = if needs_init {
         format!(
             "run `redis-harden {}` to create the missing keys and secrets",

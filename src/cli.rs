@@ -47,7 +47,9 @@ pub enum Command {
     Certs(CertsCommand),
     /// Audit any redis.conf, ACL file or Dragonfly flagfile, or a running server, against an
     /// environment's security policy.
-    #[command(after_help = "Examples:\n  redis-harden audit --env production /etc/redis/redis.conf\n  redis-harden audit --env production --kind dragonfly-flags dragonfly.conf\n  REDISCLI_AUTH=... redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --ca ca.crt --cert client.crt --key client.key\n  redis-harden audit --env production --url rediss://app@localhost:6379   (password and TLS files from deploy/production)\n\nStatic findings show the file, the line, the offending text and the fix; live findings\nshow what the server did. Passwords come from REDISCLI_AUTH or the bundle's client.env,\nnever from the command line, and are never printed.\n\nExit codes: 0 no finding at or above --fail-on, 1 such findings (listed), 2 bad input or\nthe server could not be reached.")]
+    #[command(
+        after_help = "Examples:\n  redis-harden audit --env production /etc/redis/redis.conf\n  redis-harden audit --env production --kind dragonfly-flags dragonfly.conf\n  REDISCLI_AUTH=... redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --ca ca.crt --cert client.crt --key client.key\n  redis-harden audit --env production --url rediss://app@localhost:6379   (password and TLS files from deploy/production)\n\nStatic findings show the file, the line, the offending text and the fix; live findings\nshow what the server did. Passwords come from REDISCLI_AUTH or the bundle's client.env,\nnever from the command line, and are never printed.\n\nExit codes: 0 no finding at or above --fail-on, 1 such findings (listed), 2 bad input or\nthe server could not be reached."
+    )]
     Audit(AuditArgs),
     /// Inspect the effective profile.
     #[command(

@@ -4,6 +4,8 @@
 //! [`values`], the [`profile`], [`secrets`], the [`pki`], [`templates`] and [`render`]ing, and
 //! the atomic [`writer`].
 
+pub mod audit;
+pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod compose;
@@ -20,6 +22,7 @@ pub mod render;
 pub mod rotate;
 pub mod secrets;
 pub mod templates;
+pub mod tlsprobe;
 pub mod values;
 pub mod writer;
 
@@ -59,8 +62,7 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
         message: format!("cannot read the current directory: {e}"),
         help: "run redis-harden from an existing directory".into(),
     })?;
-    let mut rng = rand::rngs::SysRng;
-    let mut rng = rand::rand_core::UnwrapErr(&mut rng);
+    let mut rng = secrets::OsRandom::default();
     let mut rt = init::Runtime {
         cwd: &cwd,
         now: time::OffsetDateTime::now_utc(),
@@ -86,6 +88,31 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
             stderr,
             &rerun_hint(),
         ),
+        cli::Command::Certs(cli::CertsCommand::Status {
+            env,
+            out,
+            files,
+            connect,
+            ca,
+            cert,
+            key,
+            warn_days,
+            format,
+        }) => {
+            let opts = certs::Options {
+                env,
+                out,
+                files,
+                connect,
+                ca,
+                cert,
+                key,
+                warn_days,
+                format,
+            };
+            certs::run(&opts, rt.now, &cwd, stdout)
+        }
+        cli::Command::Audit(args) => audit::run(&args, rt.now, &cwd, stdout),
         cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
             let resolved = profile::resolve(
                 profile.env,

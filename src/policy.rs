@@ -422,11 +422,16 @@ fn check_redis_conf(content: &str, p: &Policy, f: &mut Findings<'_>) {
                     f.add(TLS_PROTOCOLS, Some(d.line), &d.raw);
                 }
             }
-            None if !allowed.contains(&"TLSv1.2") || !allowed.contains(&"TLSv1.3") => f.add(
-                TLS_PROTOCOLS,
-                None,
-                "no `tls-protocols` directive: Redis allows TLSv1.2 and TLSv1.3",
-            ),
+            // Without a TLS listener the default does not matter: plaintext-port says why.
+            None if tls_port.is_some()
+                && (!allowed.contains(&"TLSv1.2") || !allowed.contains(&"TLSv1.3")) =>
+            {
+                f.add(
+                    TLS_PROTOCOLS,
+                    None,
+                    "no `tls-protocols` directive: Redis allows TLSv1.2 and TLSv1.3",
+                )
+            }
             None => {}
         }
         let auth = last(&ds, "tls-auth-clients");
@@ -1075,6 +1080,14 @@ mod tests {
             ]
         );
         assert_eq!(RENAME_COMMAND.severity, Severity::Low);
+    }
+
+    #[test]
+    fn a_missing_tls_protocols_matters_only_with_a_tls_listener() {
+        let conf = GOOD_CONF.replace("tls-protocols \"TLSv1.3\"\n", "");
+        assert_eq!(ids("redis.conf", &conf, &prod()), [TLS_PROTOCOLS.id]);
+        let plaintext = conf.replace("port 0\ntls-port 6379\n", "port 6379\n");
+        assert_eq!(ids("redis.conf", &plaintext, &prod()), [PLAINTEXT_PORT.id]);
     }
 
     #[test]

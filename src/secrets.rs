@@ -41,6 +41,62 @@ fn password_vars(profile: &EnvProfile) -> Vec<String> {
 /// Alphanumerics: URL-safe without escaping and safe in any shell or env file.
 const PASSWORD_ALPHABET_SIZE: f64 = 62.0;
 
+/// The operating system's CSPRNG (getrandom), read 1 KiB at a time: drawn one word at a time,
+/// every password character would be its own system call. Each byte is served once, and the
+/// buffer is wiped when dropped.
+pub struct OsRandom {
+    buf: zeroize::Zeroizing<[u8; 1024]>,
+    pos: usize,
+}
+
+impl Default for OsRandom {
+    fn default() -> Self {
+        Self {
+            buf: zeroize::Zeroizing::new([0; 1024]),
+            pos: 1024,
+        }
+    }
+}
+
+impl OsRandom {
+    fn take(&mut self, dst: &mut [u8]) {
+        let mut done = 0;
+        while done < dst.len() {
+            if self.pos == self.buf.len() {
+                rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut *self.buf)
+                    .expect("the operating system's random number generator failed");
+                self.pos = 0;
+            }
+            let n = (dst.len() - done).min(self.buf.len() - self.pos);
+            dst[done..done + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            // Served bytes are erased, so they can never be handed out twice.
+            self.buf[self.pos..self.pos + n].fill(0);
+            self.pos += n;
+            done += n;
+        }
+    }
+}
+
+impl rand::TryRng for OsRandom {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.take(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.take(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.take(dst);
+        Ok(())
+    }
+}
+
+impl rand::TryCryptoRng for OsRandom {}
+
 /// A password of `len` characters drawn uniformly from `[A-Za-z0-9]`. `Alphanumeric` samples by
 /// rejection, so no character is more likely than another.
 pub fn generate_password<R: CryptoRng + ?Sized>(rng: &mut R, len: usize) -> String {

@@ -833,7 +833,7 @@ fn an_existing_bundle_with_a_blocked_path_is_left_alone() {
                 "--set",
                 "redis.port=6390",
                 "--set",
-                r#"acl.users=[{name: worker, commands: ["+@read"]}]"#,
+                r#"acl.users=[{name: worker, commands: ["+@read", "-@dangerous"]}]"#,
             ],
         ),
     );
@@ -953,7 +953,7 @@ fn no_secret_appears_in_the_output_of_init() {
                 "--target",
                 target,
                 "--set",
-                r#"acl.users=[{name: worker, keys: ["jobs:*"], commands: ["+@read"]}]"#,
+                r#"acl.users=[{name: worker, keys: ["jobs:*"], commands: ["+@read", "-@dangerous"]}]"#,
             ];
             let first = run(tmp.path(), &args);
             first.success();

@@ -18,7 +18,11 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            // The CI workflow and npm's dependencies are YAML too, but not profiles.
+            let skip = path
+                .file_name()
+                .is_some_and(|n| n == "ci" || n == "node_modules");
+            if path.is_dir() && !skip {
                 stack.push(path);
             } else if path
                 .extension()

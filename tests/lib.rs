@@ -1,6 +1,8 @@
 //! The integration tests, built as one binary. `support` holds the shared harness.
 
+mod audit;
 mod bad_input;
+mod certs;
 mod check;
 mod client_examples;
 mod deploy;

@@ -13,7 +13,8 @@ type Tree = BTreeMap<PathBuf, (Vec<u8>, u32)>;
 
 const ENVS: [&str; 4] = ["production", "staging", "development", "testing"];
 const TARGETS: [&str; 3] = ["local", "host", "docker"];
-const WORKER: &str = r#"acl.users=[{name: worker, keys: ["jobs:*"], commands: ["+@read"]}]"#;
+const WORKER: &str =
+    r#"acl.users=[{name: worker, keys: ["jobs:*"], commands: ["+@read", "-@dangerous"]}]"#;
 
 fn init_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["init", "--env", "production", "--out", out];

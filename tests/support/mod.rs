@@ -224,10 +224,19 @@ pub struct Server {
 impl Server {
     /// Starts `redis-server DIR/redis.conf` unchanged and waits until it accepts connections.
     pub fn start(bundle: &Bundle) -> Server {
-        require("redis-server", "apt-get install -y redis-server");
         let log = bundle.tmp.path().join("redis-server.log");
+        Server::start_conf(&bundle.path("redis.conf"), &[], bundle.port, &log)
+    }
+
+    /// Starts `redis-server CONF OVERRIDES...` (command-line overrides such as
+    /// `--port N --dir DIR` win over the file), logging to `log`, and waits until it accepts
+    /// connections on 127.0.0.1:`port`.
+    pub fn start_conf(conf: &Path, overrides: &[&str], port: u16, log: &Path) -> Server {
+        require("redis-server", "apt-get install -y redis-server");
+        let log = log.to_path_buf();
         let child = Command::new("redis-server")
-            .arg(bundle.path("redis.conf"))
+            .arg(conf)
+            .args(overrides)
             .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
             .stderr(Stdio::null())
             .spawn()
@@ -242,13 +251,12 @@ impl Server {
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("redis-server exited with {status}:\n{}", server.log());
             }
-            if TcpStream::connect(("127.0.0.1", bundle.port)).is_ok() {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return server;
             }
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not listen on {}:\n{}",
-                bundle.port,
+                "redis-server did not listen on {port}:\n{}",
                 server.log()
             );
             std::thread::sleep(Duration::from_millis(20));

@@ -1,0 +1,954 @@
+//! The live audit: connect to a running server for real (the `redis` crate over rustls, and
+//! raw rustls handshakes for the TLS version probes) and check what the field notes'
+//! validator scripts check by hand.
+//!
+//! Nothing the audit sends can change the server. Command permissions are asked with
+//! `ACL DRYRUN`; where the connecting user may not run it and is the application user, each
+//! command is queued inside `MULTI` (Redis checks permissions when it queues) and then
+//! thrown away with `DISCARD`, so it never runs. SHUTDOWN refuses to be queued, so it is
+//! only ever asked with `ACL DRYRUN`. The password is sent only over a connection whose
+//! certificate verified, and never printed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Value};
+use time::OffsetDateTime;
+use x509_parser::prelude::FromDer;
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::pki;
+use crate::policy::{self, Finding, Policy, Rule, Severity};
+use crate::profile::ClientAuth;
+use crate::render;
+use crate::tlsprobe::{self, Version};
+
+/// Every network step is bounded, so a silent server cannot hang the audit.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+macro_rules! live_rules {
+    ($($name:ident = $id:literal, $sev:ident, $why:literal, $fix:literal;)*) => {
+        $(pub const $name: Rule = Rule { id: $id, severity: Severity::$sev, why: $why, fix: $fix };)*
+        /// Rules only a live audit can break (the static ones come from [`policy::RULES`]).
+        pub const LIVE_RULES: &[Rule] = &[$($name),*];
+    };
+}
+
+live_rules! {
+    UNAUTHENTICATED = "unauthenticated-access", Critical,
+        "the server ran a command for a connection that never authenticated",
+        "write `user default off` in the ACL file and reload it (ACL LOAD)";
+    DEFAULT_USER_PASSWORD = "default-user-password", Low,
+        "the default user is on with a password: every client that skips AUTH names is that user, usually with every permission",
+        "turn the default user off and give each client its own user";
+    SERVER_CERT = "server-certificate", High,
+        "the certificate the server presents does not verify against the CA for this host name: careful clients refuse it, careless ones can be intercepted",
+        "install a certificate issued by the deployment's CA for this name (`redis-harden rotate certs`)";
+    CERT_EXPIRY = "certificate-expiry", Medium,
+        "when the server certificate expires every TLS client is refused",
+        "re-issue it before then (`redis-harden rotate certs`) and reload: CONFIG SET tls-cert-file with the same path";
+    TLS_HANDSHAKE = "tls-handshake", High,
+        "no TLS handshake succeeded: clients cannot reach the server securely",
+        "check tls-port, tls-cert-file and tls-protocols, and that the URL names the TLS port";
+    TLS_VERSION_REFUSED = "tls-version-refused", Low,
+        "the policy allows this TLS version but the server refuses it: clients limited to it cannot connect",
+        "set `tls-protocols` to the versions of the environment's policy";
+    CHECK_SKIPPED = "check-skipped", Info,
+        "this check could not run with the connecting user's permissions",
+        "run the audit as a user that may run ACL DRYRUN, ACL GETUSER and CONFIG GET (an admin user) to cover it";
+}
+
+/// What the live audit needs.
+pub struct Options<'a> {
+    pub url: &'a str,
+    pub policy: &'a Policy,
+    /// The bundle directory: client.env and tls/ are taken from it when not given.
+    pub bundle: &'a Path,
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub app_user: &'a str,
+    pub warn_days: u32,
+    pub now: OffsetDateTime,
+    /// From REDISCLI_AUTH; else the bundle's client.env is read.
+    pub password: Option<String>,
+}
+
+pub struct Report {
+    /// The URL, without any password.
+    pub target: String,
+    pub findings: Vec<Finding>,
+}
+
+/// `redis[s]://[USER@]HOST[:PORT][/DB]`, without a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub tls: bool,
+    pub user: Option<String>,
+    /// As written; IPv6 in brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, Error> {
+        let usage = |message: String| Error::Usage {
+            message,
+            help: "e.g. --url rediss://app@10.0.1.5:6379 (the password goes in REDISCLI_AUTH)"
+                .into(),
+        };
+        let (tls, rest) = if let Some(r) = url.strip_prefix("rediss://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("redis://") {
+            (false, r)
+        } else {
+            return Err(usage(
+                "--url: expected rediss://USER@HOST:PORT or redis://USER@HOST:PORT".into(),
+            ));
+        };
+        let rest = rest.split('/').next().unwrap_or(rest);
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((userinfo, hp)) => {
+                if userinfo.contains(':') {
+                    // Never echo the URL: it holds a password.
+                    return Err(Error::Usage {
+                        message: "--url holds a password: it would be visible in `ps` and the shell history".into(),
+                        help: "drop it from the URL and put it in REDISCLI_AUTH, or let the audit read the bundle's client.env (--out DIR)".into(),
+                    });
+                }
+                (Some(userinfo.to_owned()).filter(|u| !u.is_empty()), hp)
+            }
+            None => (None, rest),
+        };
+        let shown = crate::values::visible(hostport);
+        let (host, port) = if hostport.ends_with(']') || !hostport.contains(':') {
+            (hostport.to_owned(), 6379)
+        } else {
+            let (h, p) = hostport.rsplit_once(':').expect("contains ':'");
+            let port = p
+                .parse()
+                .map_err(|_| usage(format!("--url: {shown}: the port is not a number")))?;
+            (h.to_owned(), port)
+        };
+        if host.is_empty() || (host.contains(':') && !host.starts_with('[')) {
+            return Err(usage(format!(
+                "--url: {shown}: write IPv6 addresses in brackets, [::1]:6379"
+            )));
+        }
+        Ok(Target {
+            tls,
+            user,
+            host,
+            port,
+        })
+    }
+
+    fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    pub fn shown(&self) -> String {
+        format!(
+            "{}://{}{}:{}",
+            if self.tls { "rediss" } else { "redis" },
+            self.user
+                .as_ref()
+                .map(|u| format!("{u}@"))
+                .unwrap_or_default(),
+            self.host,
+            self.port
+        )
+    }
+
+    fn is_loopback(&self) -> bool {
+        self.bare_host() == "localhost"
+            || self
+                .bare_host()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// TLS material for the `redis` crate, PEM.
+struct TlsFiles {
+    ca_pem: Vec<u8>,
+    identity: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
+}
+
+/// What a server did with one command.
+#[derive(Debug)]
+enum Reply {
+    /// It answered (the reply, as text).
+    Served(String),
+    /// It answered with an error (code and message).
+    Error(String),
+    /// The connection failed or was dropped: the server did not speak to us.
+    Dropped(String),
+}
+
+fn classify(e: &redis::RedisError) -> Reply {
+    // Only an error reply (with a code: NOAUTH, ERR...) shows a server that speaks RESP; a
+    // TLS alert read as RESP is a parse error, and counts as dropped like a closed socket.
+    if e.code().is_some() && !e.is_io_error() {
+        Reply::Error(describe(e))
+    } else {
+        Reply::Dropped(e.to_string())
+    }
+}
+
+/// An error reply as the server sent it: "NOPERM this user has no permissions...".
+fn describe(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Okay => "OK".into(),
+        Value::SimpleString(s) => s.clone(),
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Nil => "(nil)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The strings of a flat array reply.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) | Value::Set(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+/// The key/value pairs of a map reply (RESP2 sends them as a flat array).
+fn pairs(v: &Value) -> Vec<(String, Value)> {
+    match v {
+        Value::Map(kv) => kv.iter().map(|(k, v)| (text(k), v.clone())).collect(),
+        Value::Array(items) => items
+            .chunks(2)
+            .filter_map(|c| match c {
+                [k, v] => Some((text(k), v.clone())),
+                _ => None,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+struct Auditor<'a> {
+    opts: &'a Options<'a>,
+    target: Target,
+    shown: String,
+    tls: Option<TlsFiles>,
+    findings: Vec<Finding>,
+}
+
+impl Auditor<'_> {
+    fn add(&mut self, rule: Rule, text: impl Into<String>) {
+        self.add_as(rule, rule.severity, text);
+    }
+
+    fn add_as(&mut self, rule: Rule, severity: Severity, text: impl Into<String>) {
+        self.findings.push(Finding {
+            artifact: self.shown.clone(),
+            rule: rule.id,
+            severity,
+            line: None,
+            text: text.into(),
+            why: rule.why,
+            fix: rule.fix,
+        });
+    }
+
+    /// A connection over the URL's transport; TLS with or without the client certificate.
+    fn open(
+        &self,
+        client_cert: bool,
+        auth: Option<(&str, &str)>,
+    ) -> redis::RedisResult<redis::Connection> {
+        let host = self.target.bare_host().to_owned();
+        let addr = match self.tls {
+            Some(_) => ConnectionAddr::TcpTls {
+                host,
+                port: self.target.port,
+                insecure: false,
+                tls_params: None,
+            },
+            None => ConnectionAddr::Tcp(host, self.target.port),
+        };
+        // No CLIENT SETINFO: Redis 7.0 does not know it, and a confined user may not run it.
+        let mut settings = RedisConnectionInfo::default().set_skip_set_lib_name();
+        if let Some((user, password)) = auth {
+            settings = settings.set_username(user).set_password(password);
+        }
+        let info = addr.into_connection_info()?.set_redis_settings(settings);
+        let client = match &self.tls {
+            Some(files) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: files.identity.as_ref().filter(|_| client_cert).map(
+                        |(cert, key)| redis::ClientTlsConfig {
+                            client_cert: cert.clone(),
+                            client_key: key.to_vec(),
+                        },
+                    ),
+                    root_cert: Some(files.ca_pem.clone()),
+                },
+            )?,
+            None => redis::Client::open(info)?,
+        };
+        let con = client.get_connection_with_timeout(TIMEOUT)?;
+        con.set_read_timeout(Some(TIMEOUT))?;
+        con.set_write_timeout(Some(TIMEOUT))?;
+        Ok(con)
+    }
+
+    fn ping(&self, client_cert: bool) -> Reply {
+        match self.open(client_cert, None) {
+            Err(e) => classify(&e),
+            Ok(mut con) => match redis::cmd("PING").query::<Value>(&mut con) {
+                Ok(v) => Reply::Served(text(&v)),
+                Err(e) => classify(&e),
+            },
+        }
+    }
+
+    /// A plaintext PING to the URL's port, whatever the URL's scheme.
+    fn plaintext_ping(&self) -> Reply {
+        let plain = Auditor {
+            opts: self.opts,
+            target: self.target.clone(),
+            shown: self.shown.clone(),
+            tls: None,
+            findings: vec![],
+        };
+        plain.ping(false)
+    }
+}
+
+pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
+    // The `redis` crate builds its rustls config from the process-wide provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let target = Target::parse(opts.url)?;
+    let shown = target.shown();
+    let tls = if target.tls {
+        Some(tls_files(opts)?)
+    } else {
+        None
+    };
+    let mut a = Auditor {
+        opts,
+        shown,
+        target,
+        tls,
+        findings: vec![],
+    };
+    let p = opts.policy;
+
+    // Nothing listening is bad input, not a finding.
+    tlsprobe::connect(&a.target.host, a.target.port, TIMEOUT).map_err(|reason| Error::Usage {
+        message: format!("{}: {reason}", a.shown),
+        help: "check that the server is running and that the URL names its address and port".into(),
+    })?;
+
+    let mut secure = true;
+    if a.target.tls {
+        secure = check_tls(&mut a)?;
+    }
+
+    // A plaintext connection must be refused (on a TLS URL: the same port must not answer
+    // plaintext too; on a plaintext URL: plaintext is only fine where the policy allows it).
+    match a.plaintext_ping() {
+        Reply::Dropped(_) => {}
+        Reply::Served(r) | Reply::Error(r) => {
+            let said = format!(
+                "a plaintext PING to port {} was answered: {}",
+                a.target.port,
+                first_line(&r)
+            );
+            if p.tls_required {
+                a.add(policy::PLAINTEXT_PORT, said);
+            } else if !a.target.is_loopback() {
+                a.add(
+                    policy::PLAINTEXT_BIND,
+                    format!("{said} (on {}, not loopback)", a.target.host),
+                );
+            }
+        }
+    }
+    if !secure {
+        a.add(
+            CHECK_SKIPPED,
+            "authenticated checks skipped: no password is sent to a server whose TLS does not verify",
+        );
+        return Ok(Report {
+            target: a.shown.clone(),
+            findings: a.findings,
+        });
+    }
+
+    // An unauthenticated command must be refused (NOAUTH).
+    match a.ping(true) {
+        Reply::Served(r) => a.add(
+            UNAUTHENTICATED,
+            format!("PING without AUTH was answered {}", first_line(&r)),
+        ),
+        Reply::Error(r) if r.contains("NOAUTH") => {}
+        Reply::Error(r) | Reply::Dropped(r) => a.add(
+            CHECK_SKIPPED,
+            format!(
+                "PING without AUTH got neither an answer nor NOAUTH: {}",
+                first_line(&r)
+            ),
+        ),
+    }
+
+    // mTLS: a client without a certificate must be refused.
+    if a.target.tls && p.tls_required && p.client_auth == ClientAuth::Required {
+        match a.ping(false) {
+            Reply::Dropped(_) => {}
+            Reply::Served(r) | Reply::Error(r) => a.add(
+                policy::TLS_AUTH_CLIENTS,
+                format!(
+                    "a TLS client without a certificate was served: PING answered {}",
+                    first_line(&r)
+                ),
+            ),
+        }
+    }
+
+    let user = a.target.user.clone().unwrap_or_else(|| "default".into());
+    let password = password(opts, &a.target)?;
+    let auth = password.as_deref().map(|pw| (user.as_str(), pw.as_str()));
+    let mut con = a.open(true, auth).map_err(|e| {
+        let auth_failed = e.kind() == redis::ErrorKind::AuthenticationFailed
+            || e.code().is_some_and(|c| c == "WRONGPASS");
+        Error::Usage {
+            message: if auth_failed {
+                format!("{}: authentication as {user} failed ({})", a.shown, e.code().unwrap_or("WRONGPASS"))
+            } else {
+                format!("{}: cannot connect: {e}", a.shown)
+            },
+            help: if auth_failed {
+                "set REDISCLI_AUTH to the user's password, or pass --out DIR so the bundle's client.env is read".into()
+            } else {
+                "check the URL, the CA (--ca) and the client certificate (--cert, --key)".into()
+            },
+        }
+    })?;
+    let whoami = redis::cmd("ACL")
+        .arg("WHOAMI")
+        .query::<Value>(&mut con)
+        .map(|v| text(&v))
+        .unwrap_or_else(|_| user.clone());
+
+    check_default_user(&mut a, &mut con);
+    check_app_permissions(&mut a, &mut con, &whoami);
+    check_config(&mut a, &mut con);
+    Ok(Report {
+        target: a.shown.clone(),
+        findings: a.findings,
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("").trim()
+}
+
+/// The CA and client certificate for a TLS URL: the flags, else the bundle's.
+fn tls_files(opts: &Options<'_>) -> Result<TlsFiles, Error> {
+    let pick = |flag: &Option<PathBuf>, rel: &str| {
+        flag.clone()
+            .or_else(|| Some(opts.bundle.join(rel)).filter(|p| p.is_file()))
+    };
+    let Some(ca) = pick(&opts.ca, pki::CA_CERT) else {
+        return Err(Error::Usage {
+            message: "a rediss:// audit needs the CA certificate to verify the server".into(),
+            help: format!(
+                "pass --ca FILE, or --out DIR for a bundle (no {} in {})",
+                pki::CA_CERT,
+                opts.bundle.display()
+            ),
+        });
+    };
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| Error::File {
+            path: p.to_path_buf(),
+            reason: format!("cannot be read: {e}"),
+            help: "check the path given with --ca, --cert or --key".into(),
+        })
+    };
+    let ca_pem = read(&ca)?;
+    tlsprobe::roots_from_pem(&ca_pem).map_err(|reason| Error::File {
+        path: ca.clone(),
+        reason,
+        help: "pass the CA certificate in PEM".into(),
+    })?;
+    let identity = match (
+        pick(&opts.cert, pki::CLIENT_CERT),
+        pick(&opts.key, pki::CLIENT_KEY),
+    ) {
+        (Some(c), Some(k)) => Some((read(&c)?, Zeroizing::new(read(&k)?))),
+        _ => None,
+    };
+    Ok(TlsFiles { ca_pem, identity })
+}
+
+/// The password: REDISCLI_AUTH, else the bundle's client.env when its URL names the same user.
+fn password(opts: &Options<'_>, t: &Target) -> Result<Option<Zeroizing<String>>, Error> {
+    if let Some(pw) = &opts.password {
+        return Ok(Some(Zeroizing::new(pw.clone())));
+    }
+    let Some(user) = &t.user else { return Ok(None) };
+    let env = Zeroizing::new(
+        std::fs::read_to_string(opts.bundle.join(render::CLIENT_ENV)).unwrap_or_default(),
+    );
+    let from_env = env.lines().find_map(|l| {
+        let url = l.strip_prefix("REDIS_URL=")?;
+        let (_, rest) = url.split_once("://")?;
+        let (userinfo, _) = rest.rsplit_once('@')?;
+        let (u, pw) = userinfo.split_once(':')?;
+        (u == user).then(|| Zeroizing::new(pw.to_owned()))
+    });
+    match from_env {
+        Some(pw) => Ok(Some(pw)),
+        None if user == "default" => Ok(None),
+        None => Err(Error::Usage {
+            message: format!("no password for user {user}"),
+            help: format!(
+                "set REDISCLI_AUTH, or pass --out DIR for a bundle whose client.env connects as {user} (looked in {})",
+                opts.bundle.join(render::CLIENT_ENV).display()
+            ),
+        }),
+    }
+}
+
+/// TLS handshakes pinned to each version, and the presented certificate. Returns whether a
+/// verified TLS connection is possible (the authenticated checks need one).
+fn check_tls(a: &mut Auditor<'_>) -> Result<bool, Error> {
+    let files = a.tls.as_ref().expect("TLS URL");
+    let roots = tlsprobe::roots_from_pem(&files.ca_pem).expect("checked when read");
+    let identity = match &files.identity {
+        Some((cert, key)) => Some(identity_from_pem(cert, key)?),
+        None => None,
+    };
+    let mut results = vec![];
+    let mut chain: Option<(Vec<Vec<u8>>, Option<String>)> = None;
+    for v in [Version::Tls13, Version::Tls12] {
+        let hs = tlsprobe::handshake(
+            &a.target.host,
+            a.target.port,
+            &roots,
+            identity.as_ref(),
+            &[v],
+            TIMEOUT,
+        )
+        .map_err(|reason| Error::Usage {
+            message: format!("{}: {reason}", a.shown),
+            help: "check that the server is running and that the URL names its address and port"
+                .into(),
+        })?;
+        if chain.is_none() && !hs.chain.is_empty() {
+            chain = Some((hs.chain.clone(), hs.verify_error.clone()));
+        }
+        results.push((v, hs));
+    }
+    let allowed: Vec<&str> = a.opts.policy.protocols.iter().map(|v| v.name()).collect();
+    for (v, hs) in &results {
+        let in_policy = allowed.iter().any(|x| x.eq_ignore_ascii_case(v.name()));
+        match (hs.version.is_some(), in_policy) {
+            (true, false) => a.add(
+                policy::TLS_PROTOCOLS,
+                format!(
+                    "a handshake offering only {} succeeded; the policy allows {}",
+                    v.name(),
+                    allowed.join(", ")
+                ),
+            ),
+            (false, true) if results.iter().any(|(_, h)| h.version.is_some()) => a.add(
+                TLS_VERSION_REFUSED,
+                format!(
+                    "a handshake offering only {} failed: {}",
+                    v.name(),
+                    hs.error.as_deref().unwrap_or("refused")
+                ),
+            ),
+            _ => {}
+        }
+    }
+    if results.iter().all(|(_, h)| h.version.is_none()) {
+        let why: Vec<String> = results
+            .iter()
+            .map(|(v, h)| format!("{}: {}", v.name(), h.error.as_deref().unwrap_or("failed")))
+            .collect();
+        a.add(TLS_HANDSHAKE, why.join("; "));
+        return Ok(false);
+    }
+    let Some((chain, verify_error)) = chain else {
+        return Ok(false);
+    };
+    if let Some(leaf) = chain.first()
+        && let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf)
+    {
+        let not_after = OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let left = not_after - a.opts.now;
+        let subject = cert.subject().to_string();
+        if left.is_negative() {
+            a.add_as(
+                CERT_EXPIRY,
+                Severity::High,
+                format!("{subject} expired on {}", not_after.date()),
+            );
+        } else if left <= time::Duration::days(i64::from(a.opts.warn_days)) {
+            a.add(
+                CERT_EXPIRY,
+                format!(
+                    "{subject} expires on {} ({} days left, warning window {} days)",
+                    not_after.date(),
+                    left.whole_days(),
+                    a.opts.warn_days
+                ),
+            );
+        }
+    }
+    if let Some(e) = verify_error {
+        a.add(SERVER_CERT, format!("{e} (checked for {})", a.target.host));
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// rustls wants the identity parsed; the `redis` crate wants PEM bytes. Parse the same bytes.
+fn identity_from_pem(cert: &[u8], key: &[u8]) -> Result<tlsprobe::Identity, Error> {
+    tlsprobe::Identity::from_pem(cert, key).map_err(|reason| Error::Usage {
+        message: format!("the client certificate or key cannot be used: {reason}"),
+        help: "pass a PEM certificate with --cert and its PEM key with --key".into(),
+    })
+}
+
+/// The default user must be off (or, less well, have a password). Reading it needs
+/// `ACL GETUSER`; without it the unauthenticated PING above stands in.
+fn check_default_user(a: &mut Auditor<'_>, con: &mut redis::Connection) {
+    match redis::cmd("ACL")
+        .arg("GETUSER")
+        .arg("default")
+        .query::<Value>(con)
+    {
+        Ok(v) => {
+            let info = pairs(&v);
+            let get = |k: &str| {
+                info.iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| strings(v))
+                    .unwrap_or_default()
+            };
+            let flags = get("flags");
+            let on = flags.iter().any(|f| f == "on");
+            let nopass = flags.iter().any(|f| f == "nopass");
+            let has_password = !get("passwords").is_empty();
+            if on && (nopass || !has_password) {
+                a.add(
+                    policy::DEFAULT_USER,
+                    format!("ACL GETUSER default: flags {}", flags.join(" ")),
+                );
+            } else if on {
+                a.add(
+                    DEFAULT_USER_PASSWORD,
+                    "ACL GETUSER default: on, with a password",
+                );
+            }
+        }
+        Err(e) => a.add(
+            CHECK_SKIPPED,
+            format!(
+                "ACL GETUSER default: {} (the unauthenticated PING check stands in)",
+                first_line(&describe(&e))
+            ),
+        ),
+    }
+}
+
+/// Commands the application user must not run, with harmless arguments. SHUTDOWN is only
+/// ever asked about (ACL DRYRUN): Redis refuses to queue it, so MULTI cannot probe it.
+const APP_FORBIDDEN: &[&[&str]] = &[
+    &["CONFIG", "SET", "maxmemory", "0"],
+    &["MODULE", "LOAD", "/nonexistent/redis-harden-audit.so"],
+    &["EVAL", "return 1", "0"],
+    &["REPLICAOF", "NO", "ONE"],
+    &["DEBUG", "SLEEP", "0"],
+    &["FLUSHALL"],
+    &["KEYS", "redis-harden-audit:*"],
+    &["SHUTDOWN"],
+];
+
+/// Whether an error reply means the command was refused: no permission, disabled
+/// (enable-*-command), or renamed away (rename-command).
+fn refused(reply: &str) -> bool {
+    reply.contains("NOPERM")
+        || reply.contains("no permissions")
+        || reply.contains("not allowed")
+        || reply.contains("unknown command")
+        || reply.contains("not found")
+}
+
+fn check_app_permissions(a: &mut Auditor<'_>, con: &mut redis::Connection, whoami: &str) {
+    let app = a.opts.app_user.to_owned();
+    let mut dryrun_denied = None;
+    for cmd in APP_FORBIDDEN {
+        let shown = cmd.join(" ");
+        match redis::cmd("ACL")
+            .arg("DRYRUN")
+            .arg(&app)
+            .arg(*cmd)
+            .query::<Value>(con)
+        {
+            Ok(Value::Okay) => a.add(
+                policy::APP_PERMISSIONS,
+                format!("ACL DRYRUN {app} {shown}: allowed"),
+            ),
+            Ok(_) => {} // "This user has no permissions to run ..."
+            Err(e) => {
+                let msg = describe(&e);
+                if msg.contains("User") && msg.contains("not found") {
+                    a.add(
+                        CHECK_SKIPPED,
+                        format!("there is no user `{app}`: its permissions were not checked (pass --app-user NAME)"),
+                    );
+                    return;
+                }
+                // The connecting user may not ask (or the server has no ACL DRYRUN: Redis < 7).
+                if e.code() == Some("NOPERM")
+                    || msg.contains("unknown command")
+                    || msg.contains("unknown subcommand")
+                {
+                    dryrun_denied = Some(first_line(&msg).to_owned());
+                    break;
+                }
+                if !refused(&msg) {
+                    a.add(
+                        CHECK_SKIPPED,
+                        format!("ACL DRYRUN {app} {shown}: {}", first_line(&msg)),
+                    );
+                }
+            }
+        }
+    }
+    let Some(why) = dryrun_denied else { return };
+    if whoami != app {
+        a.add(
+            CHECK_SKIPPED,
+            format!("ACL DRYRUN as {whoami}: {why}; connect as {app} (or an admin) to check {app}'s permissions"),
+        );
+        return;
+    }
+    a.add(
+        CHECK_SKIPPED,
+        format!("ACL DRYRUN: {why}; {app}'s own permissions were probed with MULTI/DISCARD instead (SHUTDOWN not probed: it cannot be queued)"),
+    );
+    for cmd in APP_FORBIDDEN.iter().filter(|c| c[0] != "SHUTDOWN") {
+        match probe_in_multi(con, cmd) {
+            Probe::Queued => a.add(
+                policy::APP_PERMISSIONS,
+                format!(
+                    "{app} may run {} (queued in MULTI, discarded)",
+                    cmd.join(" ")
+                ),
+            ),
+            Probe::Refused => {}
+            Probe::Unknown(r) => a.add(
+                CHECK_SKIPPED,
+                format!("MULTI probe of {}: {}", cmd.join(" "), first_line(&r)),
+            ),
+            Probe::NoMulti(r) => {
+                a.add(
+                    CHECK_SKIPPED,
+                    format!(
+                        "MULTI is refused ({}): {app}'s permissions were not probed",
+                        first_line(&r)
+                    ),
+                );
+                return;
+            }
+        }
+    }
+}
+
+enum Probe {
+    Queued,
+    Refused,
+    Unknown(String),
+    NoMulti(String),
+}
+
+/// Queues `cmd` in a transaction and discards it: Redis checks permissions (and
+/// enable-*-command) when it queues, and runs nothing that is discarded.
+fn probe_in_multi(con: &mut redis::Connection, cmd: &[&str]) -> Probe {
+    // Only ever send the command inside a transaction that certainly started.
+    match redis::cmd("MULTI").query::<Value>(con) {
+        Ok(Value::Okay) => {}
+        Ok(v) => return Probe::NoMulti(text(&v)),
+        Err(e) => return Probe::NoMulti(describe(&e)),
+    }
+    let mut c = redis::cmd(cmd[0]);
+    for arg in &cmd[1..] {
+        c.arg(*arg);
+    }
+    let result = match c.query::<Value>(con) {
+        Ok(v) if text(&v) == "QUEUED" => Probe::Queued,
+        Ok(v) => Probe::Unknown(text(&v)),
+        Err(e) if refused(&describe(&e)) => Probe::Refused,
+        Err(e) => Probe::Unknown(describe(&e)),
+    };
+    let _ = redis::cmd("DISCARD").query::<Value>(con);
+    result
+}
+
+/// `CONFIG GET` of the settings a static audit would check, where the user may read them.
+/// Never of a password (requirepass, masterauth).
+fn check_config(a: &mut Auditor<'_>, con: &mut redis::Connection) {
+    let names = [
+        "protected-mode",
+        "enable-debug-command",
+        "enable-module-command",
+        "enable-protected-configs",
+        "port",
+        "tls-port",
+        "tls-protocols",
+        "tls-auth-clients",
+        "aclfile",
+    ];
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("GET");
+    for n in names {
+        cmd.arg(n);
+    }
+    let values: Vec<(String, String)> = match cmd.query::<Value>(con) {
+        Ok(v) => pairs(&v).into_iter().map(|(k, v)| (k, text(&v))).collect(),
+        Err(e) => {
+            a.add(
+                CHECK_SKIPPED,
+                format!("CONFIG GET: {}", first_line(&describe(&e))),
+            );
+            return;
+        }
+    };
+    let get = |k: &str| values.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let p = a.opts.policy;
+    if get("protected-mode").is_some_and(|v| v.eq_ignore_ascii_case("no")) {
+        a.add(policy::PROTECTED_MODE, "CONFIG GET protected-mode: no");
+    }
+    for (name, rule) in [
+        ("enable-debug-command", policy::DEBUG_COMMAND),
+        ("enable-module-command", policy::MODULE_COMMAND),
+        ("enable-protected-configs", policy::PROTECTED_CONFIGS),
+    ] {
+        if let Some(v) = get(name).filter(|v| !v.eq_ignore_ascii_case("no")) {
+            a.add(rule, format!("CONFIG GET {name}: {v}"));
+        }
+    }
+    // On a TLS URL a second, plaintext port may be open besides the TLS one.
+    if a.target.tls
+        && p.tls_required
+        && let Some(port) = get("port").filter(|v| *v != "0")
+    {
+        a.add(
+            policy::PLAINTEXT_PORT,
+            format!("CONFIG GET port: {port} (a plaintext listener besides tls-port)"),
+        );
+    }
+    if get("tls-port").is_some_and(|v| v != "0") {
+        let allowed: Vec<&str> = p.protocols.iter().map(|v| v.name()).collect();
+        let listed = get("tls-protocols").unwrap_or("");
+        // An empty value means Redis's default: TLSv1.2 and TLSv1.3.
+        let listed: Vec<&str> = if listed.trim().is_empty() {
+            vec!["TLSv1.2", "TLSv1.3"]
+        } else {
+            listed.split_whitespace().collect()
+        };
+        if p.tls_required
+            && listed
+                .iter()
+                .any(|v| !allowed.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        {
+            a.add(
+                policy::TLS_PROTOCOLS,
+                format!("CONFIG GET tls-protocols: {}", listed.join(" ")),
+            );
+        }
+        let auth = get("tls-auth-clients").unwrap_or("yes");
+        if p.tls_required
+            && p.client_auth == ClientAuth::Required
+            && !auth.eq_ignore_ascii_case("yes")
+        {
+            a.add(
+                policy::TLS_AUTH_CLIENTS,
+                format!("CONFIG GET tls-auth-clients: {auth}"),
+            );
+        }
+    }
+    if get("aclfile").is_some_and(|v| v.trim().is_empty()) {
+        a.add(policy::ACLFILE, "CONFIG GET aclfile: \"\" (no ACL file)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("rediss://app@10.0.1.5:6380/0").unwrap();
+        assert_eq!(
+            t,
+            Target {
+                tls: true,
+                user: Some("app".into()),
+                host: "10.0.1.5".into(),
+                port: 6380
+            }
+        );
+        assert_eq!(t.shown(), "rediss://app@10.0.1.5:6380");
+        let t = Target::parse("redis://[::1]").unwrap();
+        assert_eq!(
+            (t.tls, t.user.as_deref(), t.host.as_str(), t.port),
+            (false, None, "[::1]", 6379)
+        );
+        assert_eq!(t.bare_host(), "::1");
+        assert!(t.is_loopback());
+        assert!(Target::parse("http://x").is_err());
+        assert!(Target::parse("redis://::1:6379").is_err());
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_and_not_echoed() {
+        let err = Target::parse("rediss://app:hunter2@localhost:6379").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.help().unwrap().contains("REDISCLI_AUTH"));
+    }
+
+    #[test]
+    fn live_rule_ids_do_not_clash_with_policy_rules() {
+        for r in LIVE_RULES {
+            assert!(policy::rule(r.id).is_none(), "{}", r.id);
+        }
+    }
+
+    #[test]
+    fn refusals_are_recognised() {
+        assert!(refused(
+            "NOPERM this user has no permissions to run the 'flushall' command"
+        ));
+        assert!(refused(
+            "ERR DEBUG command not allowed. If the enable-debug-command option"
+        ));
+        assert!(refused(
+            "ERR unknown command 'FLUSHALL', with args beginning with:"
+        ));
+        assert!(!refused("ERR wrong number of arguments"));
+    }
+}
