@@ -72,7 +72,11 @@ impl Templates {
                 .contents_utf8()
                 .expect("built-in templates are UTF-8")
                 .to_owned();
-            sources.push((format!("{BUILTIN_PREFIX}{name}"), text.clone()));
+            // `builtin/NAME` exists for team templates to extend; without a team directory
+            // nothing can, and compiling every template twice would only cost start-up time.
+            if overrides.is_some() {
+                sources.push((format!("{BUILTIN_PREFIX}{name}"), text.clone()));
+            }
             sources.push((name, text));
         }
         let mut overridden = BTreeSet::new();
@@ -248,13 +252,15 @@ mod tests {
     #[test]
     fn every_named_template_is_built_in_and_parses() {
         let t = Templates::builtin().unwrap();
+        let empty_team = tempfile::tempdir().unwrap();
+        let with_team = Templates::load(Some(empty_team.path())).unwrap();
         for name in ALL {
             assert!(
                 BUILTIN.get_file(name).is_some(),
                 "{name} is not in templates/"
             );
             assert!(t.tera.contains_template(name));
-            assert!(t.tera.contains_template(&format!("builtin/{name}")));
+            assert!(with_team.tera.contains_template(&format!("builtin/{name}")));
         }
         assert_eq!(
             BUILTIN.files().count(),

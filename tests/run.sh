@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs every tool the tests use (a real
+# redis-server 7.0, redis-cli, openssl, nft/iptables/ufw, shellcheck, docker-compose,
+# redis-py + cryptography, ioredis), then runs `cargo test --locked`. This is the test
+# command of README.md; .ci/run calls it after the format and lint checks.
+#
+# Needs root (package installs; network namespaces in the firewall tests).
+# Usage: sudo tests/run.sh [cargo test arguments...]
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: run as root: it installs the test prerequisites (apt-get, pip, npm), and the firewall tests create network namespaces" >&2
+    exit 2
+fi
+
+echo "::: installing test prerequisites"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# redis-server/redis-tools: Debian 12 ships Redis 7.0, the version the bundles target.
+# coreutils: `timeout` bounds every client call. git: the .gitignore test. nftables, iptables,
+# ufw, shellcheck, iproute2: the firewall tests (rules checked by the real tools, then
+# enforced in network namespaces). docker-compose: validates the generated compose files.
+# hyperfine: tests/bench.sh (not run here).
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
+    redis-server redis-tools openssl coreutils bash git ca-certificates \
+    nftables iptables iproute2 ufw shellcheck docker-compose hyperfine
+if ! command -v node >/dev/null; then
+    apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 nodejs npm
+fi
+
+# redis-py and cryptography for the Python client test (Fernet + TLS with hostname checks).
+pip_args=(--disable-pip-version-check --root-user-action=ignore --quiet)
+if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")))'; then
+    # Debian's own python3 refuses pip installs (PEP 668) unless told otherwise.
+    pip_args+=(--break-system-packages)
+fi
+python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
+
+# ioredis for the Node client example, exactly as its lock file pins it.
+(cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# The package's own redis-server service is not used: every live test starts its own server
+# on a free loopback port. Stop it if the install started it, so it cannot interfere.
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now redis-server.service >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/redis-server ]; then
+    /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+fi
+
+echo "::: tool versions"
+cargo --version
+rustc --version
+redis-server --version
+redis-cli --version
+openssl version
+timeout --version | head -n 1
+git --version
+nft --version
+iptables --version
+ufw --version | head -n 1
+shellcheck --version | sed -n 2p
+docker-compose --version
+node --version
+hyperfine --version
+python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+
+echo "::: cargo test"
+cargo test --locked "$@"
