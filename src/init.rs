@@ -627,10 +627,18 @@ fn summary(
     }
     let conf = shown.join(render::REDIS_CONF);
     match target {
+        Target::Local if resolved.settings.engine == profile::Engine::Dragonfly => writeln!(
+            out,
+            "next: set -a; . {}; set +a; dragonfly --flagfile {}",
+            shown.join("server.env").display(),
+            shown.join("dragonfly.flags").display()
+        )?,
         Target::Local => writeln!(out, "next: redis-server {}", conf.display())?,
+        // Only what the server reads: ca.key and client.key never belong on the server.
         Target::Host => writeln!(
             out,
-            "next: copy redis.conf, users.acl and tls/ into /etc/redis/ (owner redis, modes kept), then restart redis-server"
+            "next: install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
+             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
         )?,
         Target::Docker => writeln!(
             out,

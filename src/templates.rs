@@ -147,7 +147,8 @@ pub fn export(dir: &Path) -> Result<usize, Error> {
             });
         }
     }
-    let count = files.len();
+    // Files already there with the same bytes are left alone and not counted.
+    let count = files.iter().filter(|f| !dir.join(&f.rel).exists()).count();
     crate::writer::write_all(dir, &[], files)?;
     Ok(count)
 }

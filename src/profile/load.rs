@@ -120,7 +120,11 @@ fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
     let file: ProfileFile =
         serde_saphyr::from_str_with_options(&text, yaml_options()).map_err(|e| Error::File {
             path: path.to_path_buf(),
-            reason: format!("not a valid profile: {e}"),
+            // The parser's hint is for programmers embedding it, not for profile authors.
+            reason: format!("not a valid profile: {e}").replace(
+                ", set DuplicateKeyPolicy in Options if acceptable",
+                " (each key may appear once)",
+            ),
             help: "see examples/redis-harden.yaml for the expected layout".into(),
         })?;
     if file.version != SUPPORTED_VERSION {
