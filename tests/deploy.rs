@@ -13,51 +13,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use redis_harden::profile::{self, Environment};
-use redis_harden::render::{self, Target};
-use redis_harden::secrets::Secrets;
-use redis_harden::templates::Templates;
-use redis_harden::values::ConfPath;
+use redis_harden::render::Target;
 use serde_json::Value;
 
-use crate::support::{Bundle, Server, env_file, require, run};
+use crate::support::{Bundle, Server, env_file, pin, require, run};
 
 const ENGINES: [&str; 2] = ["redis", "dragonfly"];
 
 fn rendered(env: Environment, engine: &str, names: &[&str]) -> String {
-    let sets = vec![format!("engine={engine}")];
-    let resolved = profile::resolve(env, None, &sets, Path::new("/nonexistent")).unwrap();
-    let mut secrets = Secrets::default();
-    secrets.ensure(&resolved.settings, &mut StdRng::seed_from_u64(42));
-    let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
-    let files = render::render(
-        &Templates::builtin().unwrap(),
-        &render::Input {
-            project: &resolved.project,
-            env,
-            profile: &resolved.settings,
-            secrets: &secrets,
-            target: Target::Docker,
-            out_dir: &out_dir,
-        },
-    )
-    .unwrap();
+    let (_, files) =
+        crate::support::render_seeded(env, Target::Docker, &[format!("engine={engine}")]);
     names
         .iter()
         .map(|name| format!("==== {name} ====\n{}", files[name].content))
         .collect()
-}
-
-fn pin(name: &str, content: &str) {
-    insta::with_settings!({
-        snapshot_path => "../snapshots",
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, content);
-    });
 }
 
 #[test]

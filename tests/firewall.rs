@@ -17,13 +17,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use redis_harden::profile::{self, Environment};
+use redis_harden::profile::Environment;
 use redis_harden::render::{self, Target};
-use redis_harden::secrets::Secrets;
-use redis_harden::templates::Templates;
-use redis_harden::values::ConfPath;
 
 use crate::support::{Bundle, require};
 
@@ -92,22 +87,7 @@ fn documented(text: &str, label: &str) -> String {
 
 fn render_firewall(env: Environment, target: Target) -> render::Rendered {
     let sets = vec![APP_CIDRS.to_owned(), MONITORING_CIDRS.to_owned()];
-    let resolved = profile::resolve(env, None, &sets, Path::new("/nonexistent")).unwrap();
-    let mut secrets = Secrets::default();
-    secrets.ensure(&resolved.settings, &mut StdRng::seed_from_u64(42));
-    let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
-    render::render(
-        &Templates::builtin().unwrap(),
-        &render::Input {
-            project: &resolved.project,
-            env,
-            profile: &resolved.settings,
-            secrets: &secrets,
-            target,
-            out_dir: &out_dir,
-        },
-    )
-    .unwrap()
+    crate::support::render_seeded(env, target, &sets).1
 }
 
 /// The firewall files hold no secrets: they are pinned whole, one snapshot per environment.

@@ -4,40 +4,15 @@
 //! and fixed paths. Only configs are pinned; no key material, and client.env (which carries a
 //! password) is left out.
 
-use std::path::Path;
-
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use redis_harden::cli::ShowFormat;
-use redis_harden::profile::{self, Environment};
+use redis_harden::profile::Environment;
 use redis_harden::render::{self, Target};
-use redis_harden::secrets::Secrets;
-use redis_harden::templates::Templates;
-use redis_harden::values::ConfPath;
 
-fn rendered(
-    env: Environment,
-    target: Target,
-    sets: &[&str],
-    profile_file: Option<&Path>,
-) -> String {
+use crate::support::pin;
+
+fn rendered(env: Environment, target: Target, sets: &[&str]) -> String {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let resolved = profile::resolve(env, profile_file, &sets, Path::new("/nonexistent")).unwrap();
-    let mut secrets = Secrets::default();
-    secrets.ensure(&resolved.settings, &mut StdRng::seed_from_u64(42));
-    let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
-    let files = render::render(
-        &Templates::builtin().unwrap(),
-        &render::Input {
-            project: &resolved.project,
-            env,
-            profile: &resolved.settings,
-            secrets: &secrets,
-            target,
-            out_dir: &out_dir,
-        },
-    )
-    .unwrap();
+    let (resolved, files) = crate::support::render_seeded(env, target, &sets);
     let mut out = format!(
         "==== effective profile ====\n{}",
         redis_harden::show_profile(&resolved, ShowFormat::Yaml)
@@ -48,23 +23,10 @@ fn rendered(
     out
 }
 
-fn pin(name: &str, content: &str) {
-    insta::with_settings!({
-        snapshot_path => "../snapshots",
-        prepend_module_to_snapshot => false,
-        omit_expression => true,
-    }, {
-        insta::assert_snapshot!(name, content);
-    });
-}
-
 #[test]
 fn builtin_environments_target_host() {
     for env in Environment::ALL {
-        pin(
-            &format!("{env}-host"),
-            &rendered(env, Target::Host, &[], None),
-        );
+        pin(&format!("{env}-host"), &rendered(env, Target::Host, &[]));
     }
 }
 
@@ -72,11 +34,11 @@ fn builtin_environments_target_host() {
 fn production_target_docker_and_local() {
     pin(
         "production-docker",
-        &rendered(Environment::Production, Target::Docker, &[], None),
+        &rendered(Environment::Production, Target::Docker, &[]),
     );
     pin(
         "production-local",
-        &rendered(Environment::Production, Target::Local, &[], None),
+        &rendered(Environment::Production, Target::Local, &[]),
     );
 }
 
@@ -92,7 +54,7 @@ fn production_with_team_settings() {
     ];
     pin(
         "production-team",
-        &rendered(Environment::Production, Target::Host, &sets, None),
+        &rendered(Environment::Production, Target::Host, &sets),
     );
 }
 
@@ -100,8 +62,8 @@ fn production_with_team_settings() {
 fn rendering_is_byte_for_byte_reproducible() {
     for env in Environment::ALL {
         assert_eq!(
-            rendered(env, Target::Local, &[], None),
-            rendered(env, Target::Local, &[], None)
+            rendered(env, Target::Local, &[]),
+            rendered(env, Target::Local, &[])
         );
     }
 }

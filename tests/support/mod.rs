@@ -395,3 +395,49 @@ impl Cli<'_> {
         .to_owned()
     }
 }
+
+/// Renders a bundle in process from deterministic inputs: built-in profile of `env` plus
+/// `sets`, secrets from a seeded RNG (test values, never real ones), a fixed output path.
+/// What every snapshot test pins.
+pub fn render_seeded(
+    env: redis_harden::profile::Environment,
+    target: redis_harden::render::Target,
+    sets: &[String],
+) -> (
+    redis_harden::profile::Resolved,
+    redis_harden::render::Rendered,
+) {
+    use rand::SeedableRng;
+    use redis_harden::{profile, render, secrets::Secrets, templates::Templates, values::ConfPath};
+    let resolved = profile::resolve(env, None, sets, Path::new("/nonexistent")).unwrap();
+    let mut secrets = Secrets::default();
+    secrets.ensure(
+        &resolved.settings,
+        &mut rand::rngs::StdRng::seed_from_u64(42),
+    );
+    let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
+    let files = render::render(
+        &Templates::builtin().unwrap(),
+        &render::Input {
+            project: &resolved.project,
+            env,
+            profile: &resolved.settings,
+            secrets: &secrets,
+            target,
+            out_dir: &out_dir,
+        },
+    )
+    .unwrap();
+    (resolved, files)
+}
+
+/// Pins `content` as snapshot `name` under the top-level snapshots/ directory.
+pub fn pin(name: &str, content: &str) {
+    insta::with_settings!({
+        snapshot_path => "../../snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, content);
+    });
+}
