@@ -57,6 +57,15 @@ pub fn run<R: CryptoRng + ?Sized>(
     // secrets are mode 0600 by construction, and are neither compared nor required.
     let secret_file =
         |rel: &str, mode: u32| bundle.secretless && (mode == 0o600 || rel.ends_with(".key"));
+    for var in &bundle.missing_secrets {
+        findings.push(Finding {
+            kind: "missing",
+            file: crate::render::SECRETS_ENV.to_owned(),
+            message: format!("lacks {var}"),
+            diff: None,
+            rule: None,
+        });
+    }
     for rel in bundle.missing.iter().filter(|r| !secret_file(r, 0)) {
         findings.push(Finding {
             kind: "missing",
@@ -72,6 +81,11 @@ pub fn run<R: CryptoRng + ?Sized>(
         // Secret files of a secretless bundle: never required; compared only when present and
         // the master key re-derives their content.
         if secret_file(&spec.rel, spec.mode) && (!present || !bundle.derived) {
+            continue;
+        }
+        // Rendered from throwaway stand-ins for the missing secrets: comparing would only
+        // report noise (the missing secrets themselves are reported above).
+        if !bundle.missing_secrets.is_empty() && spec.mode == 0o600 {
             continue;
         }
         let Ok(meta) = std::fs::symlink_metadata(&path) else {

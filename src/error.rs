@@ -61,10 +61,6 @@ pub enum Error {
     /// `check` found drift or problems; the findings were printed.
     #[error("{summary}")]
     Check { summary: String, help: String },
-
-    /// Generating a key or certificate failed.
-    #[error("{0}")]
-    Crypto(String),
 }
 
 impl Error {
@@ -107,7 +103,6 @@ impl Error {
                     .join(" ")
             )),
             Error::Check { help, .. } => Some(help.clone()),
-            Error::Crypto(_) => None,
         }
     }
 }

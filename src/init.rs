@@ -45,12 +45,6 @@ pub enum Mode {
     Check,
 }
 
-impl Mode {
-    fn creates_secrets(self) -> bool {
-        self == Mode::Init
-    }
-}
-
 /// The world outside the arguments: injected so tests are deterministic.
 pub struct Runtime<'a, R: CryptoRng + ?Sized> {
     pub cwd: &'a Path,
@@ -249,6 +243,9 @@ pub struct Bundle {
     pub secretless: bool,
     /// Secrets come from the master key.
     pub derived: bool,
+    /// `check` only: secrets the profile needs that secrets.env lacks (files that hold
+    /// secrets were then rendered from throwaway values and are not compared).
+    pub missing_secrets: Vec<String>,
 }
 
 fn read_optional(dir: &Path, rel: &str) -> Result<Option<String>, Error> {
@@ -299,6 +296,8 @@ pub fn build<R: CryptoRng + ?Sized>(
     let mut notes = vec![];
 
     let stored = read_optional(out_abs, render::SECRETS_ENV)?;
+    let had_secrets_file = stored.is_some();
+    let mut missing_secrets = vec![];
     // A checked-in bundle has no secrets.env and no private keys. One with keys but without
     // secrets.env has lost its secrets: that is checked as a finding, not waved through.
     let any_key = [pki::CA_KEY, pki::SERVER_KEY, pki::CLIENT_KEY]
@@ -335,8 +334,9 @@ pub fn build<R: CryptoRng + ?Sized>(
         // rendered and compared; files that hold secrets are not checked.
         secrets.ensure(profile, rt.rng);
     } else {
-        if !mode.creates_secrets()
-            && let Some(var) = secrets.missing(profile).first()
+        let lacking = secrets.missing(profile);
+        if mode == Mode::Render
+            && let Some(var) = lacking.first()
         {
             return Err(run_init(
                 env,
@@ -345,6 +345,13 @@ pub fn build<R: CryptoRng + ?Sized>(
                 &out_abs.join(render::SECRETS_ENV).display().to_string(),
                 var,
             ));
+        }
+        if mode == Mode::Init {
+            guard_lost_secrets(out_abs, had_secrets_file, any_key, &secrets)?;
+        }
+        if mode == Mode::Check {
+            // Reported as findings; throwaway values below only let the rest be rendered.
+            missing_secrets = lacking;
         }
         let ensured = secrets.ensure(profile, rt.rng);
         for (var, len) in &ensured.short {
@@ -490,7 +497,49 @@ pub fn build<R: CryptoRng + ?Sized>(
         missing: if mode == Mode::Init { vec![] } else { missing },
         secretless,
         derived: prepared.master.is_some(),
+        missing_secrets,
     })
+}
+
+/// init on a bundle whose secrets are gone would make new ones and overwrite client.env, the
+/// only other copy of the encryption key: data encrypted with it would be lost for good.
+fn guard_lost_secrets(
+    out_abs: &Path,
+    had_secrets_file: bool,
+    any_key: bool,
+    secrets: &Secrets,
+) -> Result<(), Error> {
+    let client_env = read_optional(out_abs, render::CLIENT_ENV)?;
+    let client_has_key = client_env.as_deref().is_some_and(|t| {
+        t.lines()
+            .any(|l| l.starts_with(&format!("{}=", secrets::ENCRYPTION_KEY_VAR)))
+    });
+    let help = "restore secrets.env from a backup (client.env holds the app password and the encryption key); \
+                to start a new deployment instead, move this directory away"
+        .to_string();
+    if !had_secrets_file && (any_key || client_env.is_some()) {
+        return Err(Error::State {
+            path: out_abs.join(render::SECRETS_ENV),
+            reason: "is missing, but this bundle has keys or a client.env: new secrets would lock clients out \
+                     and replace the encryption key, making encrypted data unreadable"
+                .into(),
+            help,
+        });
+    }
+    if secrets.encryption_key().is_none() && client_has_key {
+        return Err(Error::State {
+            path: out_abs.join(render::SECRETS_ENV),
+            reason: format!(
+                "lacks {}, but client.env still has one: a new key would make data encrypted with the old one unreadable",
+                secrets::ENCRYPTION_KEY_VAR
+            ),
+            help: format!(
+                "copy the {} line from client.env back into secrets.env; to change the key, use `redis-harden rotate encryption-key`",
+                secrets::ENCRYPTION_KEY_VAR
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn uncovered_names(profile: &profile::EnvProfile, info: &CertInfo) -> Vec<String> {
@@ -577,6 +626,17 @@ pub fn accept(bundle: &mut Bundle, accepted: &[policy::Finding], stderr: &mut dy
     }
 }
 
+/// Whether firewall rules restrict who reaches the data port: some source is listed, and
+/// none of them is "everyone" (a /0 network allows the whole address family).
+fn firewalled(p: &profile::EnvProfile) -> bool {
+    let f = &p.firewall;
+    !f.app_cidrs.is_empty()
+        && f.app_cidrs
+            .iter()
+            .chain(&f.monitoring_cidrs)
+            .all(|c| c.net().prefix_len() > 0)
+}
+
 /// Policy findings for every rendered file of a bundle.
 pub fn policy_findings(
     bundle: &Bundle,
@@ -585,7 +645,7 @@ pub fn policy_findings(
 ) -> Vec<policy::Finding> {
     let p = policy::Policy::for_env(
         resolved.env,
-        !resolved.settings.firewall.app_cidrs.is_empty(),
+        firewalled(&resolved.settings),
         target == Target::Docker,
     );
     bundle

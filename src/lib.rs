@@ -35,7 +35,8 @@ pub use error::Error;
 /// Runs the command line `args` and returns the process exit code. Errors are printed here,
 /// with their `help:` line, so `main` stays a one-liner.
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -44,7 +45,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     };
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
-    match run(cli, &mut stdout, &mut stderr) {
+    match run(cli, &args, &mut stdout, &mut stderr) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(stderr, "error: {e}");
@@ -57,7 +58,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 }
 
 /// Runs a parsed command with the real clock and the operating system's CSPRNG.
-pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(), Error> {
+/// `argv` is the command line `cli` was parsed from; `check` repeats it in its fix command.
+pub fn run(
+    cli: cli::Cli,
+    argv: &[std::ffi::OsString],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
     let cwd = std::env::current_dir().map_err(|e| Error::Usage {
         message: format!("cannot read the current directory: {e}"),
         help: "run redis-harden from an existing directory".into(),
@@ -86,7 +93,7 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
             &mut rt,
             stdout,
             stderr,
-            &rerun_hint(),
+            &rerun_hint(argv),
         ),
         cli::Command::Certs(cli::CertsCommand::Status {
             env,
@@ -171,9 +178,12 @@ pub fn run(cli: cli::Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Res
 /// This invocation's arguments without the ones only `check` takes, shell-quoted where needed:
 /// the base of the fix command `check` suggests, so a team's --set, --templates and friends
 /// are not lost when they follow it.
-fn rerun_hint() -> String {
+fn rerun_hint(argv: &[std::ffi::OsString]) -> String {
     let mut out = vec![];
-    let mut args = std::env::args().skip(1);
+    let mut args = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = args.next() {
         if a == "--format" || a == "--renew-days" {
             args.next();

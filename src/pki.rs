@@ -375,6 +375,22 @@ fn client_params<R: CryptoRng + ?Sized>(
     p
 }
 
+/// Whether the certificate `leaf_pem` carries a valid signature of the CA `ca_pem`.
+pub fn signed_by(leaf_pem: &str, ca_pem: &str) -> bool {
+    let parse = |pem: &str| {
+        x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .ok()
+            .map(|(_, p)| p)
+    };
+    let (Some(leaf), Some(ca)) = (parse(leaf_pem), parse(ca_pem)) else {
+        return false;
+    };
+    let (Ok(leaf), Ok(ca)) = (leaf.parse_x509(), ca.parse_x509()) else {
+        return false;
+    };
+    leaf.verify_signature(Some(ca.public_key())).is_ok()
+}
+
 /// What the summary and checks need to know about a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {

@@ -70,6 +70,14 @@ pub fn run<R: CryptoRng + ?Sized>(
         writeln!(stdout, "nothing to do: {}", plan.notes.join("; ")).map_err(stdout_err)?;
         return Ok(());
     }
+    // What the touched files hold now, so a refused re-render can put everything back.
+    let before = snapshot(
+        &out,
+        plan.files
+            .iter()
+            .map(|f| f.rel.as_str())
+            .chain(plan.remove.iter().map(String::as_str)),
+    );
     writer::write_all(&out, &[], plan.files)?;
     for rel in &plan.remove {
         match std::fs::remove_file(out.join(rel)) {
@@ -91,8 +99,11 @@ pub fn run<R: CryptoRng + ?Sized>(
         plan.notes.push(format!(
             "then run `redis-harden render --env {env}` to update users.acl and client.env"
         ));
-    } else {
-        init::run(opts, Mode::Render, rt, stdout, stderr)?;
+    } else if let Err(e) = init::run(opts, Mode::Render, rt, stdout, stderr) {
+        // The new configs were refused (bad profile, policy gate): undo the rotation, so the
+        // bundle is as it was and the same command can be run again once that is fixed.
+        restore(&out, before)?;
+        return Err(e);
     }
     for note in &plan.notes {
         writeln!(stdout, "{note}").map_err(stdout_err)?;
@@ -106,6 +117,44 @@ pub fn run<R: CryptoRng + ?Sized>(
         .map_err(stdout_err)?;
     }
     Ok(())
+}
+
+/// Files by relative path, with their bytes and mode (None: the file does not exist).
+type Snapshot = Vec<(String, Option<(Vec<u8>, u32)>)>;
+
+/// The current bytes and mode of each file.
+fn snapshot<'a>(
+    out: &Path,
+    rels: impl Iterator<Item = &'a str>,
+) -> Snapshot {
+    use std::os::unix::fs::PermissionsExt;
+    rels.map(|rel| {
+        let path = out.join(rel);
+        let state = std::fs::read(&path)
+            .ok()
+            .zip(std::fs::metadata(&path).ok())
+            .map(|(bytes, meta)| (bytes, meta.permissions().mode() & 0o7777));
+        (rel.to_owned(), state)
+    })
+    .collect()
+}
+
+fn restore(out: &Path, before: Snapshot) -> Result<(), Error> {
+    let mut files = vec![];
+    for (rel, state) in before {
+        match state {
+            Some((content, mode)) => files.push(FileSpec {
+                rel,
+                content,
+                mode,
+                create_only: false,
+            }),
+            None => {
+                let _ = std::fs::remove_file(out.join(&rel));
+            }
+        }
+    }
+    writer::write_all(out, &[], files).map(|_| ())
 }
 
 fn stdout_err(source: std::io::Error) -> Error {
@@ -393,11 +442,28 @@ fn ca<R: CryptoRng + ?Sized>(
             return Ok(());
         }
         // The new CA is the first certificate of the bundle (the one ca.key belongs to).
-        let first = pem_blocks(&current).into_iter().next().unwrap_or_default();
-        replace(plan, pki::CA_CERT, &first);
+        let Some(new_ca) = pem_blocks(&current).into_iter().next() else {
+            return Err(state(
+                &p.out_abs.join(pki::CA_CERT),
+                "holds no certificate",
+                "restore it from a backup",
+            ));
+        };
+        // Dropping the old CA while a leaf still depends on it would cut that leaf off.
+        for leaf in [pki::SERVER_CERT, pki::CLIENT_CERT] {
+            if !pki::signed_by(&read(p, leaf)?, &new_ca) {
+                return Err(state(
+                    &p.out_abs.join(leaf),
+                    "is still signed by the old CA",
+                    format!(
+                        "run `redis-harden rotate certs --env {env}` (and deploy the new certificates) before finishing"
+                    ),
+                ));
+            }
+        }
+        replace(plan, pki::CA_CERT, &new_ca);
         plan.remove = CA
             .iter()
-            .chain(LEAVES.iter())
             .map(|r| previous_path(r))
             .filter(|r| p.out_abs.join(r).exists())
             .collect();
@@ -406,20 +472,22 @@ fn ca<R: CryptoRng + ?Sized>(
         return Ok(());
     }
     keep_previous(p, &CA, plan, "ca")?;
-    keep_previous(p, &LEAVES, plan, "ca")?;
-    let new = pki::ensure(&pki::Existing::default(), &subject(p), rt.now, rt.rng)
+    // Only the CA changes now: everyone first learns to trust the new CA (ca.crt lists both),
+    // while the current certificates, signed by the old one, keep working.
+    let fresh = pki::ensure(&pki::Existing::default(), &subject(p), rt.now, rt.rng)
         .map_err(|e| state(&p.out_abs.join(e.file), e.reason, e.help))?;
     let old_ca = pem_blocks(&current).concat();
     // New first: it is the CA that ca.key belongs to and that signs from now on.
-    replace(plan, pki::CA_CERT, &format!("{}{old_ca}", new.ca.cert_pem));
-    replace(plan, pki::CA_KEY, &new.ca.key_pem);
-    replace(plan, pki::SERVER_CERT, &new.server.cert_pem);
-    replace(plan, pki::SERVER_KEY, &new.server.key_pem);
-    replace(plan, pki::CLIENT_CERT, &new.client.cert_pem);
-    replace(plan, pki::CLIENT_KEY, &new.client.key_pem);
+    replace(
+        plan,
+        pki::CA_CERT,
+        &format!("{}{old_ca}", fresh.ca.cert_pem),
+    );
+    replace(plan, pki::CA_KEY, &fresh.ca.key_pem);
     plan.notes.push(format!(
-        "new CA; tls/ca.crt now trusts the new and the old CA, and the server and client certificates are re-issued by \
-         the new one. Distribute ca.crt and the new client certificate, then run `redis-harden rotate ca --env {env} --finish`"
+        "new CA: tls/ca.crt now trusts the new and the old CA; the certificates in use are unchanged. Next: \
+         distribute ca.crt to every client and server and apply it, then `redis-harden rotate certs --env {env}` \
+         re-issues the certificates from the new CA, then `redis-harden rotate ca --env {env} --finish`"
     ));
     plan.apply = Some("CONFIG SET tls-ca-cert-file".into());
     Ok(())

@@ -280,6 +280,11 @@ impl Secrets {
         self.entries.get(var).map(String::as_str)
     }
 
+    /// Every stored value, for scrubbing them out of anything that is printed or shared.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.entries.values().map(String::as_str)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }

@@ -189,10 +189,11 @@ fn write_temp(tmp: &Path, spec: &FileSpec) -> Result<(), Error> {
     // The umask may have stripped bits from the mode given at creation; set it exactly.
     f.set_permissions(std::fs::Permissions::from_mode(spec.mode))
         .map_err(err)?;
-    // Keys, certificates and secrets cannot be made again, so they reach the disk before the
+    // Keys, certificates (also when rotate replaces them) and secrets cannot be made again, so
+    // they reach the disk before the
     // rename; rendered configs can always be re-rendered, and skipping their fsync halves the
     // time of a fresh init.
-    if spec.create_only || spec.mode & 0o077 == 0 {
+    if spec.create_only || spec.mode & 0o077 == 0 || spec.rel.ends_with(".crt") {
         f.sync_all().map_err(err)?;
     }
     Ok(())

@@ -128,14 +128,15 @@ fn certificate_rotation_reloads_without_restart() {
     check_green(&b);
 }
 
+/// CA rotation in two steps, with no moment where a client cannot connect: first everyone
+/// trusts both CAs (certificates unchanged), then the certificates move to the new CA, then the
+/// old CA is dropped.
 #[test]
 fn ca_rotation_trusts_both_cas_until_finish() {
     let b = Bundle::init("production", &ADMIN);
     let _server = Server::start(&b);
     let old_ca = b.tmp.path().join("old-ca.crt");
     std::fs::copy(b.path("tls/ca.crt"), &old_ca).unwrap();
-    rotate(&b, &["ca"]);
-    check_green(&b);
     let (ca, crt, key) = (
         b.path("tls/ca.crt"),
         b.path("tls/server.crt"),
@@ -151,22 +152,53 @@ fn ca_rotation_trusts_both_cas_until_finish() {
         "tls-key-file",
         key.to_str().unwrap(),
     ];
-    // The admin's own (old-CA) client certificate is still trusted: apply with it.
+
+    // Step 1: trust both. The certificates in use do not change, so nothing breaks, not even
+    // a client that still has only the old ca.crt.
+    rotate(&b, &["ca"]);
+    check_green(&b);
+    assert_eq!(
+        std::fs::read_to_string(&ca)
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2
+    );
+    assert_eq!(admin(&b, &reload), "OK");
+    assert_eq!(b.cli().login("app").run(&["PING"]), "PONG");
+    assert_eq!(b.cli().ca(&old_ca).login("app").run(&["PING"]), "PONG");
+    // Finishing now would strand the certificates still signed by the old CA.
+    let port = format!("redis.port={}", b.port);
+    let early = run(
+        b.tmp.path(),
+        &[
+            "rotate",
+            "ca",
+            "--finish",
+            "--env",
+            "production",
+            "--out",
+            b.dir.to_str().unwrap(),
+            "--set",
+            &port,
+            "--set",
+            "acl.admin.enabled=true",
+        ],
+    );
+    early.failure(2).stderr_has("rotate certs");
+
+    // Step 2: certificates from the new CA. Old and new client certificates both work.
+    rotate(&b, &["certs"]);
+    check_green(&b);
+    assert_eq!(admin(&b, &reload), "OK");
     let with_old_cert = || {
         b.cli()
             .client_cert("tls/client.previous.crt", "tls/client.previous.key")
     };
-    assert_eq!(with_old_cert().login("admin").run(&reload), "OK");
-    // Overlap: an application still on the old client certificate works, a new one too.
     assert_eq!(with_old_cert().login("app").run(&["PING"]), "PONG");
     assert_eq!(b.cli().login("app").run(&["PING"]), "PONG");
-    // A client that trusts only the old CA cannot verify the new server certificate.
-    let out = b.cli().ca(&old_ca).login("app").run(&["PING"]);
-    assert!(
-        !out.contains("PONG"),
-        "old-CA-only client verified the new server certificate: {out}"
-    );
 
+    // Step 3: drop the old CA. A certificate it signed is refused from now on.
     rotate(&b, &["ca", "--finish"]);
     check_green(&b);
     assert_eq!(
@@ -177,27 +209,45 @@ fn ca_rotation_trusts_both_cas_until_finish() {
         1
     );
     assert_eq!(admin(&b, &reload), "OK");
-    // The old client certificate lives on only in the test's copy: it is now refused.
-    let out = with_old_cert_from_backup(&b);
+    let out = with_old_cert().login("app").run(&["PING"]);
     assert!(
         !out.contains("PONG"),
         "a certificate of the retired CA was accepted: {out}"
     );
     assert_eq!(b.cli().login("app").run(&["PING"]), "PONG");
+    rotate(&b, &["certs", "--finish"]);
+    check_green(&b);
 }
 
-/// After --finish the previous pair is deleted; re-create an old-CA client from a copy taken
-/// during the overlap and try it.
-fn with_old_cert_from_backup(b: &Bundle) -> String {
-    // The test bundle keeps no old pair after --finish, so sign nothing new: use a
-    // certificate from another, unrelated bundle, which is exactly what "old CA" now is.
-    let other = Bundle::init("production", &[]);
-    std::fs::copy(other.path("tls/client.crt"), b.path("tls/foreign.crt")).unwrap();
-    std::fs::copy(other.path("tls/client.key"), b.path("tls/foreign.key")).unwrap();
-    b.cli()
-        .client_cert("tls/foreign.crt", "tls/foreign.key")
-        .login("app")
-        .run(&["PING"])
+/// A rotation whose new configs the policy gate refuses is undone: nothing half-rotated stays.
+#[test]
+fn a_refused_rotation_changes_nothing() {
+    let b = Bundle::init("production", &[]);
+    let before = crate::support::tree(&b.dir);
+    let port = format!("redis.port={}", b.port);
+    let out = b.dir.to_str().unwrap();
+    for what in [&["passwords"][..], &["certs"], &["ca"], &["encryption-key"]] {
+        let mut args = vec!["rotate"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&[
+            "--env",
+            "production",
+            "--out",
+            out,
+            "--set",
+            &port,
+            "--set",
+            "tls.client_auth=off",
+        ]);
+        run(b.tmp.path(), &args)
+            .failure(1)
+            .stderr_has("tls-auth-clients");
+        assert_eq!(
+            crate::support::tree(&b.dir),
+            before,
+            "rotate {what:?} left changes behind"
+        );
+    }
 }
 
 fn serial(b: &Bundle, rel: &str) -> String {

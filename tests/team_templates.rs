@@ -777,10 +777,10 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
 
 #[test]
 fn compose_published_port_is_enforced_when_compose_is_rendered() {
-    if !listed().iter().any(|n| n == "docker-compose.yml.tera") {
-        eprintln!("no docker-compose.yml.tera built-in: compose-published-port not testable yet");
-        return;
-    }
+    assert!(
+        listed().iter().any(|n| n == "docker-compose.yml.tera"),
+        "docker-compose.yml.tera is not built in"
+    );
     let compose = "# Team compose file.\nservices:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    ports:\n      - \"6379:6379\"\n";
     assert_gate(&Case {
         rule: "compose-published-port",
@@ -801,10 +801,10 @@ fn compose_published_port_is_enforced_when_compose_is_rendered() {
 
 #[test]
 fn dragonfly_rules_are_enforced_when_dragonfly_is_rendered() {
-    if !listed().iter().any(|n| n == "dragonfly.flags.tera") {
-        eprintln!("no dragonfly.flags.tera built-in: Dragonfly rules not testable yet");
-        return;
-    }
+    assert!(
+        listed().iter().any(|n| n == "dragonfly.flags.tera"),
+        "dragonfly.flags.tera is not built in"
+    );
     let flags = |line: &str| {
         vec![(
             "dragonfly.flags.tera",
