@@ -220,7 +220,14 @@ pub fn run<R: CryptoRng + ?Sized>(
     let needs_init = findings
         .iter()
         .any(|f| f.kind == "missing" && !bundle.rendered.contains(&f.file));
-    let help = if needs_init {
+    let lost_secrets = findings
+        .iter()
+        .any(|f| f.kind == "missing" && f.file == crate::render::SECRETS_ENV);
+    let help = if lost_secrets {
+        "restore secrets.env from a backup: init refuses to replace the secrets of an existing bundle, \
+         because that would lock clients out and lose the encryption key"
+            .to_string()
+    } else if needs_init {
         format!(
             "run `redis-harden {}` to create the missing keys and secrets",
             rerun.replacen("check", "init", 1)

@@ -91,6 +91,7 @@ pub enum RotateCommand {
     EncryptionKey {
         #[command(flatten)]
         bundle: BundleArgs,
+        /// Drop the previous key once stored data is re-encrypted (MultiFernet.rotate).
         #[arg(long)]
         finish: bool,
     },
@@ -99,6 +100,7 @@ pub enum RotateCommand {
     Certs {
         #[command(flatten)]
         bundle: BundleArgs,
+        /// Delete the previous certificates and keys once clients use the new ones.
         #[arg(long)]
         finish: bool,
     },
@@ -107,6 +109,7 @@ pub enum RotateCommand {
     Ca {
         #[command(flatten)]
         bundle: BundleArgs,
+        /// Drop the old CA from ca.crt once every certificate comes from the new one.
         #[arg(long)]
         finish: bool,
     },

@@ -123,10 +123,7 @@ pub fn run<R: CryptoRng + ?Sized>(
 type Snapshot = Vec<(String, Option<(Vec<u8>, u32)>)>;
 
 /// The current bytes and mode of each file.
-fn snapshot<'a>(
-    out: &Path,
-    rels: impl Iterator<Item = &'a str>,
-) -> Snapshot {
+fn snapshot<'a>(out: &Path, rels: impl Iterator<Item = &'a str>) -> Snapshot {
     use std::os::unix::fs::PermissionsExt;
     rels.map(|rel| {
         let path = out.join(rel);
