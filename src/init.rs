@@ -72,7 +72,7 @@ pub fn out_dir(
     let shown = crate::values::visible(&rel.display().to_string());
     let conf = ConfPath::from_path(&abs).map_err(|e| Error::Usage {
         message: format!("--out {shown}: {e}"),
-        help: "the path is written into redis.conf; choose one without quotes, backslashes or control characters".into(),
+        help: "the path is written into redis.conf and, unquoted, into client.env: use letters, digits and / . _ - + , : @ =".into(),
     })?;
     if abs.exists() && !abs.is_dir() {
         return Err(Error::Usage {

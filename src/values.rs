@@ -34,6 +34,9 @@ fn describe_char(c: char) -> String {
         '\'' => "a single quote".into(),
         '\\' => "a backslash".into(),
         '#' => "a '#'".into(),
+        '$' => "a '$'".into(),
+        '`' => "a backtick".into(),
+        ';' => "a ';'".into(),
         c if c.is_control() => format!("a control character (U+{:04X})", c as u32),
         c => format!("the character {c:?}"),
     }
@@ -306,10 +309,22 @@ impl KeyPattern {
 string_value!(KeyPattern);
 
 /// One command rule of an ACL user: `+@read`, `-@dangerous`, `+get`, `-config|set`.
+///
+/// `COMMAND|SUBCOMMAND` is accepted only for the commands that have subcommands. Redis 7.0
+/// also takes `+COMMAND|ARG` for any other command (a "first-arg" rule, deprecated with a
+/// warning in its log): `+flushall|async` reads like a narrow permission but lets the user run
+/// FLUSHALL ASYNC, i.e. wipe every key; `-flushall|async` is an error. Dragonfly has no `|`
+/// rules at all. So such a rule is refused here, with a message that says what it would grant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AclRule(String);
 
 impl AclRule {
+    /// Redis 7.0's commands with subcommands (`COMMAND INFO` lists them as `name|sub`).
+    pub const CONTAINER_COMMANDS: [&'static str; 15] = [
+        "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "module",
+        "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
+    ];
+
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         check_chars(s, "ACL rule", |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || "+-@|_.".contains(c)
@@ -327,20 +342,50 @@ impl AclRule {
         if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             return invalid("ACL rule must name a command or @category after '+'/'-'");
         }
+        if let Some((command, sub)) = body.split_once('|') {
+            if body.starts_with('@') {
+                return invalid("a @category has no subcommands: drop the '|...'");
+            }
+            if !Self::CONTAINER_COMMANDS.contains(&command) {
+                return invalid(format!(
+                    "{command} has no subcommands: {s} would be a first-argument rule, which \
+                     Redis 7.0 deprecates and which grants the command itself (+flushall|async \
+                     lets the user run FLUSHALL ASYNC); allow or deny {command} as a whole"
+                ));
+            }
+            if sub.is_empty() || sub.contains('|') {
+                return invalid(format!(
+                    "expected COMMAND|SUBCOMMAND, e.g. {}config|get",
+                    &s[..1]
+                ));
+            }
+        }
         Ok(Self(s.to_owned()))
     }
 }
 string_value!(AclRule);
 
-/// A filesystem path that is written into a config file. Always rendered inside double quotes,
-/// so spaces are fine; quotes, backslashes and control characters are not.
+/// A filesystem path that is written into generated files. redis.conf quotes it, but
+/// `client.env` (which shells source: `set -a; . ./client.env`), the Dragonfly flagfile and
+/// the shell commands we print do not. So it admits only what is safe unquoted in a POSIX
+/// shell and an env file: ASCII letters, digits and `/ . _ - + , : @ =`. No spaces, `$`,
+/// backticks, `;`, quotes, globs, `~` or non-ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConfPath(String);
 
 impl ConfPath {
+    /// The characters besides ASCII letters and digits a path may hold.
+    pub const PUNCTUATION: &'static str = "/._-+,:@=";
+
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         check_chars(s, "path", |c| {
-            !(c.is_control() || c == '"' || c == '\'' || c == '\\')
+            c.is_ascii_alphanumeric() || Self::PUNCTUATION.contains(c)
+        })
+        .map_err(|e| {
+            Invalid(format!(
+                "{e}: the path is written unquoted into client.env, which shells source, so \
+                 it may hold only ASCII letters, digits and / . _ - + , : @ ="
+            ))
         })?;
         Ok(Self(s.to_owned()))
     }
@@ -478,7 +523,7 @@ mod tests {
         let err = KeyPattern::parse("app:* +@all").unwrap_err();
         assert_eq!(err.0, "key pattern contains a space");
         let err = ConfPath::parse("/tmp/x\"\nenable-debug-command yes").unwrap_err();
-        assert_eq!(err.0, "path contains a double quote");
+        assert!(err.0.starts_with("path contains a double quote: "), "{err}");
         assert!(UserName::parse("app on >pw").is_err());
         assert!(AclRule::parse("+@all\nuser x").is_err());
         assert!(BindAddr::parse("127.0.0.1\nport 6379").is_err());
@@ -539,6 +584,29 @@ mod tests {
         for bad in ["@read", "+", "allkeys", "~*", ">password", "+@"] {
             assert!(AclRule::parse(bad).is_err(), "{bad}");
         }
+        // First-arg rules grant the command: refused, saying so.
+        for first_arg in [
+            "+flushall|async",
+            "+shutdown|nosave",
+            "+replicaof|no",
+            "-flushall|async",
+            "+select|0",
+        ] {
+            let err = AclRule::parse(first_arg).unwrap_err();
+            assert!(err.0.contains("has no subcommands"), "{first_arg}: {err}");
+            assert!(err.0.contains("first-argument rule"), "{err}");
+        }
+        for bad in ["+config|", "+config|set|x", "+@read|x", "+|get"] {
+            assert!(AclRule::parse(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "+config|get",
+            "-acl|setuser",
+            "+xinfo|stream",
+            "+latency|latest",
+        ] {
+            AclRule::parse(ok).unwrap();
+        }
     }
 
     #[test]
@@ -562,15 +630,51 @@ mod tests {
     }
 
     #[test]
-    fn conf_paths_allow_spaces_but_not_quotes() {
-        assert_eq!(
-            ConfPath::parse("/srv/my deploy")
-                .unwrap()
-                .join("tls/ca.crt")
-                .as_str(),
-            "/srv/my deploy/tls/ca.crt"
-        );
-        assert!(ConfPath::parse("/srv/a'b").is_err());
+    fn conf_paths_are_safe_unquoted_in_a_shell() {
+        for ok in [
+            "/srv/redis-harden/deploy/production",
+            "/tmp/.tmpAbC123/out",
+            "/srv/a_b.c-d+e,f:g@h=i",
+            "relative/9",
+        ] {
+            assert_eq!(
+                ConfPath::parse(ok).unwrap().join("tls/ca.crt").as_str(),
+                format!("{ok}/tls/ca.crt")
+            );
+        }
+        for (bad, named) in [
+            ("/srv/my deploy", "a space"),
+            ("/srv/a $(touch x)", "a space"),
+            ("/srv/$(touch x)", "a '$'"),
+            ("/srv/$HOME", "a '$'"),
+            ("/srv/`id`", "a backtick"),
+            ("/srv/a;b", "a ';'"),
+            ("/srv/a'b", "a single quote"),
+            ("/srv/a\"b", "a double quote"),
+            ("/srv/a\\b", "a backslash"),
+            ("/srv/a*", "the character '*'"),
+            ("/srv/a?", "the character '?'"),
+            ("/srv/[ab]", "the character '['"),
+            ("~/deploy", "the character '~'"),
+            ("/srv/a&b", "the character '&'"),
+            ("/srv/a|b", "the character '|'"),
+            ("/srv/a>b", "the character '>'"),
+            ("/srv/a#b", "a '#'"),
+            ("/srv/a\tb", "a tab"),
+            ("/srv/a\nb", "a newline"),
+            ("/srv/d\u{e9}ploiement", "the character '\u{e9}'"),
+        ] {
+            let err = ConfPath::parse(bad).unwrap_err();
+            assert!(
+                err.0.starts_with(&format!("path contains {named}: ")),
+                "{bad:?}: {err}"
+            );
+            assert!(
+                err.0
+                    .contains("written unquoted into client.env, which shells source"),
+                "{err}"
+            );
+        }
         assert!(ConfPath::parse("").is_err());
     }
 }

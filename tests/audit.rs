@@ -208,6 +208,17 @@ fn a_weak_config_has_each_finding() {
             at("user app on >weak-fixture-app-password ~* &* +@all"),
             "medium",
         ),
+        // An inline user gets the ACL file's checks too.
+        (
+            "acl-plaintext-password",
+            at("user app on >weak-fixture-app-password ~* &* +@all"),
+            "high",
+        ),
+        (
+            "app-permissions",
+            at("user app on >weak-fixture-app-password ~* &* +@all"),
+            "high",
+        ),
         ("debug-command", at("enable-debug-command yes"), "high"),
         ("module-command", at("enable-module-command yes"), "high"),
         (
@@ -244,8 +255,8 @@ fn a_weak_config_has_each_finding() {
         ))
         .stdout_has("    fix: set `port 0` and serve clients on `tls-port`\n")
         .stdout_has("requirepass <redacted>")
-        .stdout_has("failed: 13 findings (8 high, 3 medium, 2 low); 8 at or above high\n")
-        .stderr_has("audit found 8 findings at or above high");
+        .stdout_has("failed: 15 findings (10 high, 3 medium, 2 low); 10 at or above high\n")
+        .stderr_has("audit found 10 findings at or above high");
     assert_silent_about(&r, &secrets);
 
     // --fail-on decides the exit code, not what is shown.
@@ -256,14 +267,14 @@ fn a_weak_config_has_each_finding() {
         None,
     )
     .success()
-    .stdout_has("ok: 13 findings");
+    .stdout_has("ok: 15 findings");
     audit(
         tmp.path(),
         &["--env", "production", path, "--fail-on", "low"],
         None,
     )
     .failure(1)
-    .stderr_has("13 findings at or above low");
+    .stderr_has("15 findings at or above low");
     // Testing allows plaintext on loopback, not on every interface.
     let r = audit(
         tmp.path(),
@@ -382,7 +393,9 @@ fn the_field_notes_configs() {
         [
             ("dragonfly-http-console", "critical"),
             ("aclfile", "high"),
-            ("password-in-conf", "high")
+            ("password-in-conf", "high"),
+            // Production allows only TLS 1.3; Dragonfly cannot refuse TLS 1.2.
+            ("dragonfly-tls12", "low")
         ]
     );
 }

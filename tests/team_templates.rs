@@ -611,6 +611,16 @@ fn redis_cases() -> Vec<Case> {
         ),
         Case::conf("bind-all-interfaces", "production", "bind 0.0.0.0 -::1"),
         Case::conf("bind-all-interfaces", "staging", "bind * -::*"),
+        Case::conf("weak-ciphers", "staging", "tls-ciphers \"HIGH:RC4-SHA\""),
+        Case::conf("tls-replication", "production", "tls-replication no"),
+        Case::acl(
+            "monitoring-permissions",
+            // Key access: what a leaked exporter password must never give.
+            acl.replace(
+                "resetkeys resetchannels -@all +ping +info",
+                "resetkeys resetchannels ~* -@all +ping +info",
+            ),
+        ),
     ]
 }
 

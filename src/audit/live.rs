@@ -7,7 +7,8 @@
 //! command is queued inside `MULTI` (Redis checks permissions when it queues) and then
 //! thrown away with `DISCARD`, so it never runs. SHUTDOWN refuses to be queued, so it is
 //! only ever asked with `ACL DRYRUN`. The password is sent only over a connection whose
-//! certificate verified, and never printed.
+//! certificate verified, or in plaintext to loopback (127.0.0.0/8, ::1, localhost), and
+//! never printed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -161,8 +162,9 @@ impl Target {
         )
     }
 
+    /// 127.0.0.0/8, ::1 or `localhost`.
     fn is_loopback(&self) -> bool {
-        self.bare_host() == "localhost"
+        self.bare_host().eq_ignore_ascii_case("localhost")
             || self
                 .bare_host()
                 .parse::<std::net::IpAddr>()
@@ -421,6 +423,23 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         }
     }
 
+    // A plaintext URL to another host: the password would cross the network in the clear
+    // (the plaintext finding above says so when the server answers plaintext). Only
+    // loopback never leaves the host.
+    if !may_send_password(&a.target) {
+        a.add(
+            CHECK_SKIPPED,
+            format!(
+                "authenticated checks skipped: no password is sent over plaintext to {}, which is not loopback (127.0.0.0/8, ::1, localhost); audit over rediss:// or from the server itself",
+                a.target.host
+            ),
+        );
+        return Ok(Report {
+            target: a.shown.clone(),
+            findings: a.findings,
+        });
+    }
+
     let user = a.target.user.clone().unwrap_or_else(|| "default".into());
     let password = password(opts, &a.target)?;
     let auth = password.as_deref().map(|pw| (user.as_str(), pw.as_str()));
@@ -453,6 +472,12 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         target: a.shown.clone(),
         findings: a.findings,
     })
+}
+
+/// Whether a password may be sent to `t`: over TLS (the caller has verified it), or in
+/// plaintext to loopback only.
+fn may_send_password(t: &Target) -> bool {
+    t.tls || t.is_loopback()
 }
 
 fn first_line(s: &str) -> &str {
@@ -922,6 +947,29 @@ mod tests {
         assert!(t.is_loopback());
         assert!(Target::parse("http://x").is_err());
         assert!(Target::parse("redis://::1:6379").is_err());
+    }
+
+    #[test]
+    fn no_password_in_plaintext_beyond_loopback() {
+        for (url, sends) in [
+            ("redis://127.0.0.1:6379", true),
+            ("redis://127.8.9.10:6379", true),
+            ("redis://[::1]:6379", true),
+            ("redis://localhost:6379", true),
+            ("redis://app@LOCALHOST", true),
+            ("redis://10.0.0.5:6379", false),
+            ("redis://app@10.0.0.5:6379", false),
+            ("redis://[::ffff:127.0.0.1]:6379", false),
+            ("redis://[2001:db8::1]:6379", false),
+            ("redis://redis.example.com:6379", false),
+            ("redis://localhost.example.com:6379", false),
+            ("redis://0.0.0.0:6379", false),
+            ("rediss://10.0.0.5:6379", true),
+            ("rediss://redis.example.com:6379", true),
+        ] {
+            let t = Target::parse(url).unwrap();
+            assert_eq!(may_send_password(&t), sends, "{url}");
+        }
     }
 
     #[test]

@@ -134,9 +134,10 @@ pub fn run(
         })?;
         let content = String::from_utf8_lossy(&bytes);
         let kind = kind_of(&shown, &content, args.kind);
-        let mut found = policy::check_as(kind, &shown, &content, &policy);
+        // The bytes, not the lossy text: a redis.conf is parsed byte for byte, like Redis.
+        let mut found = policy::check_bytes_as(kind, &shown, &bytes, &policy);
         if kind == Kind::RedisConf {
-            found.extend(implied_default_user(&shown, &content));
+            found.extend(implied_default_user(&shown, &bytes));
         }
         found.sort_by_key(|f| f.line.unwrap_or(0));
         findings.extend(found);
@@ -217,8 +218,8 @@ pub fn run(
 /// A redis.conf without an ACL file, a password or a `user default` line leaves Redis's
 /// default user `on nopass ~* &* +@all`: every connection may run every command. (Only the
 /// audit says so: in a bundle the ACL file is checked on its own.)
-fn implied_default_user(shown: &str, content: &str) -> Option<Finding> {
-    let ds = policy::parse_redis_conf(content);
+fn implied_default_user(shown: &str, content: &[u8]) -> Option<Finding> {
+    let ds = policy::parse_redis_conf_bytes(content);
     let set = |name: &str| {
         ds.iter()
             .rev()
@@ -358,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_conf_without_acls_or_password_leaves_default_open() {
-        let rule = |c: &str| implied_default_user("r.conf", c).map(|f| f.rule);
+        let rule = |c: &str| implied_default_user("r.conf", c.as_bytes()).map(|f| f.rule);
         assert_eq!(
             rule("bind 127.0.0.1 -::1\nport 6379\n"),
             Some(policy::DEFAULT_USER.id)
@@ -367,6 +368,9 @@ mod tests {
         assert_eq!(rule("aclfile /etc/redis/users.acl\n"), None);
         assert_eq!(rule("requirepass x\n"), None);
         assert_eq!(rule("user default off\n"), None);
+        // Quoted and escaped the way Redis reads them.
+        assert_eq!(rule("\"aclf\\x69le\" /etc/redis/users.acl\n"), None);
+        assert_eq!(rule("user 'default' off\n"), None);
     }
 
     #[test]

@@ -376,6 +376,21 @@ impl EnvProfile {
                 ),
             );
         }
+        // The compose file runs the server as docker.uid:docker.gid; 0 is root, whose
+        // container escapes are host root's (and which owns every file it mounts).
+        for (key, id) in [
+            ("docker.uid", self.docker.uid),
+            ("docker.gid", self.docker.gid),
+        ] {
+            if id == 0 {
+                return fail(
+                    key,
+                    "0 is root: the container must not run as root (use the image's own user, \
+                     999 for redis and dragonfly)"
+                        .into(),
+                );
+            }
+        }
         if !(self.docker.cpus > 0.0 && self.docker.cpus <= 1024.0) {
             return fail(
                 "docker.cpus",
@@ -459,4 +474,31 @@ pub struct Effective<'a> {
     pub environment: Environment,
     #[serde(flatten)]
     pub settings: &'a EnvProfile,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_container_may_not_run_as_root() {
+        for env in Environment::ALL {
+            for (uid, gid, key) in [
+                (0, 999, "docker.uid"),
+                (999, 0, "docker.gid"),
+                (0, 0, "docker.uid"),
+            ] {
+                let mut p = builtin(env);
+                p.docker.uid = uid;
+                p.docker.gid = gid;
+                let v = p.validate().unwrap_err();
+                assert_eq!(v.keys, [key], "{env} {uid}:{gid}");
+                assert!(v.reason.contains("must not run as root"), "{}", v.reason);
+            }
+            let mut p = builtin(env);
+            p.docker.uid = 1000;
+            p.docker.gid = 1000;
+            p.validate().unwrap();
+        }
+    }
 }
