@@ -501,7 +501,48 @@ impl MemorySize {
         digits.parse::<u64>().ok()?.checked_mul(mult)
     }
 }
-string_value!(MemorySize);
+impl MemorySize {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MemorySize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for MemorySize {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        Self::parse(s)
+    }
+}
+
+impl serde::Serialize for MemorySize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// YAML reads `maxmemory: 1024` as a number: take it as bytes, like redis.conf does.
+impl<'de> serde::Deserialize<'de> for MemorySize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Bytes(n) => n.to_string(),
+            Raw::Text(t) => t,
+        };
+        Self::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format_args!("invalid value {text:?}: {e}")))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -617,6 +658,14 @@ mod tests {
         assert!(ImageRef::parse("redis:latest").is_err());
         assert!(ImageRef::parse("registry:5000/redis").is_err());
         assert!(ImageRef::parse("redis:7\ncommand: x").is_err());
+    }
+
+    #[test]
+    fn memory_sizes_from_yaml_numbers_are_bytes() {
+        let m: MemorySize = serde_json::from_str("268435456").unwrap();
+        assert_eq!(m.bytes(), Some(256 << 20));
+        assert!(serde_json::from_str::<MemorySize>("0").is_err());
+        assert!(serde_json::from_str::<MemorySize>("-5").is_err());
     }
 
     #[test]

@@ -344,6 +344,10 @@ fn clean_serde_message(msg: &str) -> String {
         .replace("expected i64", "expected a whole number")
         .replace("expected u32", "expected a whole number")
         .replace("expected f64", "expected a number")
+        .replace(
+            "data did not match any variant of untagged enum Raw",
+            "expected a size such as 256mb, 2gb or a byte count",
+        )
 }
 
 #[cfg(test)]
