@@ -56,7 +56,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     // A bundle without secrets (checked into git, secrets kept elsewhere): files that hold
     // secrets are mode 0600 by construction, and are neither compared nor required.
     let secret_file =
-        |rel: &str, mode: u32| bundle.secretless && (mode == 0o600 || rel.ends_with(".key"));
+        |rel: &str, mode: u32| bundle.secretless && (is_secret(mode) || rel.ends_with(".key"));
     for var in &bundle.missing_secrets {
         findings.push(Finding {
             kind: "missing",
@@ -178,7 +178,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     }
 
     let env = prepared.resolved.env;
-    let out = opts.out.clone().unwrap_or_else(|| init::default_out(env));
+    let out = &prepared.out_shown;
     if bundle.secretless && format == Format::Text {
         let _ = writeln!(
             stdout,

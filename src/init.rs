@@ -210,7 +210,6 @@ pub fn run<R: CryptoRng + ?Sized>(
     };
     let outcomes = writer::write_all(out_abs, dirs, bundle.files)?;
 
-    let shown = opts.out.clone().unwrap_or_else(|| default_out(opts.env));
     for w in &bundle.warnings {
         let _ = writeln!(stderr, "warning: {w}");
     }
@@ -218,7 +217,7 @@ pub fn run<R: CryptoRng + ?Sized>(
         stdout,
         resolved,
         opts.target,
-        &shown,
+        &prepared.out_shown,
         &outcomes,
         &bundle.notes,
     )
