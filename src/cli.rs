@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bundle::Access;
 use crate::init;
 use crate::profile::{Engine, Environment};
 use crate::render::Target;
@@ -26,13 +27,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
     )]
-    Init(BundleArgs),
+    Init(WriteArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.
     /// Never creates or changes a secret or key.
     #[command(
         after_help = "Example:\n  redis-harden render --env production --out deploy/production --templates team-templates"
     )]
-    Render(BundleArgs),
+    Render(WriteArgs),
     /// Compare DIR with what the profile and templates render now: drift, missing files,
     /// wrong modes, certificates near expiry and policy violations. Writes nothing.
     #[command(
@@ -78,7 +79,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate passwords --env production --user app")]
     Passwords {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Only this user [default: every user with a password].
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
@@ -90,7 +91,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate encryption-key --env production")]
     EncryptionKey {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the previous key once stored data is re-encrypted (MultiFernet.rotate).
         #[arg(long)]
         finish: bool,
@@ -99,7 +100,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate certs --env production")]
     Certs {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Delete the previous certificates and keys once clients use the new ones.
         #[arg(long)]
         finish: bool,
@@ -108,7 +109,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate ca --env production")]
     Ca {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the old CA from ca.crt once every certificate comes from the new one.
         #[arg(long)]
         finish: bool,
@@ -150,9 +151,10 @@ pub struct BundleArgs {
     /// Output directory [default: deploy/ENV].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Where the server reads its files: paths written into redis.conf.
-    #[arg(long, value_enum, default_value_t = Target::Local)]
-    pub target: Target,
+    /// Where the server reads its files: paths written into redis.conf [default: as recorded
+    /// in the bundle's manifest.json, else local].
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
     /// A team template directory: a file named like a built-in replaces it, or can
     /// {% extends "builtin/NAME" %} and override one block [default: `templates:` in the profile].
     #[arg(long, value_name = "DIR")]
@@ -178,6 +180,34 @@ impl BundleArgs {
             templates: self.templates.clone(),
             allow_insecure: self.allow_insecure.clone(),
             master_key_file: self.master_key_file.clone(),
+            access: Access::Write { wait: false },
+        }
+    }
+}
+
+/// The options of a command that writes the bundle (init, render, rotate).
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// Print the plan (create, update, remove, keep per file, and the config diff) and
+    /// write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When another redis-harden is writing this bundle, wait for it instead of failing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+impl WriteArgs {
+    pub fn options(&self) -> init::Options {
+        init::Options {
+            access: if self.dry_run {
+                Access::DryRun
+            } else {
+                Access::Write { wait: self.wait }
+            },
+            ..self.bundle.options()
         }
     }
 }

@@ -5,6 +5,8 @@
 //! the atomic [`writer`].
 
 pub mod audit;
+pub mod build;
+pub mod bundle;
 pub mod certs;
 pub mod check;
 pub mod cli;
@@ -12,7 +14,9 @@ pub mod compose;
 pub mod dragonfly;
 pub mod error;
 pub mod firewall;
+pub mod gate;
 pub mod init;
+pub mod inputs;
 pub mod masterkey;
 pub mod mozilla;
 pub mod pki;
@@ -47,6 +51,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     let mut stderr = std::io::stderr().lock();
     match run(cli, &args, &mut stdout, &mut stderr) {
         Ok(()) => 0,
+        // The reader went away (`check | head`): nothing more to say, and no one to say it to.
+        Err(Error::Write { path, source })
+            if path.as_os_str() == "<stdout>"
+                && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            error::EXIT_ERROR
+        }
         Err(e) => {
             let _ = writeln!(stderr, "error: {e}");
             if let Some(help) = e.help() {
