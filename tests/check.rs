@@ -604,11 +604,12 @@ fn render_never_changes_secrets_keys_or_certificates() {
     std::thread::sleep(std::time::Duration::from_millis(50));
 
     // Configs change (a new value, another target, a new user); secrets and keys do not.
+    // The manifest records each render's inputs: the last one names the original ones.
     for extra in [
         &["--set", "redis.maxmemory=1gb"][..],
         &["--target", "host"],
         &["--set", "tls.hostnames=[redis.internal]"],
-        &[],
+        &["--target", "local", "--set", "redis.maxmemory=256mb"],
     ] {
         let r = f.render(extra);
         r.success();

@@ -356,10 +356,16 @@ impl Session {
             }
             self.fresh = false;
         }
-        self.created_lock = false;
         if !plan.is_noop() {
-            txn::commit(&self.root, command, &plan.changes)?;
+            let committed = txn::commit(&self.root, command, &plan.changes);
+            // Refused before staging: the bundle is untouched, and so is its directory.
+            if committed.is_err() && !txn::pending(&self.root) {
+                return committed.map(|()| Committed::Done);
+            }
+            self.created_lock = false;
+            committed?;
         }
+        self.created_lock = false;
         Ok(Committed::Done)
     }
 }

@@ -79,6 +79,7 @@ pub fn pending(root: &Path) -> bool {
 
 /// Commits `changes` to the bundle at `root` (which must exist and be locked).
 pub fn commit(root: &Path, command: &str, changes: &ChangeSet) -> Result<(), Error> {
+    preflight(root, changes)?;
     let txn = root.join(TXN_DIR);
     let mut builder = std::fs::DirBuilder::new();
     builder.mode(0o700);
@@ -106,6 +107,29 @@ pub fn commit(root: &Path, command: &str, changes: &ChangeSet) -> Result<(), Err
     sync_dir(&txn)?;
     // Committed: from here on, a crash is completed by the next run.
     apply(root, &journal)
+}
+
+/// Refuses, before anything is staged, what would make applying the journal fail after the
+/// commit point: a file where a directory belongs, or a directory where a file belongs.
+fn preflight(root: &Path, changes: &ChangeSet) -> Result<(), Error> {
+    let refuse = |path: PathBuf, what: &str| Error::State {
+        path,
+        reason: format!("exists but is not a {what}"),
+        help: "move it out of the way and run again".into(),
+    };
+    for (rel, _) in &changes.dirs {
+        let path = root.join(rel);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+            return Err(refuse(path, "directory"));
+        }
+    }
+    for w in &changes.writes {
+        let path = root.join(&w.rel);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(refuse(path, "regular file"));
+        }
+    }
+    Ok(())
 }
 
 /// Completes or discards an interrupted transaction. Call with the lock held.
@@ -153,7 +177,12 @@ fn apply(root: &Path, journal: &Journal) -> Result<(), Error> {
     let txn = root.join(TXN_DIR);
     for (rel, mode) in &journal.dirs {
         let dir = root.join(rel);
-        if std::fs::symlink_metadata(&dir).is_err() {
+        let meta = std::fs::symlink_metadata(&dir);
+        if meta.as_ref().is_ok_and(|m| !m.is_dir()) {
+            // Refused before the commit; something replaced it since. Not ours to chmod.
+            continue;
+        }
+        if meta.is_err() {
             let mut builder = std::fs::DirBuilder::new();
             builder.mode(*mode);
             builder.create(&dir).map_err(io(&dir))?;
