@@ -660,11 +660,14 @@ pub fn policy_findings(
     resolved: &Resolved,
     target: Target,
 ) -> Vec<policy::Finding> {
-    let p = policy::Policy::for_env(
+    let mut p = policy::Policy::for_env(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
     );
+    if let Some(base) = render::server_base(target) {
+        p = p.with_trust_anchor(base.join(crate::pki::CA_CERT).as_str());
+    }
     bundle
         .files
         .iter()

@@ -15,6 +15,16 @@ use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
 use crate::{compose, dragonfly};
 
+/// The directory the server reads its files from, where it does not depend on the output
+/// directory (`--target local` uses the output directory itself).
+pub fn server_base(target: Target) -> Option<ConfPath> {
+    match target {
+        Target::Local => None,
+        Target::Host => Some(ConfPath::parse("/etc/redis").expect("valid")),
+        Target::Docker => Some(ConfPath::parse("/usr/local/etc/redis").expect("valid")),
+    }
+}
+
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -367,11 +377,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
     let monitoring_name = monitoring.clone();
 
-    let server_base = match input.target {
-        Target::Local => input.out_dir.clone(),
-        Target::Host => ConfPath::parse("/etc/redis").expect("valid"),
-        Target::Docker => ConfPath::parse("/usr/local/etc/redis").expect("valid"),
-    };
+    let server_base = server_base(input.target).unwrap_or_else(|| input.out_dir.clone());
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),

@@ -10,6 +10,7 @@ mod examples;
 mod firewall;
 mod live;
 mod masterkey;
+mod policy_holes;
 mod policy_review;
 mod reproducible;
 mod rerun;
