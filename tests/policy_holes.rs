@@ -102,3 +102,123 @@ fn dragonfly_gaps_are_refused() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// profile errors that echoed secrets, and unbounded reads
+
+/// `redis-harden ARGS` bounded by `timeout`: a read that hangs fails the test instead.
+fn run_bounded(cwd: &std::path::Path, args: &[&str]) -> crate::support::Run {
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "1", "20", crate::support::BIN])
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("run redis-harden");
+    crate::support::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_secret_file_passed_as_profile_is_not_echoed() {
+    let b = crate::support::Bundle::init("production", &[]);
+    let secrets = std::fs::read_to_string(b.path("secrets.env")).unwrap();
+    let key = std::fs::read_to_string(b.path("tls/ca.key")).unwrap();
+    for (file, content) in [("secrets.env", &secrets), ("tls/ca.key", &key)] {
+        let path = b.path(file);
+        let r = run_bounded(
+            b.tmp.path(),
+            &[
+                "profile",
+                "show",
+                "--env",
+                "production",
+                "--profile",
+                path.to_str().unwrap(),
+            ],
+        );
+        r.failure(2).stderr_has("its content is not shown");
+        // No line of the file, and no 8-character run of any of its values.
+        for line in content
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.len() > 8)
+        {
+            let value = line.split_once('=').map_or(line, |(_, v)| v);
+            for window in value.as_bytes().windows(8) {
+                let w = String::from_utf8_lossy(window);
+                assert!(
+                    !r.stderr.contains(w.as_ref()) && !r.stdout.contains(w.as_ref()),
+                    "{file}: {w:?} echoed:\n{}",
+                    r.stderr
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_profile_that_is_not_a_small_regular_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = tmp.path().join("big.yaml");
+    std::fs::write(&big, format!("version: 1\n# {}\n", "x".repeat(2 << 20))).unwrap();
+    for (path, says) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        (big.to_str().unwrap(), "larger than 1048576 bytes"),
+    ] {
+        let r = run_bounded(
+            tmp.path(),
+            &["profile", "show", "--env", "testing", "--profile", path],
+        );
+        r.failure(2).stderr_has(says);
+    }
+    // A huge value (from --set, or a profile just under the cap): the error shows a bounded
+    // part of it.
+    let huge = format!("redis.bind={}", "a".repeat(100_000));
+    let r = run_bounded(
+        tmp.path(),
+        &["profile", "show", "--env", "testing", "--set", &huge],
+    );
+    r.failure(2);
+    assert!(r.stderr.len() < 2000, "{} bytes of error", r.stderr.len());
+    assert!(r.stderr.contains("bytes)"), "{}", r.stderr);
+    let file = tmp.path().join("huge-value.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1\nproject: p\nenvironments:\n  testing:\n    redis:\n      timeout: \"{}\"\n",
+            "9".repeat(900_000)
+        ),
+    )
+    .unwrap();
+    let r = run_bounded(
+        tmp.path(),
+        &[
+            "profile",
+            "show",
+            "--env",
+            "testing",
+            "--profile",
+            file.to_str().unwrap(),
+        ],
+    );
+    r.failure(2);
+    assert!(
+        r.stderr.len() < 2000,
+        "{} bytes of error:\n{}",
+        r.stderr.len(),
+        &r.stderr[..2000.min(r.stderr.len())]
+    );
+}
