@@ -198,7 +198,8 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         let shared = a.mode & 0o077 != 0;
         let content = templates
             .render(a.template, if shared { &public } else { &full })
-            .map_err(|e| redact(e, &secret_values))?;
+            .map_err(|e| redact(e, &secret_values))
+            .map_err(|e| if shared { e } else { hide_values(e) })?;
         if shared && secret_values.iter().any(|v| content.contains(v)) {
             return Err(Error::Template {
                 name: a.template.into(),
@@ -230,6 +231,57 @@ fn redact(e: Error, secrets: &[&str]) -> Error {
         }
         other => other,
     }
+}
+
+/// The error of a template that sees secrets: Tera quotes the value it choked on, and a
+/// filter (`reverse`, `upper`, `truncate`, `replace`) makes it a value no exact-string
+/// redaction recognises. Every quoted part of the message goes; where in the template (the
+/// `-->` line and the source snippet, which is the team's own text) stays.
+fn hide_values(e: Error) -> Error {
+    let Error::Template { name, report } = e else {
+        return e;
+    };
+    let snippet = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("-->")
+            || t.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .starts_with('|')
+    };
+    let report = report
+        .lines()
+        .map(|l| {
+            if snippet(l) {
+                l.to_owned()
+            } else {
+                hide_quoted(l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::Template {
+        name,
+        report: format!("{report}\n(values are not shown: this template can see secrets)"),
+    }
+}
+
+/// Replaces every `...`, '...' and "..." in a line with `<hidden>`; an unclosed quote hides
+/// the rest of the line.
+fn hide_quoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '`' | '\'' | '"') => {
+                quote = Some(c);
+                out.push_str("<hidden>");
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// The header of `secrets.env`.

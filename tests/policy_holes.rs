@@ -222,3 +222,52 @@ fn a_profile_that_is_not_a_small_regular_file_is_refused() {
         &r.stderr[..2000.min(r.stderr.len())]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// template errors of templates that see secrets
+
+#[test]
+fn template_errors_show_no_part_of_a_secret() {
+    let b = crate::support::Bundle::init("testing", &[]);
+    let app = b.password("app");
+    let key = b.secret("REDIS_ENCRYPTION_KEY");
+    let team = b.tmp.path().join("team");
+    std::fs::create_dir_all(&team).unwrap();
+    for expr in [
+        "client.url | reverse | int",
+        "client.url | upper | int",
+        "client.encryption_key | replace(from=\"=\", to=\"\") | int",
+        "client.url | truncate(length=30) | int",
+        "client.encryption_key | lower | int",
+    ] {
+        std::fs::write(team.join("client.env.tera"), format!("{{{{ {expr} }}}}\n")).unwrap();
+        let r = crate::support::run(
+            b.tmp.path(),
+            &[
+                "render",
+                "--env",
+                "testing",
+                "--out",
+                b.dir.to_str().unwrap(),
+                "--templates",
+                team.to_str().unwrap(),
+            ],
+        );
+        r.failure(2).stderr_has("client.env.tera");
+        for secret in [&app, &key] {
+            let forms = [
+                secret.clone(),
+                secret.chars().rev().collect::<String>(),
+                secret.to_uppercase(),
+                secret.to_lowercase(),
+            ];
+            for form in &forms {
+                let chars: Vec<char> = form.chars().collect();
+                for w in chars.windows(6) {
+                    let w: String = w.iter().collect();
+                    assert!(!r.stderr.contains(&w), "{expr}: {w:?} shown:\n{}", r.stderr);
+                }
+            }
+        }
+    }
+}
