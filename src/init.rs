@@ -706,14 +706,31 @@ fn summary(
         writeln!(out, "  {action:<10} {:<16} {note}", o.rel)?;
     }
     let conf = shown.join(render::REDIS_CONF);
+    // TLS bundles start the server with the bundle's OpenSSL configuration (key-exchange groups).
+    let openssl = if resolved.settings.tls.enabled {
+        format!(
+            "OPENSSL_CONF={} ",
+            shown.join(crate::openssl::CNF).display()
+        )
+    } else {
+        String::new()
+    };
     match target {
         Target::Local if resolved.settings.engine == profile::Engine::Dragonfly => writeln!(
             out,
-            "next: set -a; . {}; set +a; dragonfly --flagfile {}",
+            "next: set -a; . {}; set +a; {openssl}dragonfly --flagfile {}",
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         )?,
-        Target::Local => writeln!(out, "next: redis-server {}", conf.display())?,
+        Target::Local => writeln!(out, "next: {openssl}redis-server {}", conf.display())?,
+        Target::Host if resolved.settings.tls.enabled => writeln!(
+            out,
+            "next: install redis.conf, users.acl and openssl.cnf into /etc/redis/, and tls/ca.crt, \
+             tls/server.crt and tls/server.key into /etc/redis/tls/ (owner redis, modes kept), and {} as \
+             /etc/systemd/system/{}.d/openssl.conf; then systemctl daemon-reload and restart redis-server",
+            crate::openssl::SYSTEMD_DROPIN,
+            crate::openssl::unit(&resolved.settings)
+        )?,
         // Only what the server reads: ca.key and client.key never belong on the server.
         Target::Host => writeln!(
             out,

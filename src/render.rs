@@ -154,6 +154,18 @@ pub const ARTIFACTS: &[Artifact] = &[
         mode: 0o600,
         when: compose::server_env_enabled,
     },
+    Artifact {
+        path: crate::openssl::CNF,
+        template: templates::OPENSSL_CNF,
+        mode: 0o644,
+        when: crate::openssl::enabled,
+    },
+    Artifact {
+        path: crate::openssl::SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_OPENSSL,
+        mode: 0o644,
+        when: crate::openssl::dropin_enabled,
+    },
 ];
 
 /// Everything rendering depends on.
@@ -342,6 +354,11 @@ struct TlsCtx {
     auth_clients: &'static str,
     mozilla_profile: String,
     mozilla_version: String,
+    /// Key-exchange groups, for openssl.cnf.
+    groups: &'static str,
+    /// Where the server reads openssl.cnf (OPENSSL_CONF), and the systemd unit of host.
+    openssl_conf: ConfPath,
+    systemd_unit: &'static str,
 }
 
 /// Server-side paths, as `redis.conf` names them.
@@ -551,6 +568,14 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             auth_clients: p.tls.client_auth.directive(),
             mozilla_profile: enum_str(&p.tls.ciphers),
             mozilla_version: mozilla::version(),
+            groups: crate::openssl::GROUPS,
+            openssl_conf: match p.engine {
+                crate::profile::Engine::Redis => server_base.join(crate::openssl::CNF),
+                crate::profile::Engine::Dragonfly => {
+                    dragonfly::server_dir(input.target, input.out_dir).join(crate::openssl::CNF)
+                }
+            },
+            systemd_unit: crate::openssl::unit(p),
         },
         paths,
         process: Process {

@@ -243,6 +243,15 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
                     secrets["DRAGONFLY_REQUIREPASS"].clone(),
                 );
             }
+            // TLS: the bundle's OpenSSL configuration (key-exchange groups), mounted read-only.
+            if builtin.tls.enabled {
+                let dir = if engine == "dragonfly" {
+                    "/etc/dragonfly"
+                } else {
+                    "/usr/local/etc/redis"
+                };
+                want.insert("OPENSSL_CONF".to_owned(), format!("{dir}/openssl.cnf"));
+            }
             assert_eq!(environment, want, "{ctx}");
             // The requirepass is nobody's login.
             if engine == "dragonfly" {

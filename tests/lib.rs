@@ -18,3 +18,4 @@ mod rotate;
 mod snapshots;
 mod support;
 mod team_templates;
+mod tls_compliance;

@@ -271,3 +271,52 @@ fn template_errors_show_no_part_of_a_secret() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// value ranges: what the server accepts
+
+/// redis-server 7.0 is the judge: it refuses a timeout above 2147483647 (INT_MAX) and boots
+/// with INT_MAX; the profile accepts exactly what it does.
+#[test]
+fn timeouts_stop_where_redis_stops() {
+    crate::support::require("redis-server", "apt-get install -y redis-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let boots = |timeout: &str| {
+        let out = std::process::Command::new("timeout")
+            .args(["-k", "1", "2", "redis-server", "--port", "0", "--save", ""])
+            .args(["--timeout", timeout])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        // Accepted, it runs (no listener) until `timeout` stops it; refused, it says so.
+        !String::from_utf8_lossy(&out.stderr).contains("FATAL CONFIG")
+            && !String::from_utf8_lossy(&out.stdout).contains("FATAL CONFIG")
+    };
+    for (key, value, redis_ok) in [
+        ("redis.timeout", "2147483647", true),
+        ("redis.timeout", "2147483648", false),
+        ("redis.tcp_keepalive", "2147483648", false),
+        ("redis.tcp_keepalive", "4294967295", false),
+    ] {
+        if key == "redis.timeout" {
+            assert_eq!(boots(value), redis_ok, "redis-server --timeout {value}");
+        }
+        let set = format!("{key}={value}");
+        let r = crate::support::run(
+            tmp.path(),
+            &["profile", "show", "--env", "testing", "--set", &set],
+        );
+        assert_eq!(r.code == 0, redis_ok, "{set}: {}", r.stderr);
+    }
+    for (set, ok) in [
+        ("docker.cpus=1e-300", false),
+        ("docker.cpus=0.01", true),
+        ("docker.uid=4294967295", false),
+    ] {
+        let r = crate::support::run(
+            tmp.path(),
+            &["profile", "show", "--env", "testing", "--set", set],
+        );
+        assert_eq!(r.code == 0, ok, "{set}: {}", r.stderr);
+    }
+}

@@ -38,6 +38,12 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 9: TLS compliance scan ---
+# sslyze: tests/tls_compliance.rs scans a live server of every TLS bundle against Mozilla's
+# profile of its environment (`--mozilla_config`) and requires "OK - Compliant".
+python3 -m pip install "${pip_args[@]}" 'sslyze>=6.0,<7'
+# --- end issue 9 ---
+
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -65,6 +71,7 @@ docker-compose --version
 node --version
 hyperfine --version
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
 
 echo "::: cargo test"
 cargo test --locked "$@"

@@ -109,7 +109,10 @@ pub enum Kind {
 impl Kind {
     pub fn of(name: &str) -> Kind {
         let base = name.rsplit('/').next().unwrap_or(name);
-        if base.ends_with(".conf") {
+        // A systemd drop-in is a .conf too, and no redis.conf.
+        if name.starts_with("systemd/") {
+            Kind::Other
+        } else if base.ends_with(".conf") {
             Kind::RedisConf
         } else if base.ends_with(".acl") {
             Kind::Acl
