@@ -664,7 +664,8 @@ pub fn policy_findings(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
-    );
+    )
+    .for_server(resolved.settings.server_facts());
     bundle
         .files
         .iter()

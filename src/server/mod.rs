@@ -116,6 +116,9 @@ pub struct Facts {
     forbidden_extra: &'static [(&'static str, &'static [&'static str])],
     /// The server's default for `hide-user-data-from-log`, where the directive exists.
     pub hide_user_data_default: Option<bool>,
+    /// Commands of this version only that the live audit asks `ACL DRYRUN` about (or queues
+    /// in a discarded MULTI), with harmless arguments.
+    pub app_probes: &'static [&'static [&'static str]],
     pub primary_spelling: PrimarySpelling,
     /// Debian's packaging layout for `--target host`: config dir, data dir, log and pid file.
     pub host_layout: HostLayout,
@@ -172,6 +175,7 @@ pub const SUPPORTED: &[Facts] = &[
         directives: include_str!("redis-7.0.directives"),
         forbidden_extra: &[],
         hide_user_data_default: None,
+        app_probes: &[],
         primary_spelling: PrimarySpelling::Master,
         host_layout: REDIS_HOST,
         container_config_dir: "/usr/local/etc/redis",
@@ -187,6 +191,7 @@ pub const SUPPORTED: &[Facts] = &[
         directives: include_str!("redis-8.0.directives"),
         forbidden_extra: &[],
         hide_user_data_default: Some(false),
+        app_probes: &[],
         primary_spelling: PrimarySpelling::Master,
         host_layout: REDIS_HOST,
         container_config_dir: "/usr/local/etc/redis",
@@ -202,6 +207,7 @@ pub const SUPPORTED: &[Facts] = &[
         directives: include_str!("valkey-8.1.directives"),
         forbidden_extra: VALKEY_8_1_EXTRA,
         hide_user_data_default: Some(true),
+        app_probes: &[&["COMMANDLOG", "RESET", "slow"]],
         primary_spelling: PrimarySpelling::Primary,
         host_layout: VALKEY_HOST,
         container_config_dir: "/usr/local/etc/valkey",
@@ -451,6 +457,27 @@ mod tests {
                 .count()
         };
         assert_eq!((dangerous(r8), dangerous(v81)), (75, 78));
+    }
+
+    #[test]
+    fn the_gate_replays_acl_rules_against_the_versions_table() {
+        use crate::policy::{self, Policy};
+        use crate::profile::Environment;
+        let acl = "user default off\nuser app on #0123 ~* -@all +get +commandlog\n";
+        let judged = |engine, version| {
+            let p = Policy::for_env(Environment::Production, false, false)
+                .for_server(facts(engine, version).unwrap());
+            policy::check("users.acl", acl, &p)
+                .into_iter()
+                .map(|f| f.rule)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            judged(Engine::Valkey, ServerVersion::new(8, 1)),
+            ["app-permissions"]
+        );
+        // Redis has no COMMANDLOG (and would refuse the rule when loading the file).
+        assert!(judged(Engine::Redis, ServerVersion::new(8, 0)).is_empty());
     }
 
     #[test]
