@@ -133,8 +133,11 @@ pub struct HostLayout {
     pub data_dir: &'static str,
     pub logfile: &'static str,
     pub pidfile: &'static str,
-    /// The systemd unit that runs the server.
+    /// The systemd unit that runs the server, the file name it reads in `config_dir`, and
+    /// the user it runs as.
     pub service: &'static str,
+    pub conf_file: &'static str,
+    pub user: &'static str,
 }
 
 const REDIS_HOST: HostLayout = HostLayout {
@@ -143,6 +146,8 @@ const REDIS_HOST: HostLayout = HostLayout {
     logfile: "/var/log/redis/redis-server.log",
     pidfile: "/run/redis/redis-server.pid",
     service: "redis-server",
+    conf_file: "redis.conf",
+    user: "redis",
 };
 
 const VALKEY_HOST: HostLayout = HostLayout {
@@ -151,6 +156,8 @@ const VALKEY_HOST: HostLayout = HostLayout {
     logfile: "/var/log/valkey/valkey-server.log",
     pidfile: "/run/valkey/valkey-server.pid",
     service: "valkey-server",
+    conf_file: "valkey.conf",
+    user: "valkey",
 };
 
 /// Valkey 8.1's additions to the forbidden table (`ACL CAT` on valkey-server 8.1.1).
