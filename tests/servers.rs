@@ -54,6 +54,32 @@ fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnde
         r.success().stdout_has(&format!("(live server: {named})"));
     }
 
+    // The bundle's redis.conf audited with the server: judged by the version HELLO found
+    // (as Redis 7.0, the default, Redis 8.0's and Valkey's would have unknown directives).
+    let url = format!("rediss://admin@localhost:{}", b.port);
+    let conf = b.path("redis.conf");
+    let r = audit(
+        b.tmp.path(),
+        &[
+            "--env",
+            "production",
+            "--out",
+            dir,
+            "--url",
+            &url,
+            "--format",
+            "json",
+            conf.to_str().unwrap(),
+        ],
+        Some(&admin_pw),
+    );
+    r.success();
+    assert_eq!(
+        report(&r)["audited"][0]["server"],
+        srv.facts().label().as_str()
+    );
+    assert_eq!(rules(&r), Vec::<String>::new(), "{}", r.stdout);
+
     // hide-user-data-from-log exists from Redis 8.0 and in Valkey: switched off at run time,
     // the audit of those versions reports it; Redis 7.0 has no such setting.
     let off = b

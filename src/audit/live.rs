@@ -56,6 +56,8 @@ pub struct Report {
     pub target: String,
     /// What HELLO reported (`Valkey 8.1.1`), when the audit got that far.
     pub server: Option<String>,
+    /// The facts of that version, when it is a supported one.
+    pub facts: Option<&'static server::Facts>,
     pub findings: Vec<Finding>,
 }
 
@@ -367,6 +369,7 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         return Ok(Report {
             target: a.shown.clone(),
             server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -415,6 +418,7 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         return Ok(Report {
             target: a.shown.clone(),
             server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -452,6 +456,7 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
     Ok(Report {
         target: a.shown.clone(),
         server: detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release)),
+        facts,
         findings: a.findings,
     })
 }

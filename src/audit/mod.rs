@@ -204,6 +204,32 @@ pub fn run(
             .collect()
     };
 
+    // The live server first: the version HELLO reports also judges the files given with it,
+    // unless the command line names one.
+    let mut live_report = None;
+    if let Some(url) = &args.url {
+        let live = live::Options {
+            url,
+            policy: &policy,
+            server_given: server_given(args),
+            bundle: &bundle,
+            ca: args.ca.as_ref().map(|p| cwd.join(p)),
+            cert: args.cert.as_ref().map(|p| cwd.join(p)),
+            key: args.key.as_ref().map(|p| cwd.join(p)),
+            app_user: &args.app_user,
+            warn_days: args.warn_days,
+            now,
+            password: std::env::var("REDISCLI_AUTH")
+                .ok()
+                .filter(|p| !p.is_empty()),
+        };
+        live_report = Some(live::audit(&live)?);
+    }
+    let (server, policy) = match live_report.as_ref().and_then(|r| r.facts) {
+        Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
+        _ => (server, policy),
+    };
+
     let mut audited = vec![];
     let mut findings = vec![];
     for (shown, path) in targets {
@@ -228,23 +254,7 @@ pub fn run(
         });
     }
 
-    if let Some(url) = &args.url {
-        let live = live::Options {
-            url,
-            policy: &policy,
-            server_given: server_given(args),
-            bundle: &bundle,
-            ca: args.ca.as_ref().map(|p| cwd.join(p)),
-            cert: args.cert.as_ref().map(|p| cwd.join(p)),
-            key: args.key.as_ref().map(|p| cwd.join(p)),
-            app_user: &args.app_user,
-            warn_days: args.warn_days,
-            now,
-            password: std::env::var("REDISCLI_AUTH")
-                .ok()
-                .filter(|p| !p.is_empty()),
-        };
-        let report = live::audit(&live)?;
+    if let Some(report) = live_report {
         audited.push(Audited {
             target: report.target.clone(),
             kind: "live server",
