@@ -286,3 +286,38 @@ fn static_audit_judges_by_the_named_version() {
         audit(tmp.path(), &all, None).failure(2).stderr_has(needle);
     }
 }
+
+/// `audit` of a bundle (no FILE, no --url) judges it by the version its profile names.
+#[test]
+fn a_bundle_audit_follows_the_profiles_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("redis-harden.yaml"),
+        "version: 1\nenvironments:\n  production:\n    engine: valkey\n",
+    )
+    .unwrap();
+    run(tmp.path(), &["init", "--env", "production"]).success();
+    let r = audit(
+        tmp.path(),
+        &["--env", "production", "--format", "json"],
+        None,
+    );
+    r.success();
+    assert_eq!(report(&r)["audited"][0]["server"], "Valkey 8.1");
+    assert_eq!(rules(&r), Vec::<String>::new(), "{}", r.stdout);
+    // Named on the command line, another version wins (and Redis 7.0 lacks a directive).
+    let r = audit(
+        tmp.path(),
+        &[
+            "--env",
+            "production",
+            "--format",
+            "json",
+            "--engine",
+            "redis",
+        ],
+        None,
+    );
+    r.failure(1);
+    assert_eq!(rules(&r), ["unknown-directive"], "{}", r.stdout);
+}

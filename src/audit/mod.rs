@@ -188,9 +188,17 @@ pub fn run(
     cwd: &Path,
     stdout: &mut dyn Write,
 ) -> Result<(), Error> {
-    let server = server_of(args)?;
-    let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     let (bundle, _) = init::out_dir(args.out.as_deref(), args.env, cwd)?;
+    let bundle_audit = args.files.is_empty() && args.url.is_none();
+    let server = if bundle_audit && !server_given(args) {
+        // A bundle is judged by the engine and version its profile names, as `check` is.
+        crate::profile::resolve(args.env, None, &[], cwd)?
+            .settings
+            .server_facts()
+    } else {
+        server_of(args)?
+    };
+    let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
     let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_none() {
         bundle_files(&bundle, args)?
