@@ -664,8 +664,9 @@ pub fn policy_findings(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
-    );
-    if let Some(base) = render::server_base(target) {
+    )
+    .for_server(resolved.settings.server_facts());
+    if let Some(base) = render::server_base(&resolved.settings, target) {
         p = p.with_trust_anchor(base.join(crate::pki::CA_CERT).as_str());
     }
     bundle
@@ -722,21 +723,36 @@ fn summary(
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         )?,
-        Target::Local => writeln!(out, "next: {openssl}redis-server {}", conf.display())?,
-        Target::Host if resolved.settings.tls.enabled => writeln!(
+        Target::Local => writeln!(
             out,
-            "next: install redis.conf, users.acl and openssl.cnf into /etc/redis/, and tls/ca.crt, \
-             tls/server.crt and tls/server.key into /etc/redis/tls/ (owner redis, modes kept), and {} as \
-             /etc/systemd/system/{}.d/openssl.conf; then systemctl daemon-reload and restart redis-server",
-            crate::openssl::SYSTEMD_DROPIN,
-            crate::openssl::unit(&resolved.settings)
+            "next: {openssl}{} {}",
+            resolved.settings.server_facts().server_program,
+            conf.display()
         )?,
         // Only what the server reads: ca.key and client.key never belong on the server.
-        Target::Host => writeln!(
-            out,
-            "next: install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
-             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
-        )?,
+        Target::Host => {
+            let host = resolved.settings.server_facts().host_layout;
+            writeln!(
+                out,
+                "next: install redis.conf as {dir}/{conf} and users.acl into {dir}/, and tls/ca.crt, tls/server.crt and \
+                 tls/server.key into {dir}/tls/ (owner {user}, modes kept), then restart {service}",
+                dir = host.config_dir,
+                conf = host.conf_file,
+                user = host.user,
+                service = host.service,
+            )?;
+            // TLS: the OpenSSL configuration, and the unit's drop-in that points the server at it.
+            if resolved.settings.tls.enabled {
+                writeln!(
+                    out,
+                    "next: and openssl.cnf into {dir}/, and {dropin} as /etc/systemd/system/{unit}.d/openssl.conf; \
+                     then systemctl daemon-reload before the restart",
+                    dir = host.config_dir,
+                    dropin = crate::openssl::SYSTEMD_DROPIN,
+                    unit = crate::openssl::unit(&resolved.settings),
+                )?;
+            }
+        }
         Target::Docker => writeln!(
             out,
             "next: {}",

@@ -28,9 +28,6 @@ pub fn dropin_enabled(p: &EnvProfile, target: Target) -> bool {
 }
 
 /// The systemd unit the drop-in belongs to, for the next-step line.
-pub fn unit(p: &EnvProfile) -> &'static str {
-    match p.engine {
-        crate::profile::Engine::Redis => "redis-server.service",
-        crate::profile::Engine::Dragonfly => "dragonfly.service",
-    }
+pub fn unit(p: &EnvProfile) -> String {
+    format!("{}.service", p.server_facts().host_layout.service)
 }

@@ -23,10 +23,11 @@ use crate::pki;
 use crate::policy::redis_conf::{self, Conf};
 use crate::policy::{
     self, CERT_EXPIRY, CHECK_SKIPPED, Check, Finding, Findings, Kind, Live, Policy, Rule,
-    SERVER_CERT, Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED,
+    SERVER_CERT, Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED, UNKNOWN_SERVER,
 };
 use crate::profile::ClientAuth;
 use crate::render;
+use crate::server::{self, Detected};
 use crate::tlsprobe::{self, Version};
 
 /// Every network step is bounded, so a silent server cannot hang the audit.
@@ -46,11 +47,18 @@ pub struct Options<'a> {
     pub now: OffsetDateTime,
     /// From REDISCLI_AUTH; else the bundle's client.env is read.
     pub password: Option<String>,
+    /// Whether `--engine`/`--set server.version` named the server: then a different family
+    /// or version found live is reported, and the live server is still judged by its own.
+    pub server_given: bool,
 }
 
 pub struct Report {
     /// The URL, without any password.
     pub target: String,
+    /// What HELLO reported (`Valkey 8.1.1`), when the audit got that far.
+    pub server: Option<String>,
+    /// The facts of that version, when it is a supported one.
+    pub facts: Option<&'static server::Facts>,
     pub findings: Vec<Finding>,
 }
 
@@ -378,6 +386,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         );
         return Ok(Report {
             target: a.shown.clone(),
+            server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -425,6 +435,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         );
         return Ok(Report {
             target: a.shown.clone(),
+            server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -454,12 +466,68 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         .map(|v| text(&v))
         .unwrap_or_else(|_| user.clone());
 
-    check_app_permissions(&mut a, &mut con, &whoami);
-    check_settings_and_users(&mut a, &mut con);
+    let detected = detect_server(&mut a, &mut con);
+    let facts = detected.as_ref().and_then(|d| d.facts().ok());
+    check_app_permissions(&mut a, &mut con, &whoami, facts);
+    check_settings_and_users(&mut a, &mut con, facts);
     Ok(Report {
         target: a.shown.clone(),
+        server: detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release)),
+        facts,
         findings: a.findings,
     })
+}
+
+/// The server's family and version from `HELLO 3`, which every authenticated user may run
+/// (INFO is @dangerous, and Valkey's INFO reports `redis_version:7.2.4` for compatibility).
+/// The live checks then follow that version: its commands to probe, its settings to read.
+/// Unsupported or unreadable: a finding, and the checks that do not depend on it still run.
+fn detect_server(a: &mut Auditor<'_>, con: &mut redis::Connection) -> Option<Detected> {
+    let reply = match redis::cmd("HELLO").arg(3).query::<Value>(con) {
+        Ok(v) => v,
+        Err(e) => {
+            a.add(
+                UNKNOWN_SERVER,
+                format!("HELLO 3: {}", first_line(&describe(&e))),
+            );
+            return None;
+        }
+    };
+    let fields = pairs(&reply);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| text(v))
+            .unwrap_or_default()
+    };
+    let (family, version) = (field("server"), field("version"));
+    let detected = match Detected::from_hello(&family, &version) {
+        Ok(d) => d,
+        Err(reason) => {
+            a.add(UNKNOWN_SERVER, reason);
+            return None;
+        }
+    };
+    if let Err(reason) = detected.facts() {
+        a.add(UNKNOWN_SERVER, reason);
+    } else if a.opts.server_given
+        && (detected.engine, detected.version)
+            != (a.opts.policy.server.engine, a.opts.policy.server.version)
+    {
+        a.add(
+            UNKNOWN_SERVER,
+            format!(
+                "the server is {} {}, not {} as given: it is judged as {} {}",
+                server::family_name(detected.engine),
+                detected.release,
+                a.opts.policy.server.label(),
+                server::family_name(detected.engine),
+                detected.version
+            ),
+        );
+    }
+    Some(detected)
 }
 
 /// Whether a password may be sent to `t`: over TLS (the caller has verified it), or in
@@ -667,15 +735,26 @@ fn refused(reply: &str) -> bool {
         || reply.contains("not found")
 }
 
-fn check_app_permissions(a: &mut Auditor<'_>, con: &mut redis::Connection, whoami: &str) {
+fn check_app_permissions(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    whoami: &str,
+    facts: Option<&'static server::Facts>,
+) {
     let app = a.opts.app_user.to_owned();
     let mut dryrun_denied = None;
-    for cmd in APP_FORBIDDEN {
+    // The commands every version has, then the detected version's own (Valkey: COMMANDLOG).
+    let probes: Vec<&[&str]> = APP_FORBIDDEN
+        .iter()
+        .copied()
+        .chain(facts.map_or(&[][..], |f| f.app_probes).iter().copied())
+        .collect();
+    for cmd in &probes {
         let shown = cmd.join(" ");
         match redis::cmd("ACL")
             .arg("DRYRUN")
             .arg(&app)
-            .arg(*cmd)
+            .arg(&cmd[..])
             .query::<Value>(con)
         {
             Ok(Value::Okay) => a.add(
@@ -721,7 +800,7 @@ fn check_app_permissions(a: &mut Auditor<'_>, con: &mut redis::Connection, whoam
         CHECK_SKIPPED,
         format!("ACL DRYRUN: {why}; {app}'s own permissions were probed with MULTI/DISCARD instead (SHUTDOWN not probed: it cannot be queued)"),
     );
-    for cmd in APP_FORBIDDEN.iter().filter(|c| c[0] != "SHUTDOWN") {
+    for cmd in probes.iter().filter(|c| c[0] != "SHUTDOWN") {
         match probe_in_multi(con, cmd) {
             Probe::Queued => a.add(
                 policy::APP_PERMISSIONS,
@@ -783,8 +862,16 @@ fn probe_in_multi(con: &mut redis::Connection, cmd: &[&str]) -> Probe {
 /// (never a password: the table asks for none), and the ACL file checks, run on every user
 /// as `ACL LIST` shows it: one rule set for files and servers. What the connecting user may
 /// not read is listed, check by check.
-fn check_settings_and_users(a: &mut Auditor<'_>, con: &mut redis::Connection) {
-    let p = a.opts.policy;
+fn check_settings_and_users(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    facts: Option<&'static server::Facts>,
+) {
+    // Judged by the tables of the server that answered, where it was recognised.
+    let p = &match facts {
+        Some(f) => a.opts.policy.clone().for_server(f),
+        None => a.opts.policy.clone(),
+    };
     let (settings, users) = live_checks();
     let mut names: Vec<&str> = settings
         .iter()

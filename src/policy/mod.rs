@@ -73,11 +73,14 @@ pub struct Policy {
     /// The CA file the server must verify clients with, where it is known (the gate knows
     /// the path it rendered; an audit of a foreign file does not).
     pub trust_anchor: Option<String>,
+    /// The server family and version judged: its command tables ([`crate::server`]).
+    pub server: &'static crate::server::Facts,
 }
 
 impl Policy {
     pub fn for_env(env: Environment, firewalled: bool, container: bool) -> Self {
         let builtin = profile::builtin(env);
+        let server = builtin.server_facts();
         Self {
             env,
             tls_required: builtin.tls.enabled,
@@ -86,6 +89,7 @@ impl Policy {
             firewalled,
             container,
             trust_anchor: None,
+            server,
         }
     }
 
@@ -93,6 +97,11 @@ impl Policy {
     pub fn with_trust_anchor(mut self, ca_file: impl Into<String>) -> Self {
         self.trust_anchor = Some(ca_file.into());
         self
+    }
+
+    /// The same policy, judged by the tables of another server family or version.
+    pub fn for_server(self, server: &'static crate::server::Facts) -> Self {
+        Self { server, ..self }
     }
 }
 
@@ -182,7 +191,7 @@ pub fn check_bytes_as(kind: Kind, name: &str, content: &[u8], policy: &Policy) -
     let text = || String::from_utf8_lossy(content);
     match kind {
         Kind::RedisConf => redis_conf::check(content, policy, &mut out),
-        Kind::Acl => acl::check(&text(), &mut out),
+        Kind::Acl => acl::check(&text(), policy, &mut out),
         Kind::DragonflyFlags => dragonfly_flags::check(&text(), policy, &mut out),
         Kind::Compose => compose::check(&text(), &mut out),
         Kind::Other => {}

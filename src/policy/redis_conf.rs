@@ -54,6 +54,35 @@ pub fn parse_redis_conf_bytes(content: &[u8]) -> Vec<Directive> {
         .collect()
 }
 
+/// The lines of a redis.conf that `sdssplitargs` refuses (unbalanced quotes, a closing quote
+/// not followed by a space): [`parse_redis_conf_bytes`] skips them, Redis refuses to start.
+pub fn refused_lines(content: &[u8]) -> Vec<(usize, String)> {
+    redis_config_text(content)
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, raw)| {
+            let trimmed = trim_bytes(raw, b" \t\r\n");
+            !trimmed.is_empty() && trimmed[0] != b'#' && split_args(trimmed).is_none()
+        })
+        .map(|(i, raw)| (i + 1, String::from_utf8_lossy(raw).into_owned()))
+        .collect()
+}
+
+/// Whether Redis 7.0 accepts `name` with `n` arguments (measured: every directive of
+/// `CONFIG GET *` given two arguments; those not refused for their count are listed). A
+/// setting takes one value unless listed; unknown names are `unknown-directive`'s.
+fn arity_ok(name: &str, n: usize) -> bool {
+    match name {
+        // An empty list is a list (`bind` alone listens nowhere, `save` alone saves never).
+        "bind" | "save" | "latency-tracking-info-percentiles" | "sentinel" => true,
+        "shutdown-on-sigint" | "shutdown-on-sigterm" | "user" | "loadmodule" => n >= 1,
+        "replicaof" | "slaveof" | "rename-command" => n == 2,
+        "client-output-buffer-limit" => n >= 4 && n.is_multiple_of(4),
+        "oom-score-adj-values" => n == 3,
+        _ => n == 1,
+    }
+}
+
 /// The bytes Redis 7.0 keeps of a config file: `fgets` into a 1025-byte buffer (so at most
 /// 1024 bytes, or up to and including a newline, per call), each chunk appended with
 /// `sdscat`, which stops at the chunk's first NUL byte.
@@ -179,12 +208,15 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// A parsed redis.conf (or a running server's settings), as the checks read it.
 pub struct Conf {
     pub directives: Vec<Directive>,
+    /// Lines `sdssplitargs` refuses (line number, raw text): Redis does not start on them.
+    pub refused: Vec<(usize, String)>,
 }
 
 impl Conf {
     pub fn parse(content: &[u8]) -> Conf {
         Conf {
             directives: parse_redis_conf_bytes(content),
+            refused: refused_lines(content),
         }
     }
 
@@ -208,7 +240,10 @@ impl Conf {
                 },
             })
             .collect();
-        Conf { directives }
+        Conf {
+            directives,
+            refused: vec![],
+        }
     }
 
     fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Directive> + 'a {
@@ -329,7 +364,98 @@ pub const CHECKS: &[Check<Conf>] = &[
         run: password_in_conf,
         live: Live::No("CONFIG GET would read the password itself"),
     },
+    Check {
+        rules: &[UNLOADABLE_LINE],
+        run: unloadable_line,
+        live: Live::No("a running server has loaded its config"),
+    },
+    Check {
+        rules: &[UNKNOWN_DIRECTIVE],
+        run: unknown_directive,
+        live: Live::No("a running server has only the directives it knows"),
+    },
+    Check {
+        rules: &[USER_DATA_IN_LOG],
+        run: user_data_in_log,
+        live: Live::Settings(&["hide-user-data-from-log"]),
+    },
 ];
+
+/// Lines Redis refuses to load: a refused quote, or a known directive with the wrong number
+/// of arguments (`port 0 6380`, `replicaof`). The gate judges only what the server would run.
+fn unloadable_line(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    for (line, raw) in &c.refused {
+        f.add(UNLOADABLE_LINE, Some(*line), &crate::values::visible(raw));
+    }
+    for d in c
+        .directives
+        .iter()
+        .filter(|d| p.server.has_directive(&d.name) || is_special(&d.name))
+        .filter(|d| !arity_ok(&d.name, d.args.len()))
+    {
+        f.add(
+            UNLOADABLE_LINE,
+            Some(d.line),
+            &format!(
+                "{} ({} argument{}: Redis refuses the line)",
+                crate::values::visible(d.raw.trim()),
+                d.args.len(),
+                if d.args.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+}
+
+/// Directives `loadServerConfig` handles itself, outside `CONFIG GET *`.
+fn is_special(name: &str) -> bool {
+    matches!(
+        name,
+        "include" | "rename-command" | "user" | "loadmodule" | "sentinel"
+    )
+}
+
+/// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
+fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    for d in c
+        .directives
+        .iter()
+        .filter(|d| !p.server.has_directive(&d.name))
+    {
+        f.add(
+            UNKNOWN_DIRECTIVE,
+            Some(d.line),
+            &format!(
+                "{} (not a directive of {})",
+                crate::values::visible(&d.name),
+                p.server.label()
+            ),
+        );
+    }
+}
+
+/// Where the version has `hide-user-data-from-log`, keys and values stay out of its log:
+/// explicitly, or by the version's default (yes in Valkey 8.1, no in Redis 8.0).
+fn user_data_in_log(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    const NAME: &str = "hide-user-data-from-log";
+    let Some(default) = p.server.hide_user_data_default else {
+        return;
+    };
+    match c.last(NAME) {
+        Some(d) if d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("no")) => {
+            f.add(USER_DATA_IN_LOG, Some(d.line), &d.raw);
+        }
+        Some(_) => {}
+        None if !default => f.add(
+            USER_DATA_IN_LOG,
+            None,
+            &format!(
+                "no `{NAME}` directive: {}'s default is no",
+                p.server.label()
+            ),
+        ),
+        None => {}
+    }
+}
 
 /// Whether the plaintext `port` is open: missing means Redis's default 6379.
 fn plaintext_open(c: &Conf) -> bool {
@@ -586,13 +712,13 @@ fn loadmodule(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     }
 }
 
-fn user_lines(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
+fn user_lines(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     for d in c.all("user") {
         // The arguments as Redis parsed them: `">hunter2"` is the password hunter2.
         let shown = redact_user_args("user", &d.args);
         f.add(USER_IN_CONF, Some(d.line), &shown);
         if let Some((name, rules)) = d.args.split_first() {
-            acl::check_user(f, Some(d.line), name, rules, &shown);
+            acl::check_user(f, p, Some(d.line), name, rules, &shown);
         }
     }
 }

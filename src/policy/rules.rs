@@ -126,6 +126,15 @@ rules! {
     DRAGONFLY_VERSION_CHECK = "dragonfly-version-check", Medium,
         "Dragonfly's version check (on by default) calls out to the vendor's server from the database host, telling it the host and version",
         "set `--version_check=false`";
+    UNLOADABLE_LINE = "unloadable-line", High,
+        "redis-server refuses to start on this line (a quote it does not accept, or the wrong number of arguments): the config cannot be judged as the server would read it, and the server would not run",
+        "write the line as redis.conf allows: quotes closed and followed by a space, one value per setting (`port 0`, `replicaof HOST PORT`)";
+    UNKNOWN_DIRECTIVE = "unknown-directive", High,
+        "the targeted server version does not know this directive and refuses to start (Redis 8.0 gets partway into startup first): a config written for another version",
+        "remove it, or target the version that has it (`--engine`, `--set server.version=...`; see docs/servers.md)";
+    USER_DATA_IN_LOG = "user-data-in-log", Low,
+        "with `hide-user-data-from-log no` crash reports and assertion logs print keys and values, and log files are read by more people than the data (Redis 8.0's default)",
+        "set `hide-user-data-from-log yes`";
     @live
     UNAUTHENTICATED = "unauthenticated-access", Critical,
         "the server ran a command for a connection that never authenticated",
@@ -142,6 +151,9 @@ rules! {
     TLS_VERSION_REFUSED = "tls-version-refused", Low,
         "the policy allows this TLS version but the server refuses it: clients limited to it cannot connect",
         "set `tls-protocols` to the versions of the environment's policy";
+    UNKNOWN_SERVER = "unsupported-server", Low,
+        "the live server is not a family and version redis-harden has measured (or not the one named on the command line): the checks that depend on the version used the nearest rules or were skipped",
+        "audit with a supported version (docs/servers.md), or add the version's facts to redis-harden";
     CHECK_SKIPPED = "check-skipped", Info,
         "this check could not run with the connecting user's permissions",
         "run the audit as a user that may run ACL DRYRUN, ACL GETUSER and CONFIG GET (an admin user) to cover it";

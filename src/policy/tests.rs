@@ -663,9 +663,24 @@ fn escaped_and_quoted_directives_are_found() {
         let conf = format!("{GOOD_CONF}{line}\n");
         assert_eq!(ids("redis.conf", &conf, &prod()), [rule], "{line}");
     }
-    // A line Redis refuses (it would not start) configures nothing.
+    // A line Redis refuses configures nothing, and Redis would not start: refused.
     let conf = format!("{GOOD_CONF}protected-mode \"no\"x\n");
-    assert!(ids("redis.conf", &conf, &prod()).is_empty());
+    assert_eq!(ids("redis.conf", &conf, &prod()), [UNLOADABLE_LINE.id]);
+    for (line, unloadable) in [
+        ("port 0 6380", true),
+        ("replicaof", true),
+        ("rename-command CONFIG", true),
+        ("replicaof 10.0.0.1 6379", false),
+        ("save 3600 1 300 100", false),
+        ("client-output-buffer-limit normal 0 0 0", false),
+    ] {
+        let conf = format!("{GOOD_CONF}{line}\n");
+        assert_eq!(
+            ids("redis.conf", &conf, &prod()).contains(&UNLOADABLE_LINE.id),
+            unloadable,
+            "{line}"
+        );
+    }
 }
 
 #[test]
