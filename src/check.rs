@@ -17,6 +17,8 @@ use crate::pki;
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: &'static str,
+    /// `artifact`, as `audit` calls the file a finding is about.
+    #[serde(rename = "artifact")]
     pub file: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -70,6 +70,19 @@ pub enum Command {
         after_help = "Examples:\n  redis-harden rotate passwords --env production --user app\n  redis-harden rotate passwords --env production --finish\n  redis-harden rotate ca --env production"
     )]
     Rotate(RotateCommand),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  redis-harden completions bash > /etc/bash_completion.d/redis-harden\n  redis-harden completions zsh > \"${fpath[1]}/_redis-harden\"\n  redis-harden completions fish > ~/.config/fish/completions/redis-harden.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of redis-harden and all its commands.
+    #[command(
+        after_help = "Examples:\n  redis-harden man > redis-harden.1 && man -l redis-harden.1\n  redis-harden man > /usr/local/share/man/man1/redis-harden.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,7 +133,8 @@ pub struct ProfileArgs {
     /// The environment, with its built-in security policy.
     #[arg(long, value_enum)]
     pub env: Environment,
-    /// Profile file [default: ./redis-harden.yaml when it exists, else built-in defaults only].
+    /// Profile file, or - for standard input [default: ./redis-harden.yaml when it exists, else
+    /// built-in defaults only].
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// Override one profile value; VALUE is YAML, so lists work: --set 'redis.bind=[10.0.1.5, 127.0.0.1]'.
@@ -188,9 +202,10 @@ pub struct CheckArgs {
     pub bundle: BundleArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Report certificates that expire within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub renew_days: u32,
+    /// Report certificates that expire within this many days (the same flag as `certs status`
+    /// and `audit`; `--renew-days` is an old spelling kept as a hidden alias).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, alias = "renew-days")]
+    pub warn_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +220,12 @@ pub enum ProfileCommand {
         #[arg(long, value_enum, default_value_t = ShowFormat::Yaml)]
         format: ShowFormat,
     },
+    /// Print the JSON Schema of redis-harden.yaml, generated from the types the profile is
+    /// read into. Editors use it for completion and checking (see examples/redis-harden.yaml).
+    #[command(
+        after_help = "Example:\n  redis-harden profile schema > redis-harden.schema.json\n\nThen start redis-harden.yaml with:\n  # yaml-language-server: $schema=redis-harden.schema.json"
+    )]
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,4 +343,25 @@ pub struct AuditArgs {
     pub fail_on: crate::audit::FailOn,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The man page: redis-harden(1) followed by a page for every subcommand
+/// (redis-harden-init(1), redis-harden-rotate-ca(1), ...), which the first one refers to.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    fn pages(
+        cmd: clap::Command,
+        name: String,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let cmd = cmd.name(name.clone()).display_name(name.clone());
+        clap_mangen::Man::new(cmd.clone()).render(out)?;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pages(sub.clone(), format!("{name}-{}", sub.get_name()), out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    pages(cmd, "redis-harden".into(), out)
 }

@@ -89,7 +89,7 @@ pub fn run(
         cli::Command::Check(args) => check::run(
             &args.bundle.options(),
             args.format,
-            args.renew_days,
+            args.warn_days,
             &mut rt,
             stdout,
             stderr,
@@ -131,6 +131,15 @@ pub fn run(
                 .write_all(show_profile(&resolved, format).as_bytes())
                 .map_err(io)
         }
+        cli::Command::Profile(cli::ProfileCommand::Schema) => stdout
+            .write_all(profile::schema::json().as_bytes())
+            .map_err(io),
+        cli::Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut cli::Cli::command(), "redis-harden", stdout);
+            Ok(())
+        }
+        cli::Command::Man => cli::man_page(stdout).map_err(io),
         cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
             let dir = dir.map(|d| cwd.join(d));
             let t = templates::Templates::load(dir.as_deref())?;
@@ -185,11 +194,12 @@ fn rerun_hint(argv: &[std::ffi::OsString]) -> String {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = args.next() {
-        if a == "--format" || a == "--renew-days" {
+        const CHECK_ONLY: [&str; 3] = ["--format", "--warn-days", "--renew-days"];
+        if CHECK_ONLY.contains(&a.as_str()) {
             args.next();
             continue;
         }
-        if a.starts_with("--format=") || a.starts_with("--renew-days=") {
+        if CHECK_ONLY.iter().any(|f| a.starts_with(&format!("{f}="))) {
             continue;
         }
         let plain = a

@@ -428,7 +428,7 @@ fn json_format_gives_the_same_findings() {
         .map(|f| {
             (
                 f["kind"].as_str().expect("kind").to_owned(),
-                f["file"].as_str().expect("file").to_owned(),
+                f["artifact"].as_str().expect("artifact").to_owned(),
             )
         })
         .collect();
