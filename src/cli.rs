@@ -365,3 +365,18 @@ pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
     cmd.build();
     pages(cmd, "redis-harden".into(), out)
 }
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = vec![];
+    clap_complete::generate(shell, &mut Cli::command(), "redis-harden", &mut script);
+    let script = String::from_utf8(script).expect("completion scripts are UTF-8");
+    // clap_complete 4.6 spells a hyphenated binary's subcommand states two ways in bash (the
+    // loop sets `redis__harden__subcmd__X`, the case arms match `redis__subcmd__harden__...`),
+    // so nothing after a subcommand completes: clap-rs/clap#6421. Spell them one way.
+    match shell {
+        clap_complete::Shell::Bash => script.replace("redis__subcmd__harden", "redis__harden"),
+        _ => script,
+    }
+}

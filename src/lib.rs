@@ -134,11 +134,9 @@ pub fn run(
         cli::Command::Profile(cli::ProfileCommand::Schema) => stdout
             .write_all(profile::schema::json().as_bytes())
             .map_err(io),
-        cli::Command::Completions { shell } => {
-            use clap::CommandFactory;
-            clap_complete::generate(shell, &mut cli::Cli::command(), "redis-harden", stdout);
-            Ok(())
-        }
+        cli::Command::Completions { shell } => stdout
+            .write_all(cli::completions(shell).as_bytes())
+            .map_err(io),
         cli::Command::Man => cli::man_page(stdout).map_err(io),
         cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
             let dir = dir.map(|d| cwd.join(d));
