@@ -414,3 +414,65 @@ fn errors_in_profile_values_name_the_line() {
     r.failure(2)
         .stderr_has("redis-harden.yaml (environments.development), line 7: `tls.hostnames[1]`");
 }
+
+#[test]
+fn two_docker_bundles_of_one_environment_share_no_compose_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut names = vec![];
+    for out in ["deploy/production", "deploy/production-eu"] {
+        let r = run(
+            tmp.path(),
+            &[
+                "init",
+                "--env",
+                "production",
+                "--target",
+                "docker",
+                "--out",
+                out,
+            ],
+        );
+        r.success();
+        let compose =
+            std::fs::read_to_string(tmp.path().join(out).join("docker-compose.yml")).unwrap();
+        let compose: serde_json::Value = serde_saphyr::from_str(&compose).unwrap();
+        let next = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("next: "))
+            .expect("a next: line")
+            .to_owned();
+        let project = next
+            .split_once("docker compose -p ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no `docker compose -p` in {next}"))
+            .to_owned();
+        assert!(!next.contains("docker-compose -p"), "{next}");
+        assert_eq!(
+            next.starts_with("next: sudo "),
+            !crate::support::running_as_root(),
+            "{next}"
+        );
+        names.push((
+            project,
+            compose["networks"]["backend"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            compose["volumes"]["data"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    assert_eq!(
+        names[0],
+        (
+            "redis-production".to_owned(),
+            "redis-production-redis".to_owned(),
+            "redis-production-redis-data".to_owned()
+        )
+    );
+    let (a, b) = (&names[0], &names[1]);
+    assert!(a.0 != b.0 && a.1 != b.1 && a.2 != b.2, "{names:?}");
+}
