@@ -16,6 +16,9 @@ use crate::render::Target;
     after_help = "Examples:\n  redis-harden init --env production\n  redis-harden init --env staging --set 'redis.bind=[10.0.1.5, 127.0.0.1]' --set 'tls.ips=[10.0.1.5]'\n  redis-harden check --env production --out deploy/production\n  redis-harden profile show --env production\n\nExit codes: 0 success, 1 a check or the policy gate found a problem, 2 bad input or a failed operation."
 )]
 pub struct Cli {
+    /// Print nothing on success (errors, warnings and findings still are).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,13 +29,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
     )]
-    Init(BundleArgs),
+    Init(WriteArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.
     /// Never creates or changes a secret or key.
     #[command(
         after_help = "Example:\n  redis-harden render --env production --out deploy/production --templates team-templates"
     )]
-    Render(BundleArgs),
+    Render(WriteArgs),
     /// Compare DIR with what the profile and templates render now: drift, missing files,
     /// wrong modes, certificates near expiry and policy violations. Writes nothing.
     #[command(
@@ -91,7 +94,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate passwords --env production --user app")]
     Passwords {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Only this user [default: every user with a password].
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
@@ -103,7 +106,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate encryption-key --env production")]
     EncryptionKey {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the previous key once stored data is re-encrypted (MultiFernet.rotate).
         #[arg(long)]
         finish: bool,
@@ -112,7 +115,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate certs --env production")]
     Certs {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Delete the previous certificates and keys once clients use the new ones.
         #[arg(long)]
         finish: bool,
@@ -121,7 +124,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate ca --env production")]
     Ca {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the old CA from ca.crt once every certificate comes from the new one.
         #[arg(long)]
         finish: bool,
@@ -179,6 +182,16 @@ pub struct BundleArgs {
     /// drawing them at random [default: $REDIS_HARDEN_MASTER_KEY when set].
     #[arg(long, value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
+}
+
+/// The options of a command that writes a bundle and prints a summary of what it did.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// The summary as text for people, or as JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 impl BundleArgs {

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod render;
 pub mod rotate;
 pub mod secrets;
+pub mod summary;
 pub mod templates;
 pub mod tlsprobe;
 pub mod values;
@@ -59,7 +60,42 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 
 /// Runs a parsed command with the real clock and the operating system's CSPRNG.
 /// `argv` is the command line `cli` was parsed from; `check` repeats it in its fix command.
+///
+/// With `-q`, a command's report is held back and printed only if the command fails, so a
+/// script sees nothing on success and everything it needs on failure. Commands whose output
+/// is the point (`profile show`, `completions`, ...) print regardless.
 pub fn run(
+    cli: cli::Cli,
+    argv: &[std::ffi::OsString],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    use cli::Command as C;
+    let reports = matches!(
+        cli.command,
+        C::Init(_)
+            | C::Render(_)
+            | C::Check(_)
+            | C::Certs(_)
+            | C::Audit(_)
+            | C::Rotate(_)
+            | C::Templates(cli::TemplatesCommand::Export { .. })
+    );
+    if !(cli.quiet && reports) {
+        return dispatch(cli, argv, stdout, stderr);
+    }
+    let mut held = vec![];
+    let result = dispatch(cli, argv, &mut held, stderr);
+    if result.is_err() {
+        stdout.write_all(&held).map_err(|source| Error::Write {
+            path: "<stdout>".into(),
+            source,
+        })?;
+    }
+    result
+}
+
+fn dispatch(
     cli: cli::Cli,
     argv: &[std::ffi::OsString],
     stdout: &mut dyn Write,
@@ -81,10 +117,14 @@ pub fn run(
     };
     match cli.command {
         cli::Command::Init(args) => {
-            init::run(&args.options(), init::Mode::Init, &mut rt, stdout, stderr)
+            init::execute(&args.bundle.options(), init::Mode::Init, &mut rt, stderr)?
+                .print(args.format, stdout)
+                .map_err(io)
         }
         cli::Command::Render(args) => {
-            init::run(&args.options(), init::Mode::Render, &mut rt, stdout, stderr)
+            init::execute(&args.bundle.options(), init::Mode::Render, &mut rt, stderr)?
+                .print(args.format, stdout)
+                .map_err(io)
         }
         cli::Command::Check(args) => check::run(
             &args.bundle.options(),
@@ -173,7 +213,15 @@ pub fn run(
                 }
                 cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
             };
-            rotate::run(&bundle.options(), &what, finish, &mut rt, stdout, stderr)
+            rotate::run(
+                &bundle.bundle.options(),
+                &what,
+                finish,
+                bundle.format,
+                &mut rt,
+                stdout,
+                stderr,
+            )
         }
         cli::Command::Templates(cli::TemplatesCommand::Export { dir }) => {
             let written = templates::export(&cwd.join(&dir))?;

@@ -476,3 +476,136 @@ fn two_docker_bundles_of_one_environment_share_no_compose_name() {
     let (a, b) = (&names[0], &names[1]);
     assert!(a.0 != b.0 && a.1 != b.1 && a.2 != b.2, "{names:?}");
 }
+
+#[test]
+fn quiet_prints_nothing_on_success_and_everything_on_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = ["--env", "production"];
+    for args in [
+        &["init", "-q"][..],
+        &["render", "--quiet"],
+        &["check", "-q"],
+        &["-q", "rotate", "passwords"],
+        &["rotate", "passwords", "--finish", "-q"],
+        &["certs", "status", "-q"],
+    ] {
+        let mut argv = args.to_vec();
+        argv.extend(env);
+        let r = run(tmp.path(), &argv);
+        r.success();
+        assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{argv:?}");
+    }
+    // A failure still says everything: check's findings, and the error.
+    let conf = tmp.path().join("deploy/production/redis.conf");
+    std::fs::write(&conf, "# edited\n").unwrap();
+    let r = run(tmp.path(), &["check", "-q", "--env", "production"]);
+    r.failure(1)
+        .stdout_has("redis.conf")
+        .stderr_has("error: ")
+        .stderr_has("help: ");
+    run(
+        tmp.path(),
+        &["init", "-q", "--env", "production", "--set", "redis.port=0"],
+    )
+    .failure(2)
+    .stderr_has("`redis.port`");
+    // Commands whose output is the product are not silenced.
+    run(
+        tmp.path(),
+        &["profile", "show", "-q", "--env", "production"],
+    )
+    .success()
+    .stdout_has("redis:");
+}
+
+/// Parses a `--format json` summary, failing with the output when it is not JSON.
+fn summary(r: &Run) -> serde_json::Value {
+    r.success();
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", r.stdout))
+}
+
+#[test]
+fn init_render_and_rotate_summaries_parse_as_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |cmd: &[&'static str]| -> Vec<&'static str> {
+        let mut a = cmd.to_vec();
+        a.extend(["--env", "staging", "--out", "bundle", "--format", "json"]);
+        a
+    };
+    let first = summary(&run(tmp.path(), &args(&["init"])));
+    assert_eq!(first["command"], "init");
+    assert_eq!(first["environment"], "staging");
+    assert_eq!(first["project"], "redis");
+    assert_eq!(first["out"], "bundle");
+    assert_eq!(first["target"], "local");
+    assert!(first["next"].as_str().unwrap().starts_with("redis-server "));
+    let files = first["files"].as_array().unwrap();
+    assert!(files.len() >= 10, "{first}");
+    assert!(files.iter().all(|f| f["action"] == "created"), "{first}");
+    let cert = files
+        .iter()
+        .find(|f| f["path"] == "tls/server.crt")
+        .unwrap();
+    assert!(cert["note"].as_str().unwrap().contains("expires"), "{cert}");
+
+    // A second run keeps everything; a loosened mode is reported as fixed, with the old mode.
+    let key = tmp.path().join("bundle/tls/client.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let again = summary(&run(tmp.path(), &args(&["render"])));
+    assert_eq!(again["command"], "render");
+    let files = again["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .all(|f| f["action"] == "kept" || f["path"] == "tls/client.key"),
+        "{again}"
+    );
+    let fixed = files.iter().find(|f| f["path"] == "tls/client.key");
+    assert!(fixed.is_none(), "render never touches a key: {again}");
+    let init_again = summary(&run(tmp.path(), &args(&["init"])));
+    let fixed = init_again["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "tls/client.key")
+        .unwrap()
+        .clone();
+    assert_eq!(fixed["action"], "mode-fixed", "{init_again}");
+    assert_eq!(fixed["mode_was"], "644", "{init_again}");
+
+    let rotated = summary(&run(tmp.path(), &args(&["rotate", "passwords"])));
+    assert_eq!(rotated["command"], "rotate passwords");
+    let updated: Vec<&str> = rotated["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == "updated")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        updated.contains(&"users.acl") && updated.contains(&"client.env"),
+        "{rotated}"
+    );
+    assert!(rotated["apply"].is_string(), "{rotated}");
+    assert!(
+        !rotated["notes"].as_array().unwrap().is_empty(),
+        "{rotated}"
+    );
+
+    // Nothing to do is a summary too; and no summary carries a secret.
+    let again = run(tmp.path(), &args(&["rotate", "certs", "--finish"]));
+    let nothing = summary(&again);
+    assert!(
+        nothing["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing to do"),
+        "{nothing}"
+    );
+    let secrets = crate::support::env_file(&tmp.path().join("bundle/secrets.env"));
+    for json in [first.to_string(), rotated.to_string(), nothing.to_string()] {
+        for secret in secrets.values().filter(|s| s.len() >= 12) {
+            assert!(!json.contains(secret.as_str()), "a secret in a summary");
+        }
+    }
+}
