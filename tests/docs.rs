@@ -330,3 +330,99 @@ fn profile_key_table_is_generated_from_the_schema() {
     }
     matches_generated(&path, &format!("{head}{BEGIN}{table}{END}{tail}"));
 }
+
+/// The code spans of the first column of each table row under `heading`, split into tables.
+fn context_tables(text: &str, heading: &str) -> Vec<Vec<String>> {
+    let section = text
+        .split_once(heading)
+        .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    let mut tables: Vec<Vec<String>> = vec![];
+    let mut in_table = false;
+    for line in section.lines() {
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table {
+            tables.push(vec![]);
+            in_table = true;
+        }
+        let first = line.split('|').nth(1).unwrap_or_default();
+        let names = first.split('`').skip(1).step_by(2).map(str::to_owned);
+        tables.last_mut().unwrap().extend(names);
+    }
+    tables
+}
+
+#[test]
+fn every_documented_template_variable_exists() {
+    let text = std::fs::read_to_string(root().join("docs/templates.md")).unwrap();
+    let tables = context_tables(&text, "## Template context");
+    assert_eq!(tables.len(), 2, "{tables:?}");
+    let (everywhere, secret) = (&tables[0], &tables[1]);
+    assert!(everywhere.len() >= 30 && secret.len() >= 6, "{tables:?}");
+    // Printing a variable fails on an undefined name (`set` would not), objects included.
+    let lines = |names: &[String]| -> String {
+        names.iter().map(|n| format!("# {{{{ {n} }}}}\n")).collect()
+    };
+    let team = |dir: &Path, conf_extra: &str, client_env: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("redis.conf.tera"),
+            format!(
+                "{{% extends \"builtin/redis.conf.tera\" %}}{{% block extra %}}{conf_extra}{{% endblock extra %}}"
+            ),
+        )
+        .unwrap();
+        if !client_env.is_empty() {
+            // client.env (mode 0600) has no blocks: replace it whole.
+            std::fs::write(dir.join("client.env.tera"), client_env).unwrap();
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Dragonfly in a container: the one bundle with every optional part.
+    let args = [
+        "init",
+        "--env",
+        "production",
+        "--engine",
+        "dragonfly",
+        "--target",
+        "docker",
+        "--templates",
+        "team",
+    ];
+    team(
+        &tmp.path().join("team"),
+        &lines(everywhere),
+        &(lines(everywhere) + &lines(secret)),
+    );
+    crate::support::run(tmp.path(), &args).success();
+    let conf = std::fs::read_to_string(tmp.path().join("deploy/production/redis.conf")).unwrap();
+    assert!(conf.contains("# production\n"), "{conf}");
+
+    // And an undocumented name fails, so the check above can fail.
+    let tmp = tempfile::tempdir().unwrap();
+    team(
+        &tmp.path().join("team"),
+        &lines(&["redis.no_such_thing".into()]),
+        "",
+    );
+    crate::support::run(tmp.path(), &args)
+        .failure(2)
+        .stderr_has("no_such_thing");
+
+    // The secret ones really are kept from files others may read.
+    for name in secret {
+        let tmp = tempfile::tempdir().unwrap();
+        team(
+            &tmp.path().join("team"),
+            &lines(std::slice::from_ref(name)),
+            "",
+        );
+        crate::support::run(tmp.path(), &args)
+            .failure(2)
+            .stderr_has("redis.conf.tera");
+    }
+}
