@@ -272,8 +272,8 @@ fn static_audit_judges_by_the_named_version() {
             "`server.version` = \"9.9\": Redis 9.9 is not supported",
         ),
         (
-            &["--engine", "valkey", "--set", "server.version=8.0"][..],
-            "Valkey 8.0 is not supported",
+            &["--engine", "valkey", "--set", "server.version=7.2"][..],
+            "Valkey 7.2 is not supported",
         ),
         (&["--set", "server.version=8"][..], "`server.version`"),
         (
@@ -333,8 +333,8 @@ fn versions_and_images_are_validated_per_engine() {
             "`server.version` = 9.9: Redis 9.9 is not supported; supported versions: 7.0, 8.0",
         ),
         (
-            &["--engine", "valkey", "--set", "server.version=8.0"][..],
-            "Valkey 8.0 is not supported; supported versions: 8.1",
+            &["--engine", "valkey", "--set", "server.version=7.2"][..],
+            "Valkey 7.2 is not supported; supported versions: 8.0, 8.1",
         ),
         (
             &["--set", "server.version=\"8.0\\nport 6379\""][..],
