@@ -507,6 +507,22 @@ mod tests {
     }
 
     #[test]
+    fn valkeys_primaryauth_is_a_password_in_the_config() {
+        use crate::policy::{self, Policy};
+        use crate::profile::Environment;
+        let conf = "port 0\ntls-port 6379\naclfile /x\nprimaryauth Hunter2Hunter2\n";
+        let p = Policy::for_env(Environment::Production, false, false)
+            .for_server(facts(Engine::Valkey, ServerVersion::new(8, 1)).unwrap());
+        let found = policy::check("redis.conf", conf, &p);
+        let f = found
+            .iter()
+            .find(|f| f.rule == "password-in-conf")
+            .expect("primaryauth is found");
+        assert_eq!(f.text, "primaryauth <redacted>");
+        assert!(found.iter().all(|f| !f.text.contains("Hunter2")));
+    }
+
+    #[test]
     fn hello_names_the_family_and_version() {
         let d = Detected::from_hello("valkey", "8.1.1").unwrap();
         assert_eq!(
