@@ -681,7 +681,8 @@ pub fn policy_findings(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
-    );
+    )
+    .for_server(resolved.settings.server_facts());
     bundle
         .files
         .iter()
@@ -726,11 +727,23 @@ fn summary(
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         ),
-        Target::Local => format!("redis-server {}", conf.display()),
+        Target::Local => format!(
+            "{} {}",
+            resolved.settings.server_facts().server_program,
+            conf.display()
+        ),
         // Only what the server reads: ca.key and client.key never belong on the server.
-        Target::Host => "install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
-             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
-            .to_owned(),
+        Target::Host => {
+            let host = resolved.settings.server_facts().host_layout;
+            format!(
+                "install redis.conf as {dir}/{conf} and users.acl into {dir}/, and tls/ca.crt, tls/server.crt and \
+                 tls/server.key into {dir}/tls/ (owner {user}, modes kept), then restart {service}",
+                dir = host.config_dir,
+                conf = host.conf_file,
+                user = host.user,
+                service = host.service,
+            )
+        }
         Target::Docker => {
             crate::compose::next_step(&resolved.settings, &resolved.project, resolved.env, shown)
         }

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod render;
 pub mod rotate;
 pub mod secrets;
+pub mod server;
 pub mod summary;
 pub mod templates;
 pub mod tlsprobe;

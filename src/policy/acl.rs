@@ -3,7 +3,7 @@
 
 use super::acl_tables::{MONITORING_MAY_RUN, forbidden_for_apps};
 use super::redis_conf::redact_user_args;
-use super::{Findings, rules::*};
+use super::{Findings, Policy, rules::*};
 
 /// The rules an ACL file can break.
 pub const RULES: &[Rule] = &[
@@ -14,7 +14,7 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// Replays an ACL file (Redis's users.acl or Dragonfly's ACL file) user by user.
-pub fn check(content: &str, f: &mut Findings<'_>) {
+pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
     let mut saw_default = false;
     for (i, raw) in content.lines().enumerate() {
         // Redis splits ACL file lines on spaces (no quoting: `"+@all"` is a syntax error that
@@ -27,6 +27,7 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
         saw_default |= name == "default";
         check_user(
             f,
+            p,
             Some(i + 1),
             name,
             rules,
@@ -46,6 +47,7 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
 /// the line with its passwords redacted.
 pub fn check_user<S: AsRef<str>>(
     f: &mut Findings<'_>,
+    p: &Policy,
     line: Option<usize>,
     name: &str,
     rules: &[S],
@@ -71,10 +73,10 @@ pub fn check_user<S: AsRef<str>>(
         return;
     }
     if name == "monitoring" {
-        if !monitoring_confined(&rules) {
+        if !monitoring_confined(&rules, p) {
             f.add(MONITORING_PERMISSIONS, line, shown);
         }
-    } else if is_confined_user(name) && grants_forbidden(&rules) {
+    } else if is_confined_user(name) && grants_forbidden(&rules, p) {
         f.add(APP_PERMISSIONS, line, shown);
     }
 }
@@ -94,7 +96,7 @@ fn monitoring_may_run(cmd: &str) -> bool {
 
 /// Whether the monitoring user's rules, replayed in order, leave it without key or channel
 /// access, without selectors, and with no forbidden-table command but those it needs.
-fn monitoring_confined(rules: &[String]) -> bool {
+fn monitoring_confined(rules: &[String], p: &Policy) -> bool {
     let keys = rules.iter().fold(false, |keys, r| match r.as_str() {
         "allkeys" => true,
         "resetkeys" | "reset" => false,
@@ -111,7 +113,7 @@ fn monitoring_confined(rules: &[String]) -> bool {
     !keys
         && !channels
         && !selectors
-        && forbidden_for_apps()
+        && forbidden_for_apps(p)
             .iter()
             .all(|(cmd, cats)| monitoring_may_run(cmd) || !grants(rules, cmd, cats))
 }
@@ -119,9 +121,9 @@ fn monitoring_confined(rules: &[String]) -> bool {
 /// Replays a user's command rules in order, for every dangerous, admin or scripting command,
 /// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
 /// their own, so an application user may not have any.
-fn grants_forbidden(rules: &[String]) -> bool {
+fn grants_forbidden(rules: &[String], p: &Policy) -> bool {
     rules.iter().any(|r| r.starts_with('('))
-        || forbidden_for_apps()
+        || forbidden_for_apps(p)
             .iter()
             .any(|(cmd, cats)| grants(rules, cmd, cats))
 }
