@@ -95,7 +95,7 @@ pub struct EnvProfile {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Redis,
-    /// The Linux Foundation's fork of Redis 7.2: the same redis.conf and ACL file format.
+    // The Linux Foundation's fork of Redis 7.2: the same redis.conf and ACL file format.
     Valkey,
     Dragonfly,
 }

@@ -127,11 +127,10 @@ impl JsonSchema for crate::server::ServerVersion {
         "ServerVersion".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        // YAML reads `version: 8.0` as a number; both spellings name the release line.
         json_schema!({
-            "description": "A server release line, MAJOR.MINOR (a patch level is dropped).",
+            "description": "A release line, MAJOR.MINOR (7.0, 8.0, 8.1); which ones an engine supports is in docs/servers.md.",
             "anyOf": [
-                { "type": "string", "pattern": "^[0-9]{1,4}\\.[0-9]{1,4}(\\.[0-9]+)?$" },
+                { "type": "string", "pattern": "^[0-9]+\\.[0-9]+(\\.[0-9]+)?$" },
                 { "type": "number" }
             ]
         })
