@@ -43,14 +43,21 @@ python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 # profile of its environment (`--mozilla_config`) and requires "OK - Compliant".
 python3 -m pip install "${pip_args[@]}" 'sslyze>=6.0,<7'
 # --- end issue 9 ---
+# --- issue 13: CLI conventions and docs ---
+# man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
+# jsonschema: validates every example profile against `redis-harden profile schema`.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 man-db
+python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
+# --- end issue 13 ---
 
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- issue 10: server families and versions ---------------------------------------------
-# Redis 8.0 and Valkey 8.1 for the live tests, from Debian 13's packages in a private prefix
-# (/opt/redis-harden-servers/bin/{redis8-server,redis8-cli,valkey-server,valkey-cli}); only
-# Debian's archive is contacted and nothing in the system changes. See docs/servers.md.
+# Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
+# live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
+# valkey-server,valkey-cli,valkey80-server,valkey80-cli}. Only Debian's archive is contacted
+# and nothing in the system changes. See docs/servers.md.
 bash tests/install-servers.sh
 # --- end issue 10 ---------------------------------------------------------------------------
 
@@ -69,6 +76,7 @@ redis-server --version
 redis-cli --version
 /opt/redis-harden-servers/bin/redis8-server --version
 /opt/redis-harden-servers/bin/valkey-server --version
+/opt/redis-harden-servers/bin/valkey80-server --version
 openssl version
 timeout --version | head -n 1
 git --version
@@ -79,8 +87,10 @@ shellcheck --version | sed -n 2p
 docker-compose --version
 node --version
 hyperfine --version
+man --version
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
 python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
+python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"
 cargo test --locked "$@"
