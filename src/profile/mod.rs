@@ -404,6 +404,18 @@ impl EnvProfile {
                 );
             }
         }
+        // redis-server 7.0 reads both as an int: above INT_MAX it refuses to start.
+        for (key, v) in [
+            ("redis.timeout", r.timeout),
+            ("redis.tcp_keepalive", r.tcp_keepalive),
+        ] {
+            if v > i32::MAX as u32 {
+                return fail(
+                    key,
+                    format!("{v} is above 2147483647, the largest value Redis accepts"),
+                );
+            }
+        }
         if !(1..=100_000).contains(&r.maxclients) {
             return fail(
                 "redis.maxclients",
@@ -454,11 +466,22 @@ impl EnvProfile {
                         .into(),
                 );
             }
+            // (uid_t)-1 means "unchanged" to setuid/setgid: no process can run as it.
+            if id == u32::MAX {
+                return fail(
+                    key,
+                    format!("{id} is not a usable id: the largest is 4294967294"),
+                );
+            }
         }
-        if !(self.docker.cpus > 0.0 && self.docker.cpus <= 1024.0) {
+        // Docker takes CPUs in hundredths at least (--cpus 0.01); below, it refuses.
+        if !(self.docker.cpus >= 0.01 && self.docker.cpus <= 1024.0) {
             return fail(
                 "docker.cpus",
-                format!("{} is not a CPU count between 0 and 1024", self.docker.cpus),
+                format!(
+                    "{} is not a CPU count between 0.01 and 1024",
+                    self.docker.cpus
+                ),
             );
         }
         if !(1..=1024).contains(&self.dragonfly.threads) {
@@ -582,9 +605,43 @@ mod tests {
                 assert!(v.reason.contains("must not run as root"), "{}", v.reason);
             }
             let mut p = builtin(env);
+            p.docker.uid = 4_294_967_295;
+            assert_eq!(p.validate().unwrap_err().keys, ["docker.uid"]);
             p.docker.uid = 1000;
             p.docker.gid = 1000;
             p.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn ranges_are_what_the_server_and_docker_accept() {
+        let env = Environment::Production;
+        let ok = |f: &dyn Fn(&mut EnvProfile)| {
+            let mut p = builtin(env);
+            f(&mut p);
+            p.validate().map_err(|v| v.keys)
+        };
+        assert!(ok(&|p| p.redis.timeout = 2_147_483_647).is_ok());
+        assert_eq!(
+            ok(&|p| p.redis.timeout = 2_147_483_648).unwrap_err(),
+            ["redis.timeout"]
+        );
+        assert!(ok(&|p| p.redis.tcp_keepalive = 2_147_483_647).is_ok());
+        assert_eq!(
+            ok(&|p| p.redis.tcp_keepalive = u32::MAX).unwrap_err(),
+            ["redis.tcp_keepalive"]
+        );
+        assert!(ok(&|p| p.docker.cpus = 0.01).is_ok());
+        for cpus in [1e-300, 0.009, 0.0, -1.0, 1024.5, f64::NAN] {
+            assert_eq!(
+                ok(&|p| p.docker.cpus = cpus).unwrap_err(),
+                ["docker.cpus"],
+                "{cpus}"
+            );
+        }
+        assert_eq!(
+            ok(&|p| p.docker.gid = u32::MAX).unwrap_err(),
+            ["docker.gid"]
+        );
     }
 }
