@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compose;
 pub mod dragonfly;
 pub mod error;
+pub mod exporter;
 pub mod firewall;
 pub mod init;
 pub mod masterkey;

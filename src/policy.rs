@@ -109,7 +109,7 @@ rules! {
         "set `tls-replication yes`";
     MONITORING_PERMISSIONS = "monitoring-permissions", High,
         "the monitoring user's password sits in exporters and healthchecks: with key access or commands beyond INFO, LATENCY, SLOWLOG and MEMORY STATS/DOCTOR a leak of it reads data or changes the server",
-        "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len` and nothing more";
+        "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len +client|setname +memory|stats` and nothing more";
     COMPOSE_HARDENING = "compose-hardening", High,
         "a container on the host network, privileged, with added capabilities or running as root is not confined by Docker; and a compose file that does not parse (or repeats a key) may be read differently by docker-compose than by this check",
         "drop network_mode: host, privileged, cap_add and a root `user`; write a compose file without duplicate keys";

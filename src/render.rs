@@ -13,7 +13,7 @@ use crate::profile::{EnvProfile, Environment};
 use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
-use crate::{compose, dragonfly};
+use crate::{compose, dragonfly, exporter};
 
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -144,6 +144,12 @@ pub const ARTIFACTS: &[Artifact] = &[
         mode: 0o600,
         when: compose::server_env_enabled,
     },
+    Artifact {
+        path: exporter::ENV_FILE,
+        template: templates::EXPORTER_ENV,
+        mode: 0o600,
+        when: exporter::enabled,
+    },
 ];
 
 /// Everything rendering depends on.
@@ -179,6 +185,7 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
     let mut public = full.clone();
     public.remove("client");
     public.remove("server_env");
+    public.remove("exporter");
     let secret_values: Vec<&str> = input.secrets.values().filter(|v| v.len() >= 8).collect();
     let mut out = Rendered::new();
     for a in ARTIFACTS
@@ -249,6 +256,8 @@ struct Context<'a> {
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
     server_env: ServerEnv,
+    /// Secret (monitoring's password): for 0600 files only.
+    exporter: Option<exporter::Context>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -509,6 +518,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .transpose()?,
         compose: compose::enabled(p, input.target)
             .then(|| compose::context(p, input.project, input.env)),
+        exporter: match input.secrets.password(&monitoring_name) {
+            Some(pw) if exporter::enabled(p, input.target) => {
+                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
+            }
+            _ => None,
+        },
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

@@ -27,9 +27,10 @@ pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags.tera";
 pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
+pub const EXPORTER_ENV: &str = "exporter.env.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -43,6 +44,7 @@ pub const ALL: [&str; 13] = [
     DRAGONFLY_ACL,
     DOCKER_COMPOSE,
     SERVER_ENV,
+    EXPORTER_ENV,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

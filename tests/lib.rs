@@ -7,6 +7,7 @@ mod check;
 mod client_examples;
 mod deploy;
 mod examples;
+mod exporter;
 mod firewall;
 mod live;
 mod masterkey;

@@ -41,6 +41,17 @@ python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
+# --- issue 12 (ecosystem): redis_exporter, promtool, client libraries and frameworks ---
+# prometheus-redis-exporter: the exporter test runs Debian's redis_exporter 1.45 from
+# exporter.env. prometheus: its promtool lints `certs status --format prometheus`.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
+    prometheus-redis-exporter prometheus
+# Neither service is used by the tests; stop them if the install started them.
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service prometheus-redis-exporter.service >/dev/null 2>&1 || true
+fi
+# --- end issue 12 ---
+
 # The package's own redis-server service is not used: every live test starts its own server
 # on a free loopback port. Stop it if the install started it, so it cannot interfere.
 if [ -d /run/systemd/system ]; then
@@ -64,6 +75,8 @@ shellcheck --version | sed -n 2p
 docker-compose --version
 node --version
 hyperfine --version
+prometheus-redis-exporter --version 2>&1 | head -n 1
+promtool --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
 
 echo "::: cargo test"
