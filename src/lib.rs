@@ -106,6 +106,7 @@ pub fn run(
             key,
             warn_days,
             format,
+            output,
         }) => {
             let opts = certs::Options {
                 env,
@@ -117,6 +118,7 @@ pub fn run(
                 key,
                 warn_days,
                 format,
+                output,
             };
             certs::run(&opts, rt.now, &cwd, stdout)
         }
