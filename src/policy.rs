@@ -107,6 +107,9 @@ rules! {
     TLS_REPLICATION = "tls-replication", Medium,
         "with `tls-replication no` a replica talks to its primary in plaintext: the whole dataset and the replication password cross the network unencrypted",
         "set `tls-replication yes`";
+    APP_SCRIPTING = "app-scripting", Low,
+        "the application user may run Lua scripts (acl.app.scripting): scripting is how CVE-2022-0543 and CVE-2025-49844 reached the server",
+        "turn acl.app.scripting off unless a client needs it (redis-py Lock, Celery, rate limiters); keep the server patched";
     MONITORING_PERMISSIONS = "monitoring-permissions", High,
         "the monitoring user's password sits in exporters and healthchecks: with key access or commands beyond INFO, LATENCY, SLOWLOG and MEMORY STATS/DOCTOR a leak of it reads data or changes the server",
         "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len +client|setname +memory|stats` and nothing more";
@@ -896,8 +899,12 @@ fn check_user<S: AsRef<str>>(
         if !monitoring_confined(&rules) {
             f.add(MONITORING_PERMISSIONS, line, shown);
         }
-    } else if is_confined_user(name) && grants_forbidden(&rules) {
-        f.add(APP_PERMISSIONS, line, shown);
+    } else if is_confined_user(name) {
+        if grants_forbidden(&rules, app_scripting_command) {
+            f.add(APP_PERMISSIONS, line, shown);
+        } else if grants_forbidden(&rules, |_| false) {
+            f.add(APP_SCRIPTING, line, shown);
+        }
     }
 }
 
@@ -950,11 +957,20 @@ fn monitoring_confined(rules: &[String]) -> bool {
 /// Replays a user's command rules in order, for every dangerous, admin or scripting command,
 /// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
 /// their own, so an application user may not have any.
-fn grants_forbidden(rules: &[String]) -> bool {
+fn grants_forbidden(rules: &[String], except: fn(&str) -> bool) -> bool {
     rules.iter().any(|r| r.starts_with('('))
         || FORBIDDEN_FOR_APPS
             .iter()
-            .any(|(cmd, cats)| grants(rules, cmd, cats))
+            .any(|(cmd, cats)| !except(cmd) && grants(rules, cmd, cats))
+}
+
+/// What `acl.app.scripting` grants: running Lua scripts, nothing that manages them
+/// server-wide (FUNCTION, SCRIPT FLUSH/KILL/DEBUG).
+fn app_scripting_command(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script|load" | "script|exists"
+    )
 }
 
 /// Whether `rules` (lowercase), replayed in order as Redis 7.0's ACL SETUSER does, leave the
@@ -2084,7 +2100,11 @@ mod tests {
             "+FLUSHALL|ASYNC",
             "+flushall|async -flushall|async",
             "-flushall +flushall|async",
-            "+eval|x",
+            "+eval +script|flush",
+            "+script",
+            "+function|load",
+            "+fcall",
+            "+@scripting",
         ] {
             assert_eq!(
                 ids("users.acl", &acl(granting), &prod()),
@@ -2092,6 +2112,19 @@ mod tests {
                 "{granting}"
             );
         }
+        // What acl.app.scripting grants (or a part of it) is a low-severity warning.
+        for scripting in [
+            "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists",
+            "+evalsha",
+            "+eval|x",
+        ] {
+            assert_eq!(
+                ids("users.acl", &acl(scripting), &prod()),
+                [APP_SCRIPTING.id],
+                "{scripting}"
+            );
+        }
+        assert_eq!(APP_SCRIPTING.severity, Severity::Low);
         for denied in [
             "+flushall|async -flushall",
             "+flushall|async -@dangerous",

@@ -316,6 +316,8 @@ struct User {
     keys: Vec<String>,
     channels: Vec<String>,
     commands: Vec<String>,
+    /// acl.app.scripting: the app user may run Lua scripts.
+    scripting: bool,
 }
 
 #[derive(Serialize)]
@@ -336,6 +338,32 @@ struct Client {
     /// Newest first, comma-separated: what Python's MultiFernet takes. During a key rotation
     /// the previous key stays here so old tokens still decrypt.
     encryption_keys: String,
+}
+
+/// The TLS settings as URL query parameters, so `redis.from_url(REDIS_URL)` (redis-py, and
+/// Django's RedisCache and Celery, which hand the URL to it) verifies the server and presents
+/// the client certificate with no code. Celery's result backend refuses a rediss:// URL
+/// without `ssl_cert_reqs`. ioredis and node-redis ignore the query.
+fn tls_query(out_dir: &ConfPath) -> String {
+    let file = |rel: &str| query_value(out_dir.join(rel).as_str());
+    format!(
+        "?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_certfile={}&ssl_keyfile={}",
+        file(pki::CA_CERT),
+        file(pki::CLIENT_CERT),
+        file(pki::CLIENT_KEY)
+    )
+}
+
+/// Percent-encodes a query value; `/` stays, as paths read better with it.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {
@@ -416,8 +444,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
+    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    if p.tls.enabled {
+        url.push_str(&tls_query(input.out_dir));
+    }
     let client = Client {
-        url: format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port),
+        url,
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
         key_file: input.out_dir.join(pki::CLIENT_KEY),
@@ -440,16 +472,20 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             keys,
             channels,
             commands,
+            scripting: false,
         })
     };
     let users = Users {
-        app: user(
-            app,
-            true,
-            strings(&p.acl.app.keys),
-            strings(&p.acl.app.channels),
-            vec![],
-        )?,
+        app: User {
+            scripting: p.acl.app.scripting,
+            ..user(
+                app,
+                true,
+                strings(&p.acl.app.keys),
+                strings(&p.acl.app.channels),
+                vec![],
+            )?
+        },
         monitoring: user(monitoring, true, vec![], vec![], vec![])?,
         admin: user(admin, p.acl.admin.enabled, vec![], vec![], vec![])?,
         extra: p

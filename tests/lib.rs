@@ -9,6 +9,7 @@ mod deploy;
 mod examples;
 mod exporter;
 mod firewall;
+mod frameworks;
 mod live;
 mod masterkey;
 mod policy_review;

@@ -50,6 +50,11 @@ apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
 if [ -d /run/systemd/system ]; then
     systemctl disable --now prometheus.service prometheus-redis-exporter.service >/dev/null 2>&1 || true
 fi
+# tests/frameworks.rs: the Python clients and frameworks that take client.env's REDIS_URL,
+# pinned (kombu to the 5.4 line Celery 5.4 shipped with: 5.7.0 failed here importing `packaging`). And ioredis
+# plus node-redis, exactly as tests/clients/node's lock file pins them.
+python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5.4.2' 'Django==5.1.4'
+(cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 # --- end issue 12 ---
 
 # The package's own redis-server service is not used: every live test starts its own server
@@ -78,6 +83,7 @@ hyperfine --version
 prometheus-redis-exporter --version 2>&1 | head -n 1
 promtool --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
 
 echo "::: cargo test"
 cargo test --locked "$@"

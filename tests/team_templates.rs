@@ -764,9 +764,11 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
     let rules = known_rules();
     for rule in &rules {
         // rename-command is advisory (low severity): warned about, not refused; see below.
+        // app-scripting too (acl.app.scripting): tests/frameworks.rs.
         if rule.starts_with("dragonfly-")
             || rule.starts_with("compose-")
             || rule == "rename-command"
+            || rule == "app-scripting"
         {
             continue;
         }
