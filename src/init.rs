@@ -104,7 +104,11 @@ fn normalize(path: &Path) -> PathBuf {
 pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
     for id in &opts.allow_insecure {
         if policy::rule(id).is_none() {
-            let ids: Vec<&str> = policy::RULES.iter().map(|r| r.id).collect();
+            let ids: Vec<&str> = policy::RULES
+                .iter()
+                .filter(|r| policy::rule(r.id).is_some())
+                .map(|r| r.id)
+                .collect();
             return Err(Error::Usage {
                 message: format!(
                     "--allow-insecure {}: no such rule",

@@ -20,45 +20,16 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::pki;
-use crate::policy::{self, Finding, Policy, Rule, Severity};
+use crate::policy::{
+    self, CERT_EXPIRY, CHECK_SKIPPED, DEFAULT_USER_PASSWORD, Finding, Policy, Rule, SERVER_CERT,
+    Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED,
+};
 use crate::profile::ClientAuth;
 use crate::render;
 use crate::tlsprobe::{self, Version};
 
 /// Every network step is bounded, so a silent server cannot hang the audit.
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-macro_rules! live_rules {
-    ($($name:ident = $id:literal, $sev:ident, $why:literal, $fix:literal;)*) => {
-        $(pub const $name: Rule = Rule { id: $id, severity: Severity::$sev, why: $why, fix: $fix };)*
-        /// Rules only a live audit can break (the static ones come from [`policy::RULES`]).
-        pub const LIVE_RULES: &[Rule] = &[$($name),*];
-    };
-}
-
-live_rules! {
-    UNAUTHENTICATED = "unauthenticated-access", Critical,
-        "the server ran a command for a connection that never authenticated",
-        "write `user default off` in the ACL file and reload it (ACL LOAD)";
-    DEFAULT_USER_PASSWORD = "default-user-password", Low,
-        "the default user is on with a password: every client that skips AUTH names is that user, usually with every permission",
-        "turn the default user off and give each client its own user";
-    SERVER_CERT = "server-certificate", High,
-        "the certificate the server presents does not verify against the CA for this host name: careful clients refuse it, careless ones can be intercepted",
-        "install a certificate issued by the deployment's CA for this name (`redis-harden rotate certs`)";
-    CERT_EXPIRY = "certificate-expiry", Medium,
-        "when the server certificate expires every TLS client is refused",
-        "re-issue it before then (`redis-harden rotate certs`) and reload: CONFIG SET tls-cert-file with the same path";
-    TLS_HANDSHAKE = "tls-handshake", High,
-        "no TLS handshake succeeded: clients cannot reach the server securely",
-        "check tls-port, tls-cert-file and tls-protocols, and that the URL names the TLS port";
-    TLS_VERSION_REFUSED = "tls-version-refused", Low,
-        "the policy allows this TLS version but the server refuses it: clients limited to it cannot connect",
-        "set `tls-protocols` to the versions of the environment's policy";
-    CHECK_SKIPPED = "check-skipped", Info,
-        "this check could not run with the connecting user's permissions",
-        "run the audit as a user that may run ACL DRYRUN, ACL GETUSER and CONFIG GET (an admin user) to cover it";
-}
 
 /// What the live audit needs.
 pub struct Options<'a> {
@@ -987,13 +958,6 @@ mod tests {
         let err = Target::parse("rediss://app:hunter2@localhost:6379").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.help().unwrap().contains("REDISCLI_AUTH"));
-    }
-
-    #[test]
-    fn live_rule_ids_do_not_clash_with_policy_rules() {
-        for r in LIVE_RULES {
-            assert!(policy::rule(r.id).is_none(), "{}", r.id);
-        }
     }
 
     #[test]
