@@ -48,6 +48,8 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
+/// For `--target host`: a drop-in for Debian's redis-server.service.
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -150,7 +152,18 @@ pub const ARTIFACTS: &[Artifact] = &[
         mode: 0o600,
         when: exporter::enabled,
     },
+    Artifact {
+        path: SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_DROPIN,
+        mode: 0o644,
+        when: host_redis,
+    },
 ];
+
+/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
+fn host_redis(p: &EnvProfile, target: Target) -> bool {
+    target == Target::Host && p.engine == crate::profile::Engine::Redis
+}
 
 /// Everything rendering depends on.
 pub struct Input<'a> {

@@ -28,9 +28,10 @@ pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
+pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -45,6 +46,7 @@ pub const ALL: [&str; 14] = [
     DOCKER_COMPOSE,
     SERVER_ENV,
     EXPORTER_ENV,
+    SYSTEMD_DROPIN,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

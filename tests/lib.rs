@@ -10,6 +10,7 @@ mod examples;
 mod exporter;
 mod firewall;
 mod frameworks;
+mod host_service;
 mod live;
 mod masterkey;
 mod policy_review;

@@ -44,8 +44,9 @@ python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 # --- issue 12 (ecosystem): redis_exporter, promtool, client libraries and frameworks ---
 # prometheus-redis-exporter: the exporter test runs Debian's redis_exporter 1.45 from
 # exporter.env. prometheus: its promtool lints `certs status --format prometheus`.
+# systemd: tests/host_service.rs judges the redis-server.service drop-in with systemd-analyze.
 apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
-    prometheus-redis-exporter prometheus
+    prometheus-redis-exporter prometheus systemd
 # Neither service is used by the tests; stop them if the install started them.
 if [ -d /run/systemd/system ]; then
     systemctl disable --now prometheus.service prometheus-redis-exporter.service >/dev/null 2>&1 || true
@@ -82,6 +83,7 @@ node --version
 hyperfine --version
 prometheus-redis-exporter --version 2>&1 | head -n 1
 promtool --version | head -n 1
+systemd-analyze --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
 python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
 

@@ -98,7 +98,14 @@ pub enum Kind {
 impl Kind {
     pub fn of(name: &str) -> Kind {
         let base = name.rsplit('/').next().unwrap_or(name);
-        if base.ends_with(".conf") {
+        // A systemd drop-in (`NAME.service.d/*.conf`) is not a redis.conf.
+        let dropin = name
+            .rsplit('/')
+            .nth(1)
+            .is_some_and(|d| d.ends_with(".service.d"));
+        if dropin {
+            Kind::Other
+        } else if base.ends_with(".conf") {
             Kind::RedisConf
         } else if base.ends_with(".acl") {
             Kind::Acl
