@@ -293,6 +293,14 @@ pub struct AuditArgs {
     /// content, then the name, then redis.conf].
     #[arg(long, value_enum)]
     pub kind: Option<crate::audit::KindArg>,
+    /// The server family whose rules judge FILE; shorthand for --set engine=ENGINE
+    /// [default: what --url detects, else redis].
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// `server.version=VERSION` (or `engine=ENGINE`): the version whose directives and command
+    /// tables judge FILE [default: what --url detects, else the engine's default].
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// A firewall restricts the data port: binding every interface is not a finding.
     #[arg(long)]
     pub firewalled: bool,

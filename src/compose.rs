@@ -14,9 +14,6 @@ pub const COMPOSE_FILE: &str = "docker-compose.yml";
 /// The server's environment: passwords the server process (or its healthcheck) needs.
 pub const SERVER_ENV: &str = "server.env";
 
-/// Where the official Redis image reads its config (the docker target's paths in redis.conf).
-pub const REDIS_CONFIG_DIR: &str = "/usr/local/etc/redis";
-
 /// Whether this bundle has a docker-compose.yml.
 pub fn enabled(_: &EnvProfile, target: Target) -> bool {
     target == Target::Docker
@@ -83,7 +80,7 @@ struct Mount {
 /// certificate, key and the CA. Never the CA key, the client key or secrets.env.
 fn mounted(p: &EnvProfile) -> Vec<&'static str> {
     let mut files = match p.engine {
-        Engine::Redis => vec![render::REDIS_CONF, render::USERS_ACL],
+        Engine::Redis | Engine::Valkey => vec![render::REDIS_CONF, render::USERS_ACL],
         Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
     };
     if p.tls.enabled {
@@ -101,21 +98,28 @@ pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
         .collect()
 }
 
-fn config_dir(engine: Engine) -> ConfPath {
-    match engine {
-        Engine::Redis => ConfPath::parse(REDIS_CONFIG_DIR).expect("valid"),
+fn config_dir(p: &EnvProfile) -> ConfPath {
+    match p.engine {
+        Engine::Redis | Engine::Valkey => {
+            ConfPath::parse(p.server_facts().container_config_dir).expect("valid")
+        }
         Engine::Dragonfly => ConfPath::parse(dragonfly::CONTAINER_DIR).expect("valid"),
     }
 }
 
 pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Context {
-    let dir = config_dir(p.engine);
+    let dir = config_dir(p);
+    let facts = p.server_facts();
     let (service, image, command) = match p.engine {
-        Engine::Redis => (
-            "redis",
+        Engine::Redis | Engine::Valkey => (
+            if p.engine == Engine::Valkey {
+                "valkey"
+            } else {
+                "redis"
+            },
             p.docker.redis_image.to_string(),
             vec![
-                "redis-server".to_string(),
+                facts.server_program.to_string(),
                 dir.join(render::REDIS_CONF).to_string(),
             ],
         ),
@@ -140,8 +144,15 @@ pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Conte
     };
     // redis-cli exits 0 on NOAUTH and WRONGPASS: only a PONG proves the login worked. The
     // server certificate carries clientAuth, so it doubles as the client certificate.
+    // Dragonfly's image ships redis-cli; Valkey's names it valkey-cli (which also reads
+    // REDISCLI_AUTH).
+    let cli = if p.engine == Engine::Dragonfly {
+        "redis-cli"
+    } else {
+        facts.cli_program
+    };
     let healthcheck =
-        format!("redis-cli {tls}-h localhost -p {port} --user monitoring ping | grep -qx PONG");
+        format!("{cli} {tls}-h localhost -p {port} --user monitoring ping | grep -qx PONG");
     let name = format!("{project}-{env}");
     Context {
         service,
@@ -172,7 +183,7 @@ pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Conte
         cpus: p.docker.cpus.to_string(),
         healthcheck,
         tmpfs: match p.engine {
-            Engine::Redis => vec![],
+            Engine::Redis | Engine::Valkey => vec![],
             // glog writes log files to /tmp unless --logtostderr is given.
             Engine::Dragonfly => vec!["/tmp:rw,noexec,nosuid,nodev,size=64m"],
         },
@@ -233,7 +244,7 @@ mod tests {
     fn the_container_gets_no_key_but_its_own() {
         for env in Environment::ALL {
             let mut p = crate::profile::builtin(env);
-            for engine in [Engine::Redis, Engine::Dragonfly] {
+            for engine in [Engine::Redis, Engine::Valkey, Engine::Dragonfly] {
                 p.engine = engine;
                 let files = mounted(&p);
                 assert!(!files.contains(&pki::CA_KEY) && !files.contains(&pki::CLIENT_KEY));

@@ -664,7 +664,8 @@ pub fn policy_findings(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
-    );
+    )
+    .for_server(resolved.settings.server_facts());
     bundle
         .files
         .iter()
@@ -710,13 +711,25 @@ fn summary(
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         )?,
-        Target::Local => writeln!(out, "next: redis-server {}", conf.display())?,
-        // Only what the server reads: ca.key and client.key never belong on the server.
-        Target::Host => writeln!(
+        Target::Local => writeln!(
             out,
-            "next: install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
-             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
+            "next: {} {}",
+            resolved.settings.server_facts().server_program,
+            conf.display()
         )?,
+        // Only what the server reads: ca.key and client.key never belong on the server.
+        Target::Host => {
+            let host = resolved.settings.server_facts().host_layout;
+            writeln!(
+                out,
+                "next: install redis.conf as {dir}/{conf} and users.acl into {dir}/, and tls/ca.crt, tls/server.crt and \
+                 tls/server.key into {dir}/tls/ (owner {user}, modes kept), then restart {service}",
+                dir = host.config_dir,
+                conf = host.conf_file,
+                user = host.user,
+                service = host.service,
+            )?
+        }
         Target::Docker => writeln!(
             out,
             "next: {}",

@@ -22,6 +22,7 @@ pub mod profile;
 pub mod render;
 pub mod rotate;
 pub mod secrets;
+pub mod server;
 pub mod templates;
 pub mod tlsprobe;
 pub mod values;

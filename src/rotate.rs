@@ -494,10 +494,17 @@ fn ca<R: CryptoRng + ?Sized>(
 fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
     let profile = &p.resolved.settings;
     let dir = p.out_conf.as_str();
+    // Where the version's server reads its files ([`crate::server`]), as in redis.conf.
+    let facts = profile.server_facts();
     let conf = |rel: &str| match target {
         Target::Local => format!("{dir}/{rel}"),
-        Target::Host => format!("/etc/redis/{rel}"),
-        Target::Docker => format!("/usr/local/etc/redis/{rel}"),
+        Target::Host => format!("{}/{rel}", facts.host_layout.config_dir),
+        Target::Docker => format!("{}/{rel}", facts.container_config_dir),
+    };
+    let cli = if profile.engine == crate::profile::Engine::Dragonfly {
+        "redis-cli"
+    } else {
+        facts.cli_program
     };
     let command = match step {
         "ACL LOAD" => "ACL LOAD".to_string(),
@@ -526,7 +533,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
     format!(
-        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" redis-cli {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
+        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
     )
 }

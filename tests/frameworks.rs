@@ -110,6 +110,7 @@ fn redis_py_lock_needs_the_scripting_switch() {
         dir,
         port,
         env: "production".into(),
+        server: &crate::support::REDIS_7_0,
     };
     let _server = Server::start(&on);
     let (ok, text) = python(&on, "lock");

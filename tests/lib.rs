@@ -17,6 +17,7 @@ mod policy_review;
 mod reproducible;
 mod rerun;
 mod rotate;
+mod servers;
 mod snapshots;
 mod support;
 mod team_templates;

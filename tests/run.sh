@@ -58,6 +58,13 @@ python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5
 (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 # --- end issue 12 ---
 
+# --- issue 10: server families and versions ---------------------------------------------
+# Redis 8.0 and Valkey 8.1 for the live tests, from Debian 13's packages in a private prefix
+# (/opt/redis-harden-servers/bin/{redis8-server,redis8-cli,valkey-server,valkey-cli}); only
+# Debian's archive is contacted and nothing in the system changes. See docs/servers.md.
+bash tests/install-servers.sh
+# --- end issue 10 ---------------------------------------------------------------------------
+
 # The package's own redis-server service is not used: every live test starts its own server
 # on a free loopback port. Stop it if the install started it, so it cannot interfere.
 if [ -d /run/systemd/system ]; then
@@ -71,6 +78,8 @@ cargo --version
 rustc --version
 redis-server --version
 redis-cli --version
+/opt/redis-harden-servers/bin/redis8-server --version
+/opt/redis-harden-servers/bin/valkey-server --version
 openssl version
 timeout --version | head -n 1
 git --version

@@ -3,7 +3,7 @@
 
 use super::acl_tables::{MONITORING_MAY_RUN, forbidden_for_apps};
 use super::redis_conf::redact_user_args;
-use super::{Findings, rules::*};
+use super::{Findings, Policy, rules::*};
 
 /// The rules an ACL file can break.
 pub const RULES: &[Rule] = &[
@@ -15,7 +15,7 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// Replays an ACL file (Redis's users.acl or Dragonfly's ACL file) user by user.
-pub fn check(content: &str, f: &mut Findings<'_>) {
+pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
     let mut saw_default = false;
     for (i, raw) in content.lines().enumerate() {
         // Redis splits ACL file lines on spaces (no quoting: `"+@all"` is a syntax error that
@@ -28,6 +28,7 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
         saw_default |= name == "default";
         check_user(
             f,
+            p,
             Some(i + 1),
             name,
             rules,
@@ -47,6 +48,7 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
 /// the line with its passwords redacted.
 pub fn check_user<S: AsRef<str>>(
     f: &mut Findings<'_>,
+    p: &Policy,
     line: Option<usize>,
     name: &str,
     rules: &[S],
@@ -72,13 +74,13 @@ pub fn check_user<S: AsRef<str>>(
         return;
     }
     if name == "monitoring" {
-        if !monitoring_confined(&rules) {
+        if !monitoring_confined(&rules, p) {
             f.add(MONITORING_PERMISSIONS, line, shown);
         }
     } else if is_confined_user(name) {
-        if grants_forbidden(&rules, app_scripting_command) {
+        if grants_forbidden(&rules, p, app_scripting_command) {
             f.add(APP_PERMISSIONS, line, shown);
-        } else if grants_forbidden(&rules, |_| false) {
+        } else if grants_forbidden(&rules, p, |_| false) {
             f.add(APP_SCRIPTING, line, shown);
         }
     }
@@ -99,7 +101,7 @@ fn monitoring_may_run(cmd: &str) -> bool {
 
 /// Whether the monitoring user's rules, replayed in order, leave it without key or channel
 /// access, without selectors, and with no forbidden-table command but those it needs.
-fn monitoring_confined(rules: &[String]) -> bool {
+fn monitoring_confined(rules: &[String], p: &Policy) -> bool {
     let keys = rules.iter().fold(false, |keys, r| match r.as_str() {
         "allkeys" => true,
         "resetkeys" | "reset" => false,
@@ -116,7 +118,7 @@ fn monitoring_confined(rules: &[String]) -> bool {
     !keys
         && !channels
         && !selectors
-        && forbidden_for_apps()
+        && forbidden_for_apps(p)
             .iter()
             .all(|(cmd, cats)| monitoring_may_run(cmd) || !grants(rules, cmd, cats))
 }
@@ -124,9 +126,9 @@ fn monitoring_confined(rules: &[String]) -> bool {
 /// Replays a user's command rules in order, for every dangerous, admin or scripting command,
 /// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
 /// their own, so an application user may not have any.
-fn grants_forbidden(rules: &[String], except: fn(&str) -> bool) -> bool {
+fn grants_forbidden(rules: &[String], p: &Policy, except: fn(&str) -> bool) -> bool {
     rules.iter().any(|r| r.starts_with('('))
-        || forbidden_for_apps()
+        || forbidden_for_apps(p)
             .iter()
             .any(|(cmd, cats)| !except(cmd) && grants(rules, cmd, cats))
 }

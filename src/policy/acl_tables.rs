@@ -133,11 +133,11 @@ pub const FORBIDDEN_FOR_APPS: &[(&str, &[&str])] = &[
     ("sync", &["admin", "dangerous", "slow"]),
 ];
 
-/// The forbidden-table entries for the targeted server. Today every bundle targets Redis
-/// 7.0 (and Dragonfly, which accepts the same names); server families and versions will
-/// choose a table here.
-pub fn forbidden_for_apps() -> &'static [(&'static str, &'static [&'static str])] {
-    FORBIDDEN_FOR_APPS
+/// The forbidden-table entries for the targeted server: Redis 7.0's table above plus what
+/// the family and version add ([`crate::server::Facts::forbidden_for_apps`]; Dragonfly
+/// accepts Redis 7.0's names).
+pub fn forbidden_for_apps(p: &super::Policy) -> Vec<(&'static str, &'static [&'static str])> {
+    p.server.forbidden_for_apps()
 }
 
 /// The forbidden-table commands the monitoring user may run: what a metrics exporter and a

@@ -69,11 +69,14 @@ pub struct Policy {
     /// Whether the server runs in a container (binding all interfaces of its own namespace
     /// is how containers work; publishing is judged in the compose file).
     pub container: bool,
+    /// The server family and version judged: its command tables ([`crate::server`]).
+    pub server: &'static crate::server::Facts,
 }
 
 impl Policy {
     pub fn for_env(env: Environment, firewalled: bool, container: bool) -> Self {
         let builtin = profile::builtin(env);
+        let server = builtin.server_facts();
         Self {
             env,
             tls_required: builtin.tls.enabled,
@@ -81,7 +84,13 @@ impl Policy {
             client_auth: builtin.tls.client_auth,
             firewalled,
             container,
+            server,
         }
+    }
+
+    /// The same policy, judged by the tables of another server family or version.
+    pub fn for_server(self, server: &'static crate::server::Facts) -> Self {
+        Self { server, ..self }
     }
 }
 
@@ -175,7 +184,7 @@ pub fn check_bytes_as(kind: Kind, name: &str, content: &[u8], policy: &Policy) -
     let text = || String::from_utf8_lossy(content);
     match kind {
         Kind::RedisConf => redis_conf::check(content, policy, &mut out),
-        Kind::Acl => acl::check(&text(), &mut out),
+        Kind::Acl => acl::check(&text(), policy, &mut out),
         Kind::DragonflyFlags => dragonfly_flags::check(&text(), policy, &mut out),
         Kind::Compose => compose::check(&text(), &mut out),
         Kind::Other => {}

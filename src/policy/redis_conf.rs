@@ -275,7 +275,58 @@ pub const CHECKS: &[Check<Conf>] = &[
         rules: &[PASSWORD_IN_CONF],
         run: password_in_conf,
     },
+    Check {
+        rules: &[UNKNOWN_DIRECTIVE],
+        run: unknown_directive,
+    },
+    Check {
+        rules: &[USER_DATA_IN_LOG],
+        run: user_data_in_log,
+    },
 ];
+
+/// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
+fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    for d in c
+        .directives
+        .iter()
+        .filter(|d| !p.server.has_directive(&d.name))
+    {
+        f.add(
+            UNKNOWN_DIRECTIVE,
+            Some(d.line),
+            &format!(
+                "{} (not a directive of {})",
+                crate::values::visible(&d.name),
+                p.server.label()
+            ),
+        );
+    }
+}
+
+/// Where the version has `hide-user-data-from-log`, keys and values stay out of its log:
+/// explicitly, or by the version's default (yes in Valkey 8.1, no in Redis 8.0).
+fn user_data_in_log(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    const NAME: &str = "hide-user-data-from-log";
+    let Some(default) = p.server.hide_user_data_default else {
+        return;
+    };
+    match c.last(NAME) {
+        Some(d) if d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("no")) => {
+            f.add(USER_DATA_IN_LOG, Some(d.line), &d.raw);
+        }
+        Some(_) => {}
+        None if !default => f.add(
+            USER_DATA_IN_LOG,
+            None,
+            &format!(
+                "no `{NAME}` directive: {}'s default is no",
+                p.server.label()
+            ),
+        ),
+        None => {}
+    }
+}
 
 /// Whether the plaintext `port` is open: missing means Redis's default 6379.
 fn plaintext_open(c: &Conf) -> bool {
@@ -490,13 +541,13 @@ fn loadmodule(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     }
 }
 
-fn user_lines(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
+fn user_lines(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     for d in c.all("user") {
         // The arguments as Redis parsed them: `">hunter2"` is the password hunter2.
         let shown = redact_user_args("user", &d.args);
         f.add(USER_IN_CONF, Some(d.line), &shown);
         if let Some((name, rules)) = d.args.split_first() {
-            acl::check_user(f, Some(d.line), name, rules, &shown);
+            acl::check_user(f, p, Some(d.line), name, rules, &shown);
         }
     }
 }

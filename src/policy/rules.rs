@@ -117,6 +117,12 @@ rules! {
     DRAGONFLY_TLS12 = "dragonfly-tls12", Low,
         "Dragonfly has no flag to refuse TLS 1.2: the policy allows only TLS 1.3, but this server still accepts TLS 1.2 clients (with the ciphers in --tls_ciphers)",
         "keep --tls_ciphers to ECDHE with AEAD ciphers only; use Redis where TLS 1.2 must be refused";
+    UNKNOWN_DIRECTIVE = "unknown-directive", High,
+        "the targeted server version does not know this directive and refuses to start (Redis 8.0 gets partway into startup first): a config written for another version",
+        "remove it, or target the version that has it (`--engine`, `--set server.version=...`; see docs/servers.md)";
+    USER_DATA_IN_LOG = "user-data-in-log", Low,
+        "with `hide-user-data-from-log no` crash reports and assertion logs print keys and values, and log files are read by more people than the data (Redis 8.0's default)",
+        "set `hide-user-data-from-log yes`";
     @live
     UNAUTHENTICATED = "unauthenticated-access", Critical,
         "the server ran a command for a connection that never authenticated",
@@ -136,6 +142,9 @@ rules! {
     TLS_VERSION_REFUSED = "tls-version-refused", Low,
         "the policy allows this TLS version but the server refuses it: clients limited to it cannot connect",
         "set `tls-protocols` to the versions of the environment's policy";
+    UNKNOWN_SERVER = "unsupported-server", Low,
+        "the live server is not a family and version redis-harden has measured (or not the one named on the command line): the checks that depend on the version used the nearest rules or were skipped",
+        "audit with a supported version (docs/servers.md), or add the version's facts to redis-harden";
     CHECK_SKIPPED = "check-skipped", Info,
         "this check could not run with the connecting user's permissions",
         "run the audit as a user that may run ACL DRYRUN, ACL GETUSER and CONFIG GET (an admin user) to cover it";

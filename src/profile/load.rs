@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{EnvProfile, Environment, defaults};
 use crate::error::Error;
+use crate::server;
 use crate::values::ProjectName;
 
 pub const PROFILE_FILE_NAME: &str = "redis-harden.yaml";
@@ -212,6 +213,7 @@ fn layer(
     };
     let origin_of =
         |key: &str| user_origin(key).unwrap_or_else(|| format!("built-in {env} defaults"));
+    follow_engine(&mut merged, |key| user_origin(key).is_some());
 
     let profile: EnvProfile = serde_path_to_error::deserialize(&merged).map_err(|e| {
         let key = path_string(e.path());
@@ -238,6 +240,26 @@ fn layer(
         }
     })?;
     Ok(profile)
+}
+
+/// The built-in server version and image are Redis 7.0's. Where the profile names another
+/// engine or version but not these, they follow it: `--engine valkey` alone means Valkey's
+/// default version in its own image. A value the user set is kept (and validated later).
+fn follow_engine(merged: &mut Value, user_set: impl Fn(&str) -> bool) {
+    let Ok(engine) = serde_json::from_value::<super::Engine>(merged["engine"].clone()) else {
+        return;
+    };
+    if !user_set("server.version") {
+        merged["server"]["version"] = Value::from(server::default_version(engine).to_string());
+    }
+    if !user_set("docker.redis_image")
+        && let Ok(version) =
+            serde_json::from_value::<server::ServerVersion>(merged["server"]["version"].clone())
+        && let Some(facts) = server::facts(engine, version)
+        && engine.reads_redis_conf()
+    {
+        merged["docker"]["redis_image"] = Value::from(facts.image);
+    }
 }
 
 /// Deep-merges `over` into `base`: mappings merge key by key, anything else replaces.

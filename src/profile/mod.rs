@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::server::{self, ServerVersion};
 use crate::values::{
     AclRule, BindAddr, Cidr, Hostname, ImageRef, KeyPattern, MemorySize, Port, ProjectName,
     UserName,
@@ -74,6 +75,8 @@ pub struct EnvProfile {
     /// Which server the bundle is for. Redis artifacts are always written; `dragonfly` adds
     /// the Dragonfly flagfile and ACL file.
     pub engine: Engine,
+    /// Which release line of the engine; see [`crate::server`].
+    pub server: ServerSettings,
     pub redis: RedisSettings,
     pub tls: TlsSettings,
     pub secrets: SecretSettings,
@@ -87,7 +90,24 @@ pub struct EnvProfile {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Redis,
+    /// The Linux Foundation's fork of Redis 7.2: the same redis.conf and ACL file format.
+    Valkey,
     Dragonfly,
+}
+
+impl Engine {
+    /// Whether the server reads redis.conf and users.acl (Redis and Valkey).
+    pub fn reads_redis_conf(self) -> bool {
+        matches!(self, Engine::Redis | Engine::Valkey)
+    }
+}
+
+/// The server's release line. Without `server.version` a profile gets the engine's default
+/// ([`crate::server::default_version`]); the compose image follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub version: ServerVersion,
 }
 
 /// Who may reach the server. Everything else is dropped on those ports.
@@ -457,10 +477,32 @@ impl EnvProfile {
                 );
             }
         }
+        let Some(facts) = server::facts(self.engine, self.server.version) else {
+            return fail(
+                "server.version,engine",
+                format!(
+                    "{} {} is not supported; supported versions: {}",
+                    server::family_name(self.engine),
+                    self.server.version,
+                    server::list(&server::supported_versions(self.engine))
+                ),
+            );
+        };
+        if self.engine.reads_redis_conf() {
+            // The image runs the server: it must be the version the config was written for.
+            server::image_matches(self.docker.redis_image.as_str(), self.engine, facts.version)
+                .or_else(|reason| fail("docker.redis_image,server.version", reason))?;
+        }
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }
         Ok(())
+    }
+
+    /// The facts of the profile's engine and version. A validated profile always has them.
+    pub fn server_facts(&self) -> &'static server::Facts {
+        server::facts(self.engine, self.server.version)
+            .expect("validate() refuses an unsupported engine version")
     }
 
     /// Every ACL user that has a password, in a stable order.
