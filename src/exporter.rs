@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::pki;
-use crate::profile::{Engine, EnvProfile};
+use crate::profile::EnvProfile;
 use crate::render::Target;
 use crate::values::ConfPath;
 
@@ -23,10 +23,10 @@ pub const HOST_TLS_DIR: &str = "/etc/prometheus/redis-exporter";
 /// The same inside the exporter's container.
 pub const DOCKER_TLS_DIR: &str = "/etc/redis-exporter";
 
-/// Redis only: Dragonfly's ACL file has no subcommand rules, so its monitoring user cannot be
-/// given `CLIENT SETNAME` alone.
+/// Redis and Valkey (users.acl): Dragonfly's ACL file has no subcommand rules, so its
+/// monitoring user cannot be given `CLIENT SETNAME` alone.
 pub fn enabled(p: &EnvProfile, _: Target) -> bool {
-    p.engine == Engine::Redis
+    p.engine.reads_redis_conf()
 }
 
 /// What `exporter.env` is rendered from.

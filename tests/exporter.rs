@@ -1,5 +1,5 @@
 //! The real redis_exporter (Debian's prometheus-redis-exporter 1.45) against a live
-//! production bundle, configured by nothing but the bundle's `exporter.env`: it logs in as
+//! production bundle of each server (Redis 7.0 and 8.0, Valkey 8.1), configured by nothing but the bundle's `exporter.env`: it logs in as
 //! monitoring over mTLS, every scrape succeeds, and the server records no denied command.
 
 use std::io::{Read, Write};
@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Bundle, Server, env_file, free_port, require};
+use crate::support::{ALL_SERVERS, Bundle, Server, ServerUnderTest, env_file, free_port, require};
 
 const EXPORTER: &str = "prometheus-redis-exporter";
 
@@ -87,8 +87,16 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn redis_exporter_scrapes_a_production_bundle_over_mtls_from_exporter_env() {
+    for server in ALL_SERVERS {
+        scrape_one(server);
+    }
+}
+
+fn scrape_one(server: &'static ServerUnderTest) {
+    // Shown with the failure: which server it was.
+    eprintln!("server under test: {}", server.label);
     // admin on, only to read the ACL LOG afterwards.
-    let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
+    let b = Bundle::init_for(server, "production", &["--set", "acl.admin.enabled=true"]);
     let env_path = b.path("exporter.env");
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&env_path).unwrap().permissions(),
