@@ -600,7 +600,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
         compose: compose::enabled(p, input.target)
-            .then(|| compose::context(p, input.project, input.env)),
+            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
         exporter: match input.secrets.password(&monitoring_name) {
             Some(pw) if exporter::enabled(p, input.target) => {
                 Some(exporter::context(p, input.target, input.out_dir, &host, pw))
