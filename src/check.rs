@@ -22,6 +22,8 @@ use crate::values::ConfPath;
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: &'static str,
+    /// `artifact`, as `audit` calls the file a finding is about.
+    #[serde(rename = "artifact")]
     pub file: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,7 +250,11 @@ fn drift(rel: &str, current: &[u8], wanted: &[u8], secret: bool) -> Finding {
         similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{rel}"), &format!("b/{rel}"))
+            // Say which side is which: `-` lines are on disk, `+` lines would be rendered.
+            .header(
+                &format!("{rel} (in the bundle)"),
+                &format!("{rel} (fresh render)"),
+            )
             .to_string()
     });
     let message = if secret {

@@ -17,6 +17,9 @@ use crate::render::Target;
     after_help = "Examples:\n  redis-harden init --env production\n  redis-harden init --env staging --set 'redis.bind=[10.0.1.5, 127.0.0.1]' --set 'tls.ips=[10.0.1.5]'\n  redis-harden check --env production --out deploy/production\n  redis-harden profile show --env production\n\nExit codes: 0 success, 1 a check or the policy gate found a problem, 2 bad input or a failed operation."
 )]
 pub struct Cli {
+    /// Print nothing on success (errors, warnings and findings still are).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Create or refresh a deployment bundle: keys, certificates, secrets and configs.
     #[command(
-        after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
+        after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n  redis-harden init --env production --format json > summary.json\n  redis-harden init --env production --profile - < team.yaml\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
     )]
     Init(WriteArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.
@@ -71,6 +74,19 @@ pub enum Command {
         after_help = "Examples:\n  redis-harden rotate passwords --env production --user app\n  redis-harden rotate passwords --env production --finish\n  redis-harden rotate ca --env production"
     )]
     Rotate(RotateCommand),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  redis-harden completions bash > /etc/bash_completion.d/redis-harden\n  redis-harden completions zsh > \"${fpath[1]}/_redis-harden\"\n  redis-harden completions fish > ~/.config/fish/completions/redis-harden.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of redis-harden and all its commands.
+    #[command(
+        after_help = "Examples:\n  redis-harden man > redis-harden.1 && man -l redis-harden.1\n  redis-harden man > /usr/local/share/man/man1/redis-harden.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +137,8 @@ pub struct ProfileArgs {
     /// The environment, with its built-in security policy.
     #[arg(long, value_enum)]
     pub env: Environment,
-    /// Profile file [default: ./redis-harden.yaml when it exists, else built-in defaults only].
+    /// Profile file, or - for standard input [default: ./redis-harden.yaml when it exists, else
+    /// built-in defaults only].
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// Override one profile value; VALUE is YAML, so lists work: --set 'redis.bind=[10.0.1.5, 127.0.0.1]'.
@@ -185,11 +202,15 @@ impl BundleArgs {
     }
 }
 
-/// The options of a command that writes the bundle (init, render, rotate).
+/// The options of a command that writes the bundle (init, render, rotate) and prints a
+/// summary of what it did.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
     #[command(flatten)]
     pub bundle: BundleArgs,
+    /// The summary as text for people, or as JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Print the plan (create, update, remove, keep per file, and the config diff) and
     /// write nothing.
     #[arg(long)]
@@ -218,9 +239,10 @@ pub struct CheckArgs {
     pub bundle: BundleArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Report certificates that expire within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub renew_days: u32,
+    /// Report certificates that expire within this many days (the same flag as `certs status`
+    /// and `audit`; `--renew-days` is an old spelling kept as a hidden alias).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, alias = "renew-days")]
+    pub warn_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +257,12 @@ pub enum ProfileCommand {
         #[arg(long, value_enum, default_value_t = ShowFormat::Yaml)]
         format: ShowFormat,
     },
+    /// Print the JSON Schema of redis-harden.yaml, generated from the types the profile is
+    /// read into. Editors use it for completion and checking (see examples/redis-harden.yaml).
+    #[command(
+        after_help = "Example:\n  redis-harden profile schema > redis-harden.schema.json\n\nThen start redis-harden.yaml with:\n  # yaml-language-server: $schema=redis-harden.schema.json"
+    )]
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,7 +300,7 @@ pub enum CertsCommand {
     /// verifies. Reads a bundle's tls/ (every certificate of ca.crt), the files given, or the
     /// chain a live server presents.
     #[command(
-        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_seconds - time() < 30 * 86400`):\n  redis-harden certs status --env production --format prometheus > DIR/redis-harden.prom.tmp; mv DIR/redis-harden.prom.tmp DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
+        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_timestamp_seconds - time() < 30 * 86400`, and on\n`redis_harden_certs_last_run_success == 0`):\n  redis-harden certs status --env production --format prometheus --output DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
     )]
     Status {
         /// The bundle's environment: reads deploy/ENV/tls (or --out) and labels the metrics.
@@ -302,6 +330,11 @@ pub enum CertsCommand {
         warn_days: u32,
         #[arg(long, value_enum, default_value_t = crate::certs::Format::Text)]
         format: crate::certs::Format,
+        /// Write the report to FILE (atomically: a temp file, then a rename) instead of
+        /// stdout. With --format prometheus, a run that cannot read the certificates still
+        /// writes FILE, with redis_harden_certs_last_run_success 0.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -318,6 +351,14 @@ pub struct AuditArgs {
     /// content, then the name, then redis.conf].
     #[arg(long, value_enum)]
     pub kind: Option<crate::audit::KindArg>,
+    /// The server family whose rules judge FILE; shorthand for --set engine=ENGINE
+    /// [default: what --url detects, else redis].
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// `server.version=VERSION` (or `engine=ENGINE`): the version whose directives and command
+    /// tables judge FILE [default: what --url detects, else the engine's default].
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// A firewall restricts the data port: binding every interface is not a finding.
     #[arg(long)]
     pub firewalled: bool,
@@ -352,4 +393,40 @@ pub struct AuditArgs {
     pub fail_on: crate::audit::FailOn,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The man page: redis-harden(1) followed by a page for every subcommand
+/// (redis-harden-init(1), redis-harden-rotate-ca(1), ...), which the first one refers to.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    fn pages(
+        cmd: clap::Command,
+        name: String,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let cmd = cmd.name(name.clone()).display_name(name.clone());
+        clap_mangen::Man::new(cmd.clone()).render(out)?;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pages(sub.clone(), format!("{name}-{}", sub.get_name()), out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    pages(cmd, "redis-harden".into(), out)
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = vec![];
+    clap_complete::generate(shell, &mut Cli::command(), "redis-harden", &mut script);
+    let script = String::from_utf8(script).expect("completion scripts are UTF-8");
+    // clap_complete 4.6 spells a hyphenated binary's subcommand states two ways in bash (the
+    // loop sets `redis__harden__subcmd__X`, the case arms match `redis__subcmd__harden__...`),
+    // so nothing after a subcommand completes: clap-rs/clap#6421. Spell them one way.
+    match shell {
+        clap_complete::Shell::Bash => script.replace("redis__subcmd__harden", "redis__harden"),
+        _ => script,
+    }
 }

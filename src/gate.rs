@@ -95,11 +95,15 @@ fn firewalled(p: &profile::EnvProfile) -> bool {
 
 /// Policy findings for every rendered file of a bundle.
 pub fn policy_findings(built: &Built, p: &Prepared) -> Vec<policy::Finding> {
-    let policy = policy::Policy::for_env(
+    let mut policy = policy::Policy::for_env(
         p.resolved.env,
         firewalled(&p.resolved.settings),
         p.target == Target::Docker,
-    );
+    )
+    .for_server(p.resolved.settings.server_facts());
+    if let Some(base) = render::server_base(&p.resolved.settings, p.target) {
+        policy = policy.with_trust_anchor(base.join(crate::pki::CA_CERT).as_str());
+    }
     built
         .files
         .iter()

@@ -8,16 +8,18 @@ use rand::CryptoRng;
 
 use crate::build;
 use crate::bundle::manifest::{MANIFEST, Rotation};
-use crate::bundle::{self, Committed, File, Plan, Session, layout};
+use crate::bundle::{self, Action, Committed, File, Plan, Session, layout};
 use crate::error::Error;
 use crate::gate;
 use crate::profile;
 use crate::render::{self, Target};
+use crate::summary::Summary;
 
 pub use crate::build::Mode;
 pub use crate::inputs::{Options, Prepared, Runtime, default_out, out_dir, prepare};
 
-/// `init` (mode Init) and `render` (mode Render): build in memory, gate, then commit.
+/// `init` (mode Init) and `render` (mode Render): build in memory, gate, then commit; the
+/// summary is printed as text.
 pub fn run<R: CryptoRng + ?Sized>(
     opts: &Options,
     mode: Mode,
@@ -25,11 +27,23 @@ pub fn run<R: CryptoRng + ?Sized>(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
+    execute(opts, mode, rt, stderr)?
+        .print(crate::summary::Format::Text, stdout)
+        .map_err(stdout_err)
+}
+
+/// `init` or `render`, returning the summary for the caller to print.
+pub fn execute<R: CryptoRng + ?Sized>(
+    opts: &Options,
+    mode: Mode,
+    rt: &mut Runtime<'_, R>,
+    stderr: &mut dyn Write,
+) -> Result<Summary, Error> {
     // A restart happens only when another writer created the bundle while this one planned
     // on an empty directory; the second attempt locks before it reads anything.
     for _ in 0..3 {
-        if attempt(opts, mode, rt, stdout, stderr)? == Committed::Done {
-            return Ok(());
+        if let Some(summary) = attempt(opts, mode, rt, stderr)? {
+            return Ok(summary);
         }
     }
     Err(Error::Usage {
@@ -38,13 +52,13 @@ pub fn run<R: CryptoRng + ?Sized>(
     })
 }
 
+/// One pass of the pipeline; None when it must start over (see [`Committed::Restart`]).
 fn attempt<R: CryptoRng + ?Sized>(
     opts: &Options,
     mode: Mode,
     rt: &mut Runtime<'_, R>,
-    stdout: &mut dyn Write,
     stderr: &mut dyn Write,
-) -> Result<Committed, Error> {
+) -> Result<Option<Summary>, Error> {
     let mut session = open(opts, rt.cwd)?;
     let p = prepare(opts, rt.cwd)?;
     let mut built = build::build(&p, mode, rt)?;
@@ -62,15 +76,18 @@ fn attempt<R: CryptoRng + ?Sized>(
     )?;
     let command = if mode == Mode::Init { "init" } else { "render" };
     if session.commit(&plan, command)? == Committed::Restart {
-        return Ok(Committed::Restart);
+        return Ok(None);
     }
     for w in &built.warnings {
         let _ = writeln!(stderr, "warning: {w}");
     }
-    report(stdout, &p, &session, &plan, &built.notes)
-        .and_then(|()| next_step(stdout, &p))
-        .map_err(stdout_err)?;
-    Ok(Committed::Done)
+    Ok(Some(summary(
+        &p,
+        &session,
+        Some(&plan),
+        &built.notes,
+        command,
+    )))
 }
 
 /// Locks the bundle (or, for --dry-run, only looks at it) and completes any interrupted
@@ -121,78 +138,117 @@ pub fn stdout_err(source: std::io::Error) -> Error {
     }
 }
 
-/// The header, the input changes, and one line per file (plus diffs on a dry run).
-pub fn report(
-    out: &mut dyn Write,
+/// What the command did (or, on a dry run, would do): the input changes, one entry per
+/// file (with the config diff on a dry run), and how to start the server.
+pub fn summary(
     p: &Prepared,
     session: &Session,
-    plan: &Plan,
+    plan: Option<&Plan>,
     notes: &[(String, String)],
-) -> std::io::Result<()> {
+    command: &str,
+) -> Summary {
     let dry = session.dry_run();
-    writeln!(
-        out,
-        "{}{} bundle for project {:?} in {} (target: {})",
-        if dry {
-            "dry run, nothing written: "
-        } else {
-            ""
-        },
-        p.resolved.env,
-        p.resolved.project.as_str(),
-        p.out_shown.display(),
-        p.target
-    )?;
-    recovery_note(out, session)?;
-    for change in p.input_changes() {
-        writeln!(out, "  change {change}")?;
-    }
-    bundle::print_plan(out, plan, notes, dry)
-}
-
-/// Says what recovery did, or (dry run) that it is pending.
-pub fn recovery_note(out: &mut dyn Write, session: &Session) -> std::io::Result<()> {
+    let files = plan.map_or_else(Vec::new, |plan| {
+        plan.entries
+            .iter()
+            .filter(|e| e.listed)
+            .map(|e| {
+                // The JSON vocabulary (`--format json`); the text says create/update/keep/remove.
+                let (action, mode_was) = match &e.action {
+                    Action::Create => ("created", None),
+                    Action::Update => ("updated", None),
+                    Action::Keep => ("kept", None),
+                    Action::FixMode { from } => ("mode-fixed", Some(format!("{from:o}"))),
+                    Action::Remove => ("removed", None),
+                };
+                let note = notes.iter().find(|(rel, _)| *rel == e.rel);
+                crate::summary::File {
+                    path: e.rel.clone(),
+                    action,
+                    mode_was,
+                    note: note.map(|(_, n)| n.clone()).unwrap_or_default(),
+                    diff: e.diff.clone().filter(|_| dry),
+                }
+            })
+            .collect()
+    });
+    let mut notes = vec![];
     if session.pending() {
-        writeln!(
-            out,
-            "note: an interrupted transaction is in the bundle; the next writing command completes or discards it first"
-        )?;
+        notes.push("an interrupted transaction is in the bundle; the next writing command completes or discards it first".into());
     }
-    match &session.recovered {
-        Some(bundle::txn::Recovery::RolledForward { command }) => writeln!(
-            out,
-            "recovered: completed the interrupted transaction of `{command}`"
-        ),
-        Some(bundle::txn::Recovery::RolledBack) => writeln!(
-            out,
-            "recovered: discarded an interrupted transaction that had not committed"
-        ),
-        None => Ok(()),
+    Summary {
+        command: command.to_owned(),
+        environment: p.resolved.env.to_string(),
+        project: p.resolved.project.as_str().to_owned(),
+        out: p.out_shown.display().to_string(),
+        target: p.target.to_string(),
+        dry_run: dry,
+        recovered: session.recovered.as_ref().map(|r| match r {
+            bundle::txn::Recovery::RolledForward { command } => {
+                format!("completed the interrupted transaction of `{command}`")
+            }
+            bundle::txn::Recovery::RolledBack => {
+                "discarded an interrupted transaction that had not committed".into()
+            }
+        }),
+        changes: p.input_changes(),
+        files,
+        next: Some(next_step(p)),
+        notes,
+        apply: None,
     }
 }
 
-fn next_step(out: &mut dyn Write, p: &Prepared) -> std::io::Result<()> {
+/// How to start the server with this bundle.
+fn next_step(p: &Prepared) -> String {
     let shown = &p.out_shown;
-    let conf = shown.join(render::REDIS_CONF);
     let settings = &p.resolved.settings;
+    let conf = shown.join(render::REDIS_CONF);
+    // TLS bundles start the server with the bundle's OpenSSL configuration (key-exchange groups).
+    let openssl = if settings.tls.enabled {
+        format!(
+            "OPENSSL_CONF={} ",
+            shown.join(crate::openssl::CNF).display()
+        )
+    } else {
+        String::new()
+    };
     match p.target {
-        Target::Local if settings.engine == profile::Engine::Dragonfly => writeln!(
-            out,
-            "next: set -a; . {}; set +a; dragonfly --flagfile {}",
+        Target::Local if settings.engine == profile::Engine::Dragonfly => format!(
+            "set -a; . {}; set +a; {openssl}dragonfly --flagfile {}",
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         ),
-        Target::Local => writeln!(out, "next: redis-server {}", conf.display()),
+        Target::Local => format!(
+            "{openssl}{} {}",
+            settings.server_facts().server_program,
+            conf.display()
+        ),
         // Only what the server reads: ca.key and client.key never belong on the server.
-        Target::Host => writeln!(
-            out,
-            "next: install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
-             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
-        ),
-        Target::Docker => writeln!(
-            out,
-            "next: {}",
+        Target::Host => {
+            let host = settings.server_facts().host_layout;
+            format!(
+                "install redis.conf as {dir}/{conf} and users.acl into {dir}/, and tls/ca.crt, tls/server.crt and \
+                 tls/server.key into {dir}/tls/ (owner {user}, modes kept), then restart {service}",
+                dir = host.config_dir,
+                conf = host.conf_file,
+                user = host.user,
+                service = host.service,
+            ) + &if settings.tls.enabled {
+                // The OpenSSL configuration, and the unit's drop-in that points the server at it.
+                format!(
+                    "; with TLS also openssl.cnf into {dir}/, and {dropin} as \
+                     /etc/systemd/system/{unit}.d/openssl.conf (systemctl daemon-reload before the restart)",
+                    dir = host.config_dir,
+                    dropin = crate::openssl::SYSTEMD_DROPIN,
+                    unit = crate::openssl::unit(settings),
+                )
+            } else {
+                String::new()
+            }
+        }
+        Target::Docker => {
             crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
-        ),
+        }
     }
 }

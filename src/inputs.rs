@@ -171,7 +171,11 @@ fn merge(opts: &Options, m: Option<&Manifest>, out: &Path) -> Result<Merged, Err
 pub fn check_rules(ids: &[String]) -> Result<(), Error> {
     for id in ids {
         if policy::rule(id).is_none() {
-            let ids: Vec<&str> = policy::RULES.iter().map(|r| r.id).collect();
+            let ids: Vec<&str> = policy::RULES
+                .iter()
+                .filter(|r| policy::rule(r.id).is_some())
+                .map(|r| r.id)
+                .collect();
             return Err(Error::Usage {
                 message: format!(
                     "--allow-insecure {}: no such rule",

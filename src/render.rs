@@ -13,7 +13,18 @@ use crate::profile::{EnvProfile, Environment};
 use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
-use crate::{compose, dragonfly};
+use crate::{compose, dragonfly, exporter};
+
+/// The directory the server reads its files from, where it does not depend on the output
+/// directory (`--target local` uses the output directory itself).
+pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
+    let facts = p.server_facts();
+    match target {
+        Target::Local => None,
+        Target::Host => Some(ConfPath::parse(facts.host_layout.config_dir).expect("valid")),
+        Target::Docker => Some(ConfPath::parse(facts.container_config_dir).expect("valid")),
+    }
+}
 
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
 #[derive(
@@ -50,6 +61,8 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
+/// For `--target host`: a drop-in for Debian's redis-server.service.
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -161,7 +174,40 @@ pub const ARTIFACTS: &[Artifact] = &[
         secret: true,
         when: compose::server_env_enabled,
     },
+    Artifact {
+        path: crate::openssl::CNF,
+        template: templates::OPENSSL_CNF,
+        mode: 0o644,
+        secret: false,
+        when: crate::openssl::enabled,
+    },
+    Artifact {
+        path: crate::openssl::SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_OPENSSL,
+        mode: 0o644,
+        secret: false,
+        when: crate::openssl::dropin_enabled,
+    },
+    Artifact {
+        path: exporter::ENV_FILE,
+        template: templates::EXPORTER_ENV,
+        mode: 0o600,
+        secret: true,
+        when: exporter::enabled,
+    },
+    Artifact {
+        path: SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_DROPIN,
+        mode: 0o644,
+        secret: false,
+        when: host_redis,
+    },
 ];
+
+/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
+fn host_redis(p: &EnvProfile, target: Target) -> bool {
+    target == Target::Host && p.engine == crate::profile::Engine::Redis
+}
 
 /// Everything rendering depends on.
 pub struct Input<'a> {
@@ -197,6 +243,7 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
     let mut public = full.clone();
     public.remove("client");
     public.remove("server_env");
+    public.remove("exporter");
     let secret_values: Vec<&str> = input.secrets.values().filter(|v| v.len() >= 8).collect();
     let mut out = Rendered::new();
     for a in ARTIFACTS
@@ -206,7 +253,8 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         let shared = !a.secret;
         let content = templates
             .render(a.template, if shared { &public } else { &full })
-            .map_err(|e| redact(e, &secret_values))?;
+            .map_err(|e| redact(e, &secret_values))
+            .map_err(|e| if shared { e } else { hide_values(e) })?;
         if shared && secret_values.iter().any(|v| content.contains(v)) {
             return Err(Error::Template {
                 name: a.template.into(),
@@ -241,6 +289,57 @@ fn redact(e: Error, secrets: &[&str]) -> Error {
     }
 }
 
+/// The error of a template that sees secrets: Tera quotes the value it choked on, and a
+/// filter (`reverse`, `upper`, `truncate`, `replace`) makes it a value no exact-string
+/// redaction recognises. Every quoted part of the message goes; where in the template (the
+/// `-->` line and the source snippet, which is the team's own text) stays.
+fn hide_values(e: Error) -> Error {
+    let Error::Template { name, report } = e else {
+        return e;
+    };
+    let snippet = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("-->")
+            || t.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .starts_with('|')
+    };
+    let report = report
+        .lines()
+        .map(|l| {
+            if snippet(l) {
+                l.to_owned()
+            } else {
+                hide_quoted(l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::Template {
+        name,
+        report: format!("{report}\n(values are not shown: this template can see secrets)"),
+    }
+}
+
+/// Replaces every `...`, '...' and "..." in a line with `<hidden>`; an unclosed quote hides
+/// the rest of the line.
+fn hide_quoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '`' | '\'' | '"') => {
+                quote = Some(c);
+                out.push_str("<hidden>");
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 /// The header of `secrets.env`.
 pub fn secrets_header(project: &ProjectName, env: Environment) -> String {
     format!(
@@ -257,6 +356,8 @@ struct Context<'a> {
     profile: &'a EnvProfile,
     environment: Environment,
     target: Target,
+    /// The engine and version the files are written for, and what they have.
+    server: ServerCtx,
     redis: RedisCtx,
     tls: TlsCtx,
     paths: Paths,
@@ -268,6 +369,8 @@ struct Context<'a> {
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
     server_env: ServerEnv,
+    /// Secret (monitoring's password): for 0600 files only.
+    exporter: Option<exporter::Context>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -276,6 +379,24 @@ struct ServerEnv {
     requirepass: String,
     healthcheck_password: String,
 }
+
+#[derive(Serialize)]
+struct ServerCtx {
+    /// `redis`, `valkey`, `dragonfly`.
+    engine: crate::profile::Engine,
+    /// `Redis`, `Valkey`: the family whose redis.conf this is.
+    name: &'static str,
+    version: String,
+    /// The release the version was proven on (`8.0.2`).
+    proven: &'static str,
+    program: &'static str,
+    cli: &'static str,
+    /// Directives that exist only in some versions: each is true where the version has it.
+    has: BTreeMap<&'static str, bool>,
+}
+
+/// The version-dependent directives templates may ask about (`server.has["..."]`).
+const OPTIONAL_DIRECTIVES: &[&str] = &["hide-user-data-from-log"];
 
 #[derive(Serialize)]
 struct RedisCtx {
@@ -299,6 +420,11 @@ struct TlsCtx {
     auth_clients: &'static str,
     mozilla_profile: String,
     mozilla_version: String,
+    /// Key-exchange groups, for openssl.cnf.
+    groups: &'static str,
+    /// Where the server reads openssl.cnf (OPENSSL_CONF), and the systemd unit of host.
+    openssl_conf: ConfPath,
+    systemd_unit: String,
 }
 
 /// Server-side paths, as `redis.conf` names them.
@@ -326,6 +452,8 @@ struct User {
     keys: Vec<String>,
     channels: Vec<String>,
     commands: Vec<String>,
+    /// acl.app.scripting: the app user may run Lua scripts.
+    scripting: bool,
 }
 
 #[derive(Serialize)]
@@ -346,6 +474,32 @@ struct Client {
     /// Newest first, comma-separated: what Python's MultiFernet takes. During a key rotation
     /// the previous key stays here so old tokens still decrypt.
     encryption_keys: String,
+}
+
+/// The TLS settings as URL query parameters, so `redis.from_url(REDIS_URL)` (redis-py, and
+/// Django's RedisCache and Celery, which hand the URL to it) verifies the server and presents
+/// the client certificate with no code. Celery's result backend refuses a rediss:// URL
+/// without `ssl_cert_reqs`. ioredis and node-redis ignore the query.
+fn tls_query(out_dir: &ConfPath) -> String {
+    let file = |rel: &str| query_value(out_dir.join(rel).as_str());
+    format!(
+        "?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_certfile={}&ssl_keyfile={}",
+        file(pki::CA_CERT),
+        file(pki::CLIENT_CERT),
+        file(pki::CLIENT_KEY)
+    )
+}
+
+/// Percent-encodes a query value; `/` stays, as paths read better with it.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {
@@ -386,11 +540,9 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
     let monitoring_name = monitoring.clone();
 
-    let server_base = match input.target {
-        Target::Local => input.out_dir.clone(),
-        Target::Host => ConfPath::parse("/etc/redis").expect("valid"),
-        Target::Docker => ConfPath::parse("/usr/local/etc/redis").expect("valid"),
-    };
+    let facts = p.server_facts();
+    let layout = facts.host_layout;
+    let server_base = server_base(p, input.target).unwrap_or_else(|| input.out_dir.clone());
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
@@ -398,16 +550,16 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         aclfile: server_base.join(USERS_ACL),
         dir: match input.target {
             Target::Local => input.out_dir.join(DATA_DIR),
-            Target::Host => ConfPath::parse("/var/lib/redis").expect("valid"),
+            Target::Host => ConfPath::parse(layout.data_dir).expect("valid"),
             Target::Docker => ConfPath::parse("/data").expect("valid"),
         },
         // An empty logfile means stdout: what a foreground process and a container want.
         logfile: match input.target {
-            Target::Host => "/var/log/redis/redis-server.log".into(),
+            Target::Host => layout.logfile.into(),
             Target::Local | Target::Docker => String::new(),
         },
         pidfile: match input.target {
-            Target::Host => "/run/redis/redis-server.pid".into(),
+            Target::Host => layout.pidfile.into(),
             Target::Local | Target::Docker => String::new(),
         },
     };
@@ -426,8 +578,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
+    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    if p.tls.enabled {
+        url.push_str(&tls_query(input.out_dir));
+    }
     let client = Client {
-        url: format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port),
+        url,
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
         key_file: input.out_dir.join(pki::CLIENT_KEY),
@@ -450,16 +606,20 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             keys,
             channels,
             commands,
+            scripting: false,
         })
     };
     let users = Users {
-        app: user(
-            app,
-            true,
-            strings(&p.acl.app.keys),
-            strings(&p.acl.app.channels),
-            vec![],
-        )?,
+        app: User {
+            scripting: p.acl.app.scripting,
+            ..user(
+                app,
+                true,
+                strings(&p.acl.app.keys),
+                strings(&p.acl.app.channels),
+                vec![],
+            )?
+        },
         monitoring: user(monitoring, true, vec![], vec![], vec![])?,
         admin: user(admin, p.acl.admin.enabled, vec![], vec![], vec![])?,
         extra: p
@@ -483,6 +643,18 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         profile: p,
         environment: input.env,
         target: input.target,
+        server: ServerCtx {
+            engine: p.engine,
+            name: facts.name,
+            version: facts.version.to_string(),
+            proven: facts.proven,
+            program: facts.server_program,
+            cli: facts.cli_program,
+            has: OPTIONAL_DIRECTIVES
+                .iter()
+                .map(|d| (*d, facts.has_directive(d)))
+                .collect(),
+        },
         redis: RedisCtx {
             port: p.redis.port.get(),
             bind: strings(&compose::server_bind(p, input.target)),
@@ -512,6 +684,14 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             auth_clients: p.tls.client_auth.directive(),
             mozilla_profile: enum_str(&p.tls.ciphers),
             mozilla_version: mozilla::version(),
+            groups: crate::openssl::GROUPS,
+            openssl_conf: match p.engine {
+                crate::profile::Engine::Dragonfly => {
+                    dragonfly::server_dir(input.target, input.out_dir).join(crate::openssl::CNF)
+                }
+                _ => server_base.join(crate::openssl::CNF),
+            },
+            systemd_unit: crate::openssl::unit(p),
         },
         paths,
         process: Process {
@@ -527,7 +707,13 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
         compose: compose::enabled(p, input.target)
-            .then(|| compose::context(p, input.project, input.env)),
+            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
+        exporter: match input.secrets.password(&monitoring_name) {
+            Some(pw) if exporter::enabled(p, input.target) => {
+                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
+            }
+            _ => None,
+        },
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

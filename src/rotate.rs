@@ -63,6 +63,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     opts: &Options,
     what: &What,
     finish: bool,
+    format: crate::summary::Format,
     rt: &mut Runtime<'_, R>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
@@ -91,9 +92,12 @@ pub fn run<R: CryptoRng + ?Sized>(
         What::Ca => ca(&p, finish, rt, &mut plan)?,
     }
     if plan.files.is_empty() && plan.remove.is_empty() {
-        init::recovery_note(stdout, &session).map_err(stdout_err)?;
-        writeln!(stdout, "nothing to do: {}", plan.notes.join("; ")).map_err(stdout_err)?;
-        return Ok(());
+        let mut summary = init::summary(&p, &session, None, &[], &command);
+        summary.next = None;
+        summary
+            .notes
+            .push(format!("nothing to do: {}", plan.notes.join("; ")));
+        return summary.print(format, stdout).map_err(stdout_err);
     }
     // Configs that depend on what changed (users.acl, client.env, ...) follow in the same
     // transaction, except in master-key mode, where the profile's generation must be
@@ -132,19 +136,11 @@ pub fn run<R: CryptoRng + ?Sized>(
     if session.commit(&changes, &command)? == Committed::Restart {
         unreachable!("rotate only runs on an existing, locked bundle");
     }
-    init::report(stdout, &p, &session, &changes, &notes).map_err(stdout_err)?;
-    for note in &plan.notes {
-        writeln!(stdout, "{note}").map_err(stdout_err)?;
-    }
-    if let Some(step) = plan.apply {
-        writeln!(
-            stdout,
-            "apply without a restart:\n  {}",
-            apply_command(&p, p.target, &step)
-        )
-        .map_err(stdout_err)?;
-    }
-    Ok(())
+    let mut summary = init::summary(&p, &session, Some(&changes), &notes, &command);
+    summary.next = None;
+    summary.notes.append(&mut plan.notes);
+    summary.apply = plan.apply.map(|step| apply_command(&p, p.target, &step));
+    summary.print(format, stdout).map_err(stdout_err)
 }
 
 /// rotate changes secrets only: configs from other inputs than the recorded ones would mix
@@ -517,10 +513,17 @@ fn ca<R: CryptoRng + ?Sized>(
 fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
     let profile = &p.resolved.settings;
     let dir = p.out_conf.as_str();
+    // Where the version's server reads its files ([`crate::server`]), as in redis.conf.
+    let facts = profile.server_facts();
     let conf = |rel: &str| match target {
         Target::Local => format!("{dir}/{rel}"),
-        Target::Host => format!("/etc/redis/{rel}"),
-        Target::Docker => format!("/usr/local/etc/redis/{rel}"),
+        Target::Host => format!("{}/{rel}", facts.host_layout.config_dir),
+        Target::Docker => format!("{}/{rel}", facts.container_config_dir),
+    };
+    let cli = if profile.engine == crate::profile::Engine::Dragonfly {
+        "redis-cli"
+    } else {
+        facts.cli_program
     };
     let command = match step {
         "ACL LOAD" => "ACL LOAD".to_string(),
@@ -549,7 +552,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
     format!(
-        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" redis-cli {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
+        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
     )
 }

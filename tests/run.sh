@@ -38,8 +38,45 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 9: TLS compliance scan ---
+# sslyze: tests/tls_compliance.rs scans a live server of every TLS bundle against Mozilla's
+# profile of its environment (`--mozilla_config`) and requires "OK - Compliant".
+python3 -m pip install "${pip_args[@]}" 'sslyze>=6.0,<7'
+# --- end issue 9 ---
+# --- issue 13: CLI conventions and docs ---
+# man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
+# jsonschema: validates every example profile against `redis-harden profile schema`.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 man-db
+python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
+# --- end issue 13 ---
+
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- issue 12 (ecosystem): redis_exporter, promtool, client libraries and frameworks ---
+# prometheus-redis-exporter: the exporter test runs Debian's redis_exporter 1.45 from
+# exporter.env. prometheus: its promtool lints `certs status --format prometheus`.
+# systemd: tests/host_service.rs judges the redis-server.service drop-in with systemd-analyze.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
+    prometheus-redis-exporter prometheus systemd
+# Neither service is used by the tests; stop them if the install started them.
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service prometheus-redis-exporter.service >/dev/null 2>&1 || true
+fi
+# tests/frameworks.rs: the Python clients and frameworks that take client.env's REDIS_URL,
+# pinned (kombu to the 5.4 line Celery 5.4 shipped with: 5.7.0 failed here importing `packaging`). And ioredis
+# plus node-redis, exactly as tests/clients/node's lock file pins them.
+python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5.4.2' 'Django==5.1.4'
+(cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+# --- end issue 12 ---
+
+# --- issue 10: server families and versions ---------------------------------------------
+# Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
+# live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
+# valkey-server,valkey-cli,valkey80-server,valkey80-cli}. Only Debian's archive is contacted
+# and nothing in the system changes. See docs/servers.md.
+bash tests/install-servers.sh
+# --- end issue 10 ---------------------------------------------------------------------------
 
 # The package's own redis-server service is not used: every live test starts its own server
 # on a free loopback port. Stop it if the install started it, so it cannot interfere.
@@ -54,6 +91,9 @@ cargo --version
 rustc --version
 redis-server --version
 redis-cli --version
+/opt/redis-harden-servers/bin/redis8-server --version
+/opt/redis-harden-servers/bin/valkey-server --version
+/opt/redis-harden-servers/bin/valkey80-server --version
 openssl version
 timeout --version | head -n 1
 git --version
@@ -64,7 +104,14 @@ shellcheck --version | sed -n 2p
 docker-compose --version
 node --version
 hyperfine --version
+man --version
+prometheus-redis-exporter --version 2>&1 | head -n 1
+promtool --version | head -n 1
+systemd-analyze --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
+python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
+python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"
 cargo test --locked "$@"

@@ -575,6 +575,20 @@ fn redis_cases() -> Vec<Case> {
             ..Case::conf("password-in-conf", "staging", "requirepass Hunter2Hunter2")
         },
         Case::acl("default-user", default_on),
+        Case::acl(
+            "default-user-password",
+            acl.replace(
+                "user default off resetpass",
+                &format!("user default on resetpass {HASH}"),
+            ),
+        ),
+        Case::conf(
+            "unix-socket",
+            "production",
+            "unixsocket /run/redis/redis.sock\nunixsocketperm 777",
+        ),
+        Case::conf("trust-anchor", "staging", "tls-ca-cert-dir /etc/ssl/certs"),
+        Case::conf("unloadable-line", "production", "port 0 6380"),
         Case {
             secret: Some("Hunter2Hunter2"),
             ..Case::acl(
@@ -614,6 +628,12 @@ fn redis_cases() -> Vec<Case> {
         Case::conf("bind-all-interfaces", "staging", "bind * -::*"),
         Case::conf("weak-ciphers", "staging", "tls-ciphers \"HIGH:RC4-SHA\""),
         Case::conf("tls-replication", "production", "tls-replication no"),
+        // A directive of another version (Redis 8.0's) in a Redis 7.0 bundle: 7.0 would not start.
+        Case::conf(
+            "unknown-directive",
+            "production",
+            "hide-user-data-from-log yes",
+        ),
         Case::acl(
             "monitoring-permissions",
             // Key access: what a leaked exporter password must never give.
@@ -764,10 +784,14 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
     // below when those templates exist).
     let rules = known_rules();
     for rule in &rules {
-        // rename-command is advisory (low severity): warned about, not refused; see below.
+        // rename-command and user-data-in-log are advisory (low severity): warned about, not
+        // refused (rename-command below; user-data-in-log in servers.rs). app-scripting too
+        // (acl.app.scripting): tests/frameworks.rs.
         if rule.starts_with("dragonfly-")
             || rule.starts_with("compose-")
             || rule == "rename-command"
+            || rule == "user-data-in-log"
+            || rule == "app-scripting"
         {
             continue;
         }
@@ -792,7 +816,7 @@ fn compose_published_port_is_enforced_when_compose_is_rendered() {
         listed().iter().any(|n| n == "docker-compose.yml.tera"),
         "docker-compose.yml.tera is not built in"
     );
-    let compose = "# Team compose file.\nservices:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    ports:\n      - \"6379:6379\"\n";
+    let compose = "# Team compose file.\nservices:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    user: \"999:999\"\n    read_only: true\n    cap_drop: [ALL]\n    security_opt: [\"no-new-privileges:true\"]\n    ports:\n      - \"6379:6379\"\n";
     assert_gate(&Case {
         rule: "compose-published-port",
         env: "production",

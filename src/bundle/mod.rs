@@ -33,6 +33,9 @@ pub enum Action {
 pub struct Entry {
     pub rel: String,
     pub action: Action,
+    /// Produced by this command (false: a file the command leaves alone, e.g. a key during
+    /// `render`, listed only in the manifest).
+    pub listed: bool,
     /// Unified diff of a changed file that holds no secret (for --dry-run).
     pub diff: Option<String>,
 }
@@ -65,6 +68,7 @@ impl Plan {
                 plan.entries.push(Entry {
                     rel: rel.clone(),
                     action: Action::Remove,
+                    listed: true,
                     diff: None,
                 });
                 plan.changes.removes.push(rel.clone());
@@ -79,6 +83,7 @@ impl Plan {
                 plan.entries.push(Entry {
                     rel: rel.clone(),
                     action: Action::Keep,
+                    listed: false,
                     diff: None,
                 });
             }
@@ -132,6 +137,7 @@ impl Plan {
         self.entries.push(Entry {
             rel: f.rel,
             action,
+            listed: true,
             diff,
         });
         Ok(())
@@ -396,37 +402,4 @@ fn create_dirs(root: &Path) -> Result<(), Error> {
         other => other.map_err(err)?,
     }
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(layout::DIR_MODE)).map_err(err)
-}
-
-/// The per-file summary: `create PATH`, `update PATH`, `keep PATH`, `remove PATH`, with a
-/// note where the command has one.
-pub fn print_plan(
-    out: &mut dyn std::io::Write,
-    plan: &Plan,
-    notes: &[(String, String)],
-    diffs: bool,
-) -> std::io::Result<()> {
-    for e in &plan.entries {
-        let verb = match &e.action {
-            Action::Create => "create".to_string(),
-            Action::Update => "update".to_string(),
-            Action::Keep => "keep".to_string(),
-            Action::FixMode { .. } => "update".to_string(),
-            Action::Remove => "remove".to_string(),
-        };
-        let mut note = notes
-            .iter()
-            .find(|(rel, _)| *rel == e.rel)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_default();
-        if let Action::FixMode { from } = e.action {
-            note = format!("mode {from:o} -> fixed {note}");
-        }
-        let line = format!("  {verb:<6} {:<22} {note}", e.rel);
-        writeln!(out, "{}", line.trim_end())?;
-        if diffs && let Some(d) = &e.diff {
-            write!(out, "{d}")?;
-        }
-    }
-    Ok(())
 }
