@@ -111,25 +111,7 @@ pub fn run<R: CryptoRng + ?Sized>(
             p.resolved.env
         ));
     }
-    for f in &plan.files {
-        p.overlay.insert(f.rel.clone(), Some(f.content.clone()));
-    }
-    for rel in &plan.remove {
-        p.overlay.insert(rel.clone(), None);
-    }
-    let mut files = std::mem::take(&mut plan.files);
-    let mut notes = vec![];
-    if !derived_secret {
-        let mut built = build::build(&p, Mode::Render, rt)?;
-        gate::gate(&mut built, &p, stderr)?;
-        files.extend(
-            built
-                .files
-                .drain(..)
-                .filter(|f| built.rendered.contains(&f.rel)),
-        );
-        notes = built.notes;
-    }
+    let (files, notes) = with_configs(&mut p, &mut plan, !derived_secret, rt, stderr)?;
     let rotation = next_rotation(p.rotation(), what, finish, &plan.users);
     let changes = init::plan(&p, files, &plan.remove, !derived_secret, rotation)?;
     // The bundle exists (rotate read its secrets), so it was locked before anything was read.
@@ -141,6 +123,35 @@ pub fn run<R: CryptoRng + ?Sized>(
     summary.notes.append(&mut plan.notes);
     summary.apply = plan.apply.map(|step| apply_command(&p, p.target, &step));
     summary.print(format, stdout).map_err(stdout_err)
+}
+
+/// Per-file notes for the summary: (path, note).
+type Notes = Vec<(String, String)>;
+
+/// The rotated files plus (unless `render` must follow) every config rendered from them,
+/// gated: the whole change set of the rotation, built in memory.
+fn with_configs<R: CryptoRng + ?Sized>(
+    p: &mut Prepared,
+    plan: &mut Plan,
+    render: bool,
+    rt: &mut Runtime<'_, R>,
+    stderr: &mut dyn Write,
+) -> Result<(Vec<File>, Notes), Error> {
+    for f in &plan.files {
+        p.overlay.insert(f.rel.clone(), Some(f.content.clone()));
+    }
+    for rel in &plan.remove {
+        p.overlay.insert(rel.clone(), None);
+    }
+    let mut files = std::mem::take(&mut plan.files);
+    if !render {
+        return Ok((files, vec![]));
+    }
+    let mut built = build::build(p, Mode::Render, rt)?;
+    gate::gate(&mut built, p, stderr)?;
+    let rendered = &built.rendered;
+    files.extend(built.files.drain(..).filter(|f| rendered.contains(&f.rel)));
+    Ok((files, built.notes))
 }
 
 /// rotate changes secrets only: configs from other inputs than the recorded ones would mix
