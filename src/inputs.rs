@@ -203,6 +203,8 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
         .or_else(|| resolved.templates.clone());
     let templates = Templates::load(template_dir.as_deref())?;
     let profile_input = match &resolved.source {
+        // A profile read from stdin (`--profile -`) cannot be read again: not recorded.
+        ProfileSource::File(p) if p.as_os_str() == "<stdin>" || p.as_os_str() == "-" => None,
         ProfileSource::File(p) => Some(manifest::file_input(&out_abs, &normalize(&cwd.join(p)))?),
         ProfileSource::BuiltIn => None,
     };
