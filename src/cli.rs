@@ -276,7 +276,7 @@ pub enum CertsCommand {
     /// verifies. Reads a bundle's tls/ (every certificate of ca.crt), the files given, or the
     /// chain a live server presents.
     #[command(
-        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_seconds - time() < 30 * 86400`):\n  redis-harden certs status --env production --format prometheus > DIR/redis-harden.prom.tmp; mv DIR/redis-harden.prom.tmp DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
+        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_timestamp_seconds - time() < 30 * 86400`, and on\n`redis_harden_certs_last_run_success == 0`):\n  redis-harden certs status --env production --format prometheus --output DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
     )]
     Status {
         /// The bundle's environment: reads deploy/ENV/tls (or --out) and labels the metrics.
@@ -306,6 +306,11 @@ pub enum CertsCommand {
         warn_days: u32,
         #[arg(long, value_enum, default_value_t = crate::certs::Format::Text)]
         format: crate::certs::Format,
+        /// Write the report to FILE (atomically: a temp file, then a rename) instead of
+        /// stdout. With --format prometheus, a run that cannot read the certificates still
+        /// writes FILE, with redis_harden_certs_last_run_success 0.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

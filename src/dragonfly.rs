@@ -111,6 +111,14 @@ pub fn check_profile(p: &EnvProfile) -> Result<(), Violation> {
             ),
         );
     }
+    if p.acl.app.scripting {
+        return fail(
+            "acl.app.scripting,engine",
+            "Dragonfly's ACL file has no subcommand rules, so app cannot be given SCRIPT LOAD \
+             without SCRIPT FLUSH and KILL; leave acl.app.scripting off with Dragonfly"
+                .into(),
+        );
+    }
     let required: Vec<_> = p.redis.bind.iter().filter(|b| !b.optional).collect();
     if required.len() != 1 {
         return fail(

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compose;
 pub mod dragonfly;
 pub mod error;
+pub mod exporter;
 pub mod firewall;
 pub mod init;
 pub mod masterkey;
@@ -147,6 +148,7 @@ fn dispatch(
             key,
             warn_days,
             format,
+            output,
         }) => {
             let opts = certs::Options {
                 env,
@@ -158,6 +160,7 @@ fn dispatch(
                 key,
                 warn_days,
                 format,
+                output,
             };
             certs::run(&opts, rt.now, &cwd, stdout)
         }

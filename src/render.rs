@@ -13,7 +13,7 @@ use crate::profile::{EnvProfile, Environment};
 use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
-use crate::{compose, dragonfly};
+use crate::{compose, dragonfly, exporter};
 
 /// The directory the server reads its files from, where it does not depend on the output
 /// directory (`--target local` uses the output directory itself).
@@ -59,6 +59,8 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
+/// For `--target host`: a drop-in for Debian's redis-server.service.
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -167,7 +169,24 @@ pub const ARTIFACTS: &[Artifact] = &[
         mode: 0o644,
         when: crate::openssl::dropin_enabled,
     },
+    Artifact {
+        path: exporter::ENV_FILE,
+        template: templates::EXPORTER_ENV,
+        mode: 0o600,
+        when: exporter::enabled,
+    },
+    Artifact {
+        path: SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_DROPIN,
+        mode: 0o644,
+        when: host_redis,
+    },
 ];
+
+/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
+fn host_redis(p: &EnvProfile, target: Target) -> bool {
+    target == Target::Host && p.engine == crate::profile::Engine::Redis
+}
 
 /// Everything rendering depends on.
 pub struct Input<'a> {
@@ -202,6 +221,7 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
     let mut public = full.clone();
     public.remove("client");
     public.remove("server_env");
+    public.remove("exporter");
     let secret_values: Vec<&str> = input.secrets.values().filter(|v| v.len() >= 8).collect();
     let mut out = Rendered::new();
     for a in ARTIFACTS
@@ -326,6 +346,8 @@ struct Context<'a> {
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
     server_env: ServerEnv,
+    /// Secret (monitoring's password): for 0600 files only.
+    exporter: Option<exporter::Context>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -407,6 +429,8 @@ struct User {
     keys: Vec<String>,
     channels: Vec<String>,
     commands: Vec<String>,
+    /// acl.app.scripting: the app user may run Lua scripts.
+    scripting: bool,
 }
 
 #[derive(Serialize)]
@@ -427,6 +451,32 @@ struct Client {
     /// Newest first, comma-separated: what Python's MultiFernet takes. During a key rotation
     /// the previous key stays here so old tokens still decrypt.
     encryption_keys: String,
+}
+
+/// The TLS settings as URL query parameters, so `redis.from_url(REDIS_URL)` (redis-py, and
+/// Django's RedisCache and Celery, which hand the URL to it) verifies the server and presents
+/// the client certificate with no code. Celery's result backend refuses a rediss:// URL
+/// without `ssl_cert_reqs`. ioredis and node-redis ignore the query.
+fn tls_query(out_dir: &ConfPath) -> String {
+    let file = |rel: &str| query_value(out_dir.join(rel).as_str());
+    format!(
+        "?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_certfile={}&ssl_keyfile={}",
+        file(pki::CA_CERT),
+        file(pki::CLIENT_CERT),
+        file(pki::CLIENT_KEY)
+    )
+}
+
+/// Percent-encodes a query value; `/` stays, as paths read better with it.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {
@@ -505,8 +555,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
+    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    if p.tls.enabled {
+        url.push_str(&tls_query(input.out_dir));
+    }
     let client = Client {
-        url: format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port),
+        url,
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
         key_file: input.out_dir.join(pki::CLIENT_KEY),
@@ -529,16 +583,20 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             keys,
             channels,
             commands,
+            scripting: false,
         })
     };
     let users = Users {
-        app: user(
-            app,
-            true,
-            strings(&p.acl.app.keys),
-            strings(&p.acl.app.channels),
-            vec![],
-        )?,
+        app: User {
+            scripting: p.acl.app.scripting,
+            ..user(
+                app,
+                true,
+                strings(&p.acl.app.keys),
+                strings(&p.acl.app.channels),
+                vec![],
+            )?
+        },
         monitoring: user(monitoring, true, vec![], vec![], vec![])?,
         admin: user(admin, p.acl.admin.enabled, vec![], vec![], vec![])?,
         extra: p
@@ -627,6 +685,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .transpose()?,
         compose: compose::enabled(p, input.target)
             .then(|| compose::context(p, input.project, input.env, input.out_dir)),
+        exporter: match input.secrets.password(&monitoring_name) {
+            Some(pw) if exporter::enabled(p, input.target) => {
+                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
+            }
+            _ => None,
+        },
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

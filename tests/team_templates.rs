@@ -784,11 +784,13 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
     let rules = known_rules();
     for rule in &rules {
         // rename-command and user-data-in-log are advisory (low severity): warned about, not
-        // refused (rename-command below; user-data-in-log in servers.rs).
+        // refused (rename-command below; user-data-in-log in servers.rs). app-scripting too
+        // (acl.app.scripting): tests/frameworks.rs.
         if rule.starts_with("dragonfly-")
             || rule.starts_with("compose-")
             || rule == "rename-command"
             || rule == "user-data-in-log"
+            || rule == "app-scripting"
         {
             continue;
         }
