@@ -1,6 +1,8 @@
 //! The container deployment: `docker-compose.yml` for the chosen engine, the server's
 //! environment file, and where the server listens inside its container.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::dragonfly;
@@ -107,7 +109,52 @@ fn config_dir(p: &EnvProfile) -> ConfPath {
     }
 }
 
-pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Context {
+/// The compose project name, and the prefix of the network and volume names: `PROJECT-ENV`,
+/// plus the bundle directory's name when that is not ENV itself. So the default bundle keeps
+/// `redis-production`, and a second bundle of the same environment (`--out
+/// deploy/production-eu`) gets `redis-production-production-eu`: its own containers, network
+/// and data volume, never the first one's.
+pub fn project_name(project: &ProjectName, env: Environment, bundle_dir: &Path) -> String {
+    use std::path::Component;
+    // Lexically, as init resolves --out: `out/.` and `x/../out` are `out`.
+    let mut parts: Vec<&std::ffi::OsStr> = vec![];
+    for c in bundle_dir.components() {
+        match c {
+            Component::Normal(n) => parts.push(n),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let dir: String = parts
+        .last()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        // Compose project names are lowercase letters, digits, `-` and `_`.
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let dir = dir.trim_matches('-');
+    if dir.is_empty() || dir == env.name() {
+        format!("{project}-{env}")
+    } else {
+        format!("{project}-{env}-{dir}")
+    }
+}
+
+pub fn context(
+    p: &EnvProfile,
+    project: &ProjectName,
+    env: Environment,
+    bundle_dir: &ConfPath,
+) -> Context {
     let dir = config_dir(p);
     let facts = p.server_facts();
     let (service, image, command) = match p.engine {
@@ -153,7 +200,7 @@ pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Conte
     };
     let healthcheck =
         format!("{cli} {tls}-h localhost -p {port} --user monitoring ping | grep -qx PONG");
-    let name = format!("{project}-{env}");
+    let name = project_name(project, env, Path::new(bundle_dir.as_str()));
     Context {
         service,
         image,
@@ -206,24 +253,35 @@ fn shell_word(s: &str) -> String {
 }
 
 /// The `next:` line of `init --target docker`: hand the key files to the container's user,
-/// then start the project.
-pub fn next_step(
-    p: &EnvProfile,
-    project: &ProjectName,
-    env: Environment,
-    shown: &std::path::Path,
-) -> String {
+/// then start the project with Compose v2 (`docker compose`; the v1 `docker-compose` is
+/// end-of-life). `sudo` only when not already root: root's shell may have no sudo at all.
+pub fn next_step(p: &EnvProfile, project: &ProjectName, env: Environment, shown: &Path) -> String {
     let files: Vec<String> = owned_by_container(p)
         .iter()
         .map(|f| shell_word(&shown.join(f).display().to_string()))
         .collect();
+    let dir = std::path::absolute(shown).unwrap_or_else(|_| shown.to_path_buf());
     format!(
-        "sudo chown {}:{} {} && docker-compose -p {project}-{env} -f {} up -d",
+        "{}chown {}:{} {} && docker compose -p {} -f {} up -d",
+        if running_as_root() { "" } else { "sudo " },
         p.docker.uid,
         p.docker.gid,
         files.join(" "),
+        project_name(project, env, &dir),
         shell_word(&shown.join(COMPOSE_FILE).display().to_string())
     )
+}
+
+/// Whether this process runs as root (effective uid 0), read from /proc so no `unsafe`
+/// `geteuid` call is needed; where /proc is missing, assume not (and print `sudo`).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 #[cfg(test)]
@@ -238,6 +296,21 @@ mod tests {
         );
         assert_eq!(shell_word("my deploy/redis.conf"), "'my deploy/redis.conf'");
         assert_eq!(shell_word("a$b"), "'a$b'");
+    }
+
+    #[test]
+    fn two_bundles_of_one_environment_get_their_own_names() {
+        let project = ProjectName::parse("shop").unwrap();
+        let env = Environment::Production;
+        let name = |dir: &str| project_name(&project, env, Path::new(dir));
+        assert_eq!(name("/srv/deploy/production"), "shop-production");
+        assert_eq!(name("/srv/deploy/production/."), "shop-production");
+        assert_eq!(
+            name("/srv/deploy/production-eu"),
+            "shop-production-production-eu"
+        );
+        assert_eq!(name("/srv/x/../Blue Box"), "shop-production-blue-box");
+        assert_eq!(name("/"), "shop-production");
     }
 
     #[test]

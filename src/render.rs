@@ -542,7 +542,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
         compose: compose::enabled(p, input.target)
-            .then(|| compose::context(p, input.project, input.env)),
+            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

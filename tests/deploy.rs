@@ -292,9 +292,16 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
             } else {
                 " out/tls/server.key"
             };
-            r.stdout_has(&format!("next: sudo chown 999:999 {files}{tls_key} && "))
+            // Compose v2, and `sudo` only for a user who is not root already. The bundle
+            // directory is `out`, not ENV, so the project name carries it.
+            let sudo = if crate::support::running_as_root() {
+                ""
+            } else {
+                "sudo "
+            };
+            r.stdout_has(&format!("next: {sudo}chown 999:999 {files}{tls_key} && "))
                 .stdout_has(&format!(
-                    "docker-compose -p redis-{env} -f out/docker-compose.yml up -d"
+                    "docker compose -p redis-{env}-out -f out/docker-compose.yml up -d"
                 ));
         }
     }

@@ -38,6 +38,13 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 13: CLI conventions and docs ---
+# man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
+# jsonschema: validates every example profile against `redis-harden profile schema`.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 man-db
+python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
+# --- end issue 13 ---
+
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -75,7 +82,9 @@ shellcheck --version | sed -n 2p
 docker-compose --version
 node --version
 hyperfine --version
+man --version
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"
 cargo test --locked "$@"

@@ -581,3 +581,9 @@ pub fn pin(name: &str, content: &str) {
         insta::assert_snapshot!(name, content);
     });
 }
+
+/// Whether the tests run as root (effective uid 0).
+pub fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
