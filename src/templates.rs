@@ -27,9 +27,11 @@ pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags.tera";
 pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
+pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
+pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 15] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -43,6 +45,8 @@ pub const ALL: [&str; 13] = [
     DRAGONFLY_ACL,
     DOCKER_COMPOSE,
     SERVER_ENV,
+    OPENSSL_CNF,
+    SYSTEMD_OPENSSL,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

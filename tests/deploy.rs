@@ -246,6 +246,15 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
                     secrets["DRAGONFLY_REQUIREPASS"].clone(),
                 );
             }
+            // TLS: the bundle's OpenSSL configuration (key-exchange groups), mounted read-only.
+            if builtin.tls.enabled {
+                let dir = match engine {
+                    "dragonfly" => "/etc/dragonfly",
+                    "valkey" => "/usr/local/etc/valkey",
+                    _ => "/usr/local/etc/redis",
+                };
+                want.insert("OPENSSL_CONF".to_owned(), format!("{dir}/openssl.cnf"));
+            }
             assert_eq!(environment, want, "{ctx}");
             // The requirepass is nobody's login.
             if engine == "dragonfly" {

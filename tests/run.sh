@@ -38,6 +38,11 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 9: TLS compliance scan ---
+# sslyze: tests/tls_compliance.rs scans a live server of every TLS bundle against Mozilla's
+# profile of its environment (`--mozilla_config`) and requires "OK - Compliant".
+python3 -m pip install "${pip_args[@]}" 'sslyze>=6.0,<7'
+# --- end issue 9 ---
 # --- issue 13: CLI conventions and docs ---
 # man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
 # jsonschema: validates every example profile against `redis-harden profile schema`.
@@ -84,6 +89,7 @@ node --version
 hyperfine --version
 man --version
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
 python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"
