@@ -5,7 +5,7 @@
 //! verify, so the command can run from cron or CI as it is. `--format prometheus` writes
 //! node_exporter textfile metrics; the expiry metric is the not-after time as a Unix
 //! timestamp (as the SSL exporters do), so an alert reads
-//! `redis_harden_cert_expiry_seconds - time() < 30 * 86400`.
+//! `redis_harden_cert_expiry_timestamp_seconds - time() < 30 * 86400`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,6 +44,8 @@ pub struct Options {
     pub key: Option<PathBuf>,
     pub warn_days: u32,
     pub format: Format,
+    /// Write the report here (atomically) instead of to stdout.
+    pub output: Option<PathBuf>,
 }
 
 /// One certificate, as reported.
@@ -327,6 +329,100 @@ pub fn run(
     cwd: &Path,
     stdout: &mut dyn Write,
 ) -> Result<(), Error> {
+    let env = opts.env.map(|e| e.to_string());
+    let (certs, problems) = match gather(opts, now, cwd) {
+        Ok(found) => found,
+        // A textfile collector keeps serving the last file it read: a run that could not
+        // read the certificates says so (last_run_success 0) instead of leaving stale or
+        // empty metrics. Usage errors write nothing.
+        Err(e) if opts.format == Format::Prometheus && !matches!(e, Error::Usage { .. }) => {
+            emit(opts, cwd, stdout, &prometheus_failed(env.as_deref(), now))?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let text = match opts.format {
+        Format::Text => text(&certs, &problems, opts.warn_days),
+        Format::Json => {
+            let report = Report {
+                ok: problems.is_empty(),
+                environment: env.clone(),
+                warn_days: opts.warn_days,
+                certificates: &certs,
+                problems: &problems,
+            };
+            serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
+        }
+        Format::Prometheus => prometheus(&certs, env.as_deref().unwrap_or(""), now),
+    };
+    emit(opts, cwd, stdout, &text)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let expiring = certs.iter().any(|c| c.expiring);
+    Err(Error::Check {
+        summary: format!(
+            "certs status found {} problem{}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ),
+        help: if expiring {
+            "re-issue the expiring certificates (`redis-harden rotate certs`, or move the pair out of tls/ and run `redis-harden init`), then reload the server".into()
+        } else {
+            "a certificate that does not verify against ca.crt will be refused by clients and servers: re-issue it from the bundle's CA".into()
+        },
+    })
+}
+
+/// Writes the report to stdout, or to `--output FILE` through a temp file and a rename, so
+/// a reader (node_exporter's textfile collector) never sees a partial file.
+fn emit(opts: &Options, cwd: &Path, stdout: &mut dyn Write, text: &str) -> Result<(), Error> {
+    let Some(out) = &opts.output else {
+        return stdout
+            .write_all(text.as_bytes())
+            .map_err(|source| Error::Write {
+                path: "<stdout>".into(),
+                source,
+            });
+    };
+    let path = cwd.join(out);
+    let name = path.file_name().ok_or_else(|| Error::Usage {
+        message: format!("--output {}: not a file name", out.display()),
+        help: "e.g. --output /var/lib/prometheus/node-exporter/redis-harden.prom".into(),
+    })?;
+    // Same directory, so the rename is atomic; a dot name, which the collector ignores.
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            // Metrics are public: the collector runs as its own user.
+            .mode(0o644)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Write {
+            path: path.clone(),
+            source,
+        }
+    })
+}
+
+/// Every certificate the options name, checked, and the problems found.
+fn gather(
+    opts: &Options,
+    now: OffsetDateTime,
+    cwd: &Path,
+) -> Result<(Vec<Cert>, Vec<String>), Error> {
     if opts.connect.is_some() && !opts.files.is_empty() {
         return Err(Error::Usage {
             message: "certs status takes certificate files or --connect, not both".into(),
@@ -396,43 +492,7 @@ pub fn run(
         }
     }
 
-    let env = opts.env.map(|e| e.to_string());
-    let text = match opts.format {
-        Format::Text => text(&certs, &problems, opts.warn_days),
-        Format::Json => {
-            let report = Report {
-                ok: problems.is_empty(),
-                environment: env.clone(),
-                warn_days: opts.warn_days,
-                certificates: &certs,
-                problems: &problems,
-            };
-            serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
-        }
-        Format::Prometheus => prometheus(&certs, env.as_deref().unwrap_or("")),
-    };
-    stdout
-        .write_all(text.as_bytes())
-        .map_err(|source| Error::Write {
-            path: "<stdout>".into(),
-            source,
-        })?;
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let expiring = certs.iter().any(|c| c.expiring);
-    Err(Error::Check {
-        summary: format!(
-            "certs status found {} problem{}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        ),
-        help: if expiring {
-            "re-issue the expiring certificates (`redis-harden rotate certs`, or move the pair out of tls/ and run `redis-harden init`), then reload the server".into()
-        } else {
-            "a certificate that does not verify against ca.crt will be refused by clients and servers: re-issue it from the bundle's CA".into()
-        },
-    })
+    Ok((certs, problems))
 }
 
 /// " (2 of 3)" when the source holds more than one certificate.
@@ -640,30 +700,69 @@ pub fn escape_label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn prometheus(certs: &[Cert], env: &str) -> String {
+/// The metric names; one place, so the docs and the tests name the same series.
+pub const METRIC_EXPIRY: &str = "redis_harden_cert_expiry_timestamp_seconds";
+pub const METRIC_CHAIN_OK: &str = "redis_harden_cert_chain_ok";
+pub const METRIC_LAST_RUN_SUCCESS: &str = "redis_harden_certs_last_run_success";
+pub const METRIC_LAST_RUN: &str = "redis_harden_certs_last_run_timestamp_seconds";
+
+/// HELP and TYPE of one gauge.
+fn gauge_header(out: &mut String, name: &str, help: &str) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+}
+
+/// The run's own gauges: whether it read and checked every certificate, and when.
+fn last_run(out: &mut String, env: &str, ok: bool, now: OffsetDateTime) {
+    let env = escape_label(env);
+    gauge_header(
+        out,
+        METRIC_LAST_RUN_SUCCESS,
+        "1 when the last run read and checked every certificate, 0 when it could not (see its stderr).",
+    );
+    out.push_str(&format!(
+        "{METRIC_LAST_RUN_SUCCESS}{{env=\"{env}\"}} {}\n",
+        u8::from(ok)
+    ));
+    gauge_header(
+        out,
+        METRIC_LAST_RUN,
+        "When the last run happened, as a Unix timestamp in seconds.",
+    );
+    out.push_str(&format!(
+        "{METRIC_LAST_RUN}{{env=\"{env}\"}} {}\n",
+        now.unix_timestamp()
+    ));
+}
+
+/// node_exporter textfile metrics. Labels name the file and the certificate's position in
+/// it, never its serial or subject: a rotation updates the same series instead of starting a
+/// new one (and leaving the old one to alert until it goes stale).
+fn prometheus(certs: &[Cert], env: &str, now: OffsetDateTime) -> String {
     let labels = |c: &Cert| {
         format!(
-            "env=\"{}\",file=\"{}\",subject=\"{}\",serial=\"{}\"",
+            "env=\"{}\",file=\"{}\",position=\"{}\"",
             escape_label(env),
             escape_label(&c.source),
-            escape_label(&c.subject),
-            escape_label(&c.serial)
+            c.position
         )
     };
-    let mut out = String::from(
-        "# HELP redis_harden_cert_expiry_seconds When the certificate expires (its not-after), as a Unix timestamp in seconds.\n\
-         # TYPE redis_harden_cert_expiry_seconds gauge\n",
+    let mut out = String::new();
+    gauge_header(
+        &mut out,
+        METRIC_EXPIRY,
+        "When the certificate expires (its not-after), as a Unix timestamp in seconds.",
     );
     for c in certs {
         out.push_str(&format!(
-            "redis_harden_cert_expiry_seconds{{{}}} {}\n",
+            "{METRIC_EXPIRY}{{{}}} {}\n",
             labels(c),
             c.not_after_unix
         ));
     }
-    out.push_str(
-        "# HELP redis_harden_cert_chain_ok 1 when the certificate verifies against the CA certificates, 0 when it does not (absent when not checked).\n\
-         # TYPE redis_harden_cert_chain_ok gauge\n",
+    gauge_header(
+        &mut out,
+        METRIC_CHAIN_OK,
+        "1 when the certificate verifies against the CA certificates, 0 when it does not (absent when not checked).",
     );
     for c in certs {
         let v = match c.chain {
@@ -671,11 +770,16 @@ fn prometheus(certs: &[Cert], env: &str) -> String {
             Chain::Failed { .. } => "0",
             Chain::NotChecked { .. } => continue,
         };
-        out.push_str(&format!(
-            "redis_harden_cert_chain_ok{{{}}} {v}\n",
-            labels(c)
-        ));
+        out.push_str(&format!("{METRIC_CHAIN_OK}{{{}}} {v}\n", labels(c)));
     }
+    last_run(&mut out, env, true, now);
+    out
+}
+
+/// What a run that could not read the certificates writes: only its own gauges.
+fn prometheus_failed(env: Option<&str>, now: OffsetDateTime) -> String {
+    let mut out = String::new();
+    last_run(&mut out, env.unwrap_or(""), false, now);
     out
 }
 

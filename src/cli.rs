@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bundle::Access;
 use crate::init;
 use crate::profile::{Engine, Environment};
 use crate::render::Target;
@@ -167,9 +168,10 @@ pub struct BundleArgs {
     /// Output directory [default: deploy/ENV].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Where the server reads its files: paths written into redis.conf.
-    #[arg(long, value_enum, default_value_t = Target::Local)]
-    pub target: Target,
+    /// Where the server reads its files: paths written into redis.conf [default: as recorded
+    /// in the bundle's manifest.json, else local].
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
     /// A team template directory: a file named like a built-in replaces it, or can
     /// {% extends "builtin/NAME" %} and override one block [default: `templates:` in the profile].
     #[arg(long, value_name = "DIR")]
@@ -184,16 +186,6 @@ pub struct BundleArgs {
     pub master_key_file: Option<PathBuf>,
 }
 
-/// The options of a command that writes a bundle and prints a summary of what it did.
-#[derive(Debug, Args)]
-pub struct WriteArgs {
-    #[command(flatten)]
-    pub bundle: BundleArgs,
-    /// The summary as text for people, or as JSON for scripts.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
 impl BundleArgs {
     pub fn options(&self) -> init::Options {
         init::Options {
@@ -205,6 +197,38 @@ impl BundleArgs {
             templates: self.templates.clone(),
             allow_insecure: self.allow_insecure.clone(),
             master_key_file: self.master_key_file.clone(),
+            access: Access::Write { wait: false },
+        }
+    }
+}
+
+/// The options of a command that writes the bundle (init, render, rotate) and prints a
+/// summary of what it did.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// The summary as text for people, or as JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print the plan (create, update, remove, keep per file, and the config diff) and
+    /// write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When another redis-harden is writing this bundle, wait for it instead of failing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+impl WriteArgs {
+    pub fn options(&self) -> init::Options {
+        init::Options {
+            access: if self.dry_run {
+                Access::DryRun
+            } else {
+                Access::Write { wait: self.wait }
+            },
+            ..self.bundle.options()
         }
     }
 }
@@ -276,7 +300,7 @@ pub enum CertsCommand {
     /// verifies. Reads a bundle's tls/ (every certificate of ca.crt), the files given, or the
     /// chain a live server presents.
     #[command(
-        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_seconds - time() < 30 * 86400`):\n  redis-harden certs status --env production --format prometheus > DIR/redis-harden.prom.tmp; mv DIR/redis-harden.prom.tmp DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
+        after_help = "Examples:\n  redis-harden certs status --env production\n  redis-harden certs status --env production --warn-days 45 --format json\n  redis-harden certs status --ca tls/ca.crt tls/server.crt tls/client.crt\n  redis-harden certs status --env production --connect 127.0.0.1:6379\n\nnode_exporter textfile collector (the value is the not-after time as a Unix timestamp;\nalert on `redis_harden_cert_expiry_timestamp_seconds - time() < 30 * 86400`, and on\n`redis_harden_certs_last_run_success == 0`):\n  redis-harden certs status --env production --format prometheus --output DIR/redis-harden.prom\n\nExit codes: 0 fine, 1 a certificate expires within --warn-days (or has expired) or a chain\ndoes not verify, 2 bad input or the server could not be reached."
     )]
     Status {
         /// The bundle's environment: reads deploy/ENV/tls (or --out) and labels the metrics.
@@ -306,6 +330,11 @@ pub enum CertsCommand {
         warn_days: u32,
         #[arg(long, value_enum, default_value_t = crate::certs::Format::Text)]
         format: crate::certs::Format,
+        /// Write the report to FILE (atomically: a temp file, then a rename) instead of
+        /// stdout. With --format prometheus, a run that cannot read the certificates still
+        /// writes FILE, with redis_harden_certs_last_run_success 0.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

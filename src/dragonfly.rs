@@ -111,6 +111,14 @@ pub fn check_profile(p: &EnvProfile) -> Result<(), Violation> {
             ),
         );
     }
+    if p.acl.app.scripting {
+        return fail(
+            "acl.app.scripting,engine",
+            "Dragonfly's ACL file has no subcommand rules, so app cannot be given SCRIPT LOAD \
+             without SCRIPT FLUSH and KILL; leave acl.app.scripting off with Dragonfly"
+                .into(),
+        );
+    }
     let required: Vec<_> = p.redis.bind.iter().filter(|b| !b.optional).collect();
     if required.len() != 1 {
         return fail(
@@ -294,7 +302,7 @@ mod tests {
         assert_eq!(unique.len(), FLAGS.len() + HELIO_FLAGS.len());
     }
 
-    fn render(env: Environment, target: Target) -> BTreeMap<&'static str, String> {
+    fn render(env: Environment, target: Target) -> BTreeMap<String, String> {
         let sets = vec!["engine=dragonfly".to_string()];
         let resolved =
             profile::resolve(env, None, &sets, std::path::Path::new("/nonexistent")).unwrap();

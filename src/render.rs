@@ -13,7 +13,7 @@ use crate::profile::{EnvProfile, Environment};
 use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
-use crate::{compose, dragonfly};
+use crate::{compose, dragonfly, exporter};
 
 /// The directory the server reads its files from, where it does not depend on the output
 /// directory (`--target local` uses the output directory itself).
@@ -27,7 +27,9 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
 }
 
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     /// Absolute paths inside the output directory: `redis-server DIR/redis.conf` boots as is.
@@ -59,6 +61,8 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
+/// For `--target host`: a drop-in for Debian's redis-server.service.
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -66,6 +70,9 @@ pub struct Artifact {
     pub path: &'static str,
     pub template: &'static str,
     pub mode: u32,
+    /// Holds a secret (a password, its hash, the Fernet key): rendered with the secrets in
+    /// its context, never shown in a diff, mode 0600.
+    pub secret: bool,
     pub when: fn(&EnvProfile, Target) -> bool,
 }
 
@@ -87,87 +94,120 @@ pub const ARTIFACTS: &[Artifact] = &[
         path: REDIS_CONF,
         template: templates::REDIS_CONF,
         mode: 0o640,
+        secret: false,
         when: always,
     },
     Artifact {
         path: USERS_ACL,
         template: templates::USERS_ACL,
         mode: 0o600,
+        secret: true,
         when: always,
     },
     Artifact {
         path: CLIENT_ENV,
         template: templates::CLIENT_ENV,
         mode: 0o600,
+        secret: true,
         when: always,
     },
     Artifact {
         path: GITIGNORE,
         template: templates::GITIGNORE,
         mode: 0o644,
+        secret: false,
         when: always,
     },
     Artifact {
         path: NFTABLES,
         template: templates::NFTABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: IPTABLES,
         template: templates::IPTABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: IP6TABLES,
         template: templates::IP6TABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: UFW,
         template: templates::UFW,
         mode: 0o755,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: dragonfly::FLAGS_FILE,
         template: templates::DRAGONFLY_FLAGS,
         mode: 0o640,
+        secret: false,
         when: dragonfly::enabled,
     },
     Artifact {
         path: dragonfly::ACL_FILE,
         template: templates::DRAGONFLY_ACL,
         mode: 0o600,
+        secret: true,
         when: dragonfly::enabled,
     },
     Artifact {
         path: compose::COMPOSE_FILE,
         template: templates::DOCKER_COMPOSE,
         mode: 0o644,
+        secret: false,
         when: compose::enabled,
     },
     Artifact {
         path: compose::SERVER_ENV,
         template: templates::SERVER_ENV,
         mode: 0o600,
+        secret: true,
         when: compose::server_env_enabled,
     },
     Artifact {
         path: crate::openssl::CNF,
         template: templates::OPENSSL_CNF,
         mode: 0o644,
+        secret: false,
         when: crate::openssl::enabled,
     },
     Artifact {
         path: crate::openssl::SYSTEMD_DROPIN,
         template: templates::SYSTEMD_OPENSSL,
         mode: 0o644,
+        secret: false,
         when: crate::openssl::dropin_enabled,
     },
+    Artifact {
+        path: exporter::ENV_FILE,
+        template: templates::EXPORTER_ENV,
+        mode: 0o600,
+        secret: true,
+        when: exporter::enabled,
+    },
+    Artifact {
+        path: SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_DROPIN,
+        mode: 0o644,
+        secret: false,
+        when: host_redis,
+    },
 ];
+
+/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
+fn host_redis(p: &EnvProfile, target: Target) -> bool {
+    target == Target::Host && p.engine == crate::profile::Engine::Redis
+}
 
 /// Everything rendering depends on.
 pub struct Input<'a> {
@@ -185,10 +225,11 @@ pub struct Input<'a> {
 pub struct RenderedFile {
     pub content: String,
     pub mode: u32,
+    pub secret: bool,
 }
 
 /// Rendered files by relative path, in a stable order.
-pub type Rendered = BTreeMap<&'static str, RenderedFile>;
+pub type Rendered = BTreeMap<String, RenderedFile>;
 
 pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Error> {
     let ctx = context(input)?;
@@ -202,13 +243,14 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
     let mut public = full.clone();
     public.remove("client");
     public.remove("server_env");
+    public.remove("exporter");
     let secret_values: Vec<&str> = input.secrets.values().filter(|v| v.len() >= 8).collect();
     let mut out = Rendered::new();
     for a in ARTIFACTS
         .iter()
         .filter(|a| (a.when)(input.profile, input.target))
     {
-        let shared = a.mode & 0o077 != 0;
+        let shared = !a.secret;
         let content = templates
             .render(a.template, if shared { &public } else { &full })
             .map_err(|e| redact(e, &secret_values))
@@ -223,10 +265,11 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
             });
         }
         out.insert(
-            a.path,
+            a.path.to_owned(),
             RenderedFile {
                 content,
                 mode: a.mode,
+                secret: a.secret,
             },
         );
     }
@@ -326,6 +369,8 @@ struct Context<'a> {
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
     server_env: ServerEnv,
+    /// Secret (monitoring's password): for 0600 files only.
+    exporter: Option<exporter::Context>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -407,6 +452,8 @@ struct User {
     keys: Vec<String>,
     channels: Vec<String>,
     commands: Vec<String>,
+    /// acl.app.scripting: the app user may run Lua scripts.
+    scripting: bool,
 }
 
 #[derive(Serialize)]
@@ -427,6 +474,32 @@ struct Client {
     /// Newest first, comma-separated: what Python's MultiFernet takes. During a key rotation
     /// the previous key stays here so old tokens still decrypt.
     encryption_keys: String,
+}
+
+/// The TLS settings as URL query parameters, so `redis.from_url(REDIS_URL)` (redis-py, and
+/// Django's RedisCache and Celery, which hand the URL to it) verifies the server and presents
+/// the client certificate with no code. Celery's result backend refuses a rediss:// URL
+/// without `ssl_cert_reqs`. ioredis and node-redis ignore the query.
+fn tls_query(out_dir: &ConfPath) -> String {
+    let file = |rel: &str| query_value(out_dir.join(rel).as_str());
+    format!(
+        "?ssl_cert_reqs=required&ssl_ca_certs={}&ssl_certfile={}&ssl_keyfile={}",
+        file(pki::CA_CERT),
+        file(pki::CLIENT_CERT),
+        file(pki::CLIENT_KEY)
+    )
+}
+
+/// Percent-encodes a query value; `/` stays, as paths read better with it.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn strings<T: ToString>(items: &[T]) -> Vec<String> {
@@ -505,8 +578,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
+    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    if p.tls.enabled {
+        url.push_str(&tls_query(input.out_dir));
+    }
     let client = Client {
-        url: format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port),
+        url,
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
         key_file: input.out_dir.join(pki::CLIENT_KEY),
@@ -529,16 +606,20 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             keys,
             channels,
             commands,
+            scripting: false,
         })
     };
     let users = Users {
-        app: user(
-            app,
-            true,
-            strings(&p.acl.app.keys),
-            strings(&p.acl.app.channels),
-            vec![],
-        )?,
+        app: User {
+            scripting: p.acl.app.scripting,
+            ..user(
+                app,
+                true,
+                strings(&p.acl.app.keys),
+                strings(&p.acl.app.channels),
+                vec![],
+            )?
+        },
         monitoring: user(monitoring, true, vec![], vec![], vec![])?,
         admin: user(admin, p.acl.admin.enabled, vec![], vec![], vec![])?,
         extra: p
@@ -621,12 +702,18 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         },
         users,
         client,
-        firewall: firewall::Context::new(p),
+        firewall: firewall::Context::new(p, input.env),
         dragonfly: dragonfly::enabled(p, input.target)
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
         compose: compose::enabled(p, input.target)
             .then(|| compose::context(p, input.project, input.env, input.out_dir)),
+        exporter: match input.secrets.password(&monitoring_name) {
+            Some(pw) if exporter::enabled(p, input.target) => {
+                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
+            }
+            _ => None,
+        },
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

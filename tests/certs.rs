@@ -180,7 +180,8 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
     );
 
     // Prometheus: HELP and TYPE before the samples, every sample parses, values are the
-    // not-after timestamps, labels carry env/file/subject/serial.
+    // not-after timestamps, labels carry env/file/position (never the serial: a rotation
+    // must not start a new series).
     let r = certs(
         &b,
         &[
@@ -209,17 +210,27 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
         }
         let (name, labels, value) = parse_sample(line);
         assert!(typed.contains(&name), "sample before its TYPE line: {line}");
+        assert_eq!(labels["env"], "production");
+        match name.as_str() {
+            "redis_harden_certs_last_run_success" => {
+                assert_eq!(labels.len(), 1, "{line}");
+                assert_eq!(value, 1.0, "{line}");
+                continue;
+            }
+            "redis_harden_certs_last_run_timestamp_seconds" => {
+                assert_eq!(labels.len(), 1, "{line}");
+                continue;
+            }
+            _ => {}
+        }
         assert_eq!(
             labels.keys().collect::<Vec<_>>(),
-            ["env", "file", "serial", "subject"],
+            ["env", "file", "position"],
             "{line}"
         );
-        assert_eq!(labels["env"], "production");
-        if name == "redis_harden_cert_expiry_seconds" {
-            expiry.insert(
-                labels["file"].clone(),
-                (labels["serial"].clone(), value as i64),
-            );
+        assert_eq!(labels["position"], "1");
+        if name == "redis_harden_cert_expiry_timestamp_seconds" {
+            expiry.insert(labels["file"].clone(), value as i64);
         } else {
             assert_eq!(name, "redis_harden_cert_chain_ok");
             assert_eq!(value, 1.0, "{line}");
@@ -227,9 +238,7 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
     }
     assert_eq!(expiry.len(), 3, "{}", r.stdout);
     for c in list {
-        let (serial, at) = &expiry[c["source"].as_str().unwrap()];
-        assert_eq!(c["serial"], serial.as_str());
-        assert_eq!(c["not_after_unix"], *at);
+        assert_eq!(c["not_after_unix"], expiry[c["source"].as_str().unwrap()]);
     }
 }
 
@@ -409,7 +418,7 @@ fn certificate_files_as_arguments_and_a_ca_bundle_during_rotation() {
     let series = r
         .stdout
         .lines()
-        .filter(|l| l.starts_with("redis_harden_cert_expiry_seconds{"))
+        .filter(|l| l.starts_with("redis_harden_cert_expiry_timestamp_seconds{"))
         .count();
     assert_eq!(series, 4, "{}", r.stdout);
 
@@ -496,4 +505,142 @@ fn connect_reports_the_chain_a_live_server_presents() {
     )
     .failure(2)
     .stderr_has("cannot connect");
+}
+
+/// The (name, labels) of every sample in a Prometheus text file.
+fn series(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (name, labels, _) = parse_sample(l);
+            (name, labels)
+        })
+        .collect()
+}
+
+/// `promtool check metrics` (Prometheus's own linter) on `text`: its complaints, or "".
+fn promtool(text: &str) -> String {
+    use std::io::Write;
+    require("promtool", "apt-get install -y prometheus");
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        said
+    } else {
+        format!("exit {:?}: {said}", out.status.code())
+    }
+}
+
+/// `--format prometheus --output FILE` for node_exporter's textfile collector: promtool finds
+/// nothing to lint, replacing every certificate keeps the same series, and a run that cannot
+/// read the certificates leaves `last_run_success 0` (never an empty file) and no temp file.
+#[test]
+fn prometheus_textfile_is_lint_clean_stable_across_rotation_and_reports_failed_runs() {
+    let b = Bundle::init("production", &[]);
+    let dir = b.dir.to_str().unwrap();
+    let textfile = b.tmp.path().join("textfile");
+    std::fs::create_dir(&textfile).unwrap();
+    let prom = textfile.join("redis-harden.prom");
+    let status = |out: &str| {
+        certs(
+            &b,
+            &[
+                "certs",
+                "status",
+                "--env",
+                "production",
+                "--out",
+                out,
+                "--format",
+                "prometheus",
+                "--output",
+                prom.to_str().unwrap(),
+            ],
+        )
+    };
+    let r = status(dir);
+    r.success();
+    assert_eq!(r.stdout, "", "--output writes the file, not stdout");
+    let first = std::fs::read_to_string(&prom).unwrap();
+    assert_eq!(promtool(&first), "", "{first}");
+    assert!(first.contains("redis_harden_certs_last_run_success{env=\"production\"} 1\n"));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&prom).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o644, "the collector runs as its own user");
+
+    // New certificates in the same files (what a rotation does): new serials, same series.
+    let other = Bundle::init("production", &[]);
+    let serial = || {
+        let r = certs(
+            &b,
+            &[
+                "certs",
+                "status",
+                "--format",
+                "json",
+                "bundle/tls/server.crt",
+            ],
+        );
+        json(&r)["certificates"][0]["serial"].clone()
+    };
+    let old_serial = serial();
+    for f in ["tls/ca.crt", "tls/server.crt", "tls/client.crt"] {
+        std::fs::copy(other.path(f), b.path(f)).unwrap();
+    }
+    status(dir).success();
+    let second = std::fs::read_to_string(&prom).unwrap();
+    assert_ne!(serial(), old_serial);
+    assert_eq!(series(&first), series(&second), "{first}\n{second}");
+
+    // The certificates cannot be read: exit 2, and the file says the run failed.
+    status(b.tmp.path().join("missing").to_str().unwrap())
+        .failure(2)
+        .stderr_has("cannot be read");
+    let failed = std::fs::read_to_string(&prom).unwrap();
+    assert_eq!(promtool(&failed), "", "{failed}");
+    assert!(
+        failed.contains("redis_harden_certs_last_run_success{env=\"production\"} 0\n"),
+        "{failed}"
+    );
+    assert!(
+        !failed.contains("redis_harden_cert_expiry_timestamp_seconds{"),
+        "{failed}"
+    );
+    let names: Vec<_> = std::fs::read_dir(&textfile)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["redis-harden.prom"], "a temp file was left behind");
+
+    // A usage error is not a failed run: the file is left as it was.
+    certs(
+        &b,
+        &[
+            "certs",
+            "status",
+            "--format",
+            "prometheus",
+            "--output",
+            prom.to_str().unwrap(),
+        ],
+    )
+    .failure(2);
+    assert_eq!(std::fs::read_to_string(&prom).unwrap(), failed);
 }

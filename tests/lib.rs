@@ -2,6 +2,7 @@
 
 mod audit;
 mod bad_input;
+mod bundle;
 mod certs;
 mod check;
 mod cli_conventions;
@@ -9,7 +10,10 @@ mod client_examples;
 mod deploy;
 mod docs;
 mod examples;
+mod exporter;
 mod firewall;
+mod frameworks;
+mod host_service;
 mod live;
 mod masterkey;
 mod policy_holes;

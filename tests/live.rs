@@ -311,6 +311,7 @@ fn python_client_connects_with_client_env_and_fernet_key_works(srv: &'static Ser
 import os, sys, redis
 from cryptography.fernet import Fernet
 env = dict(l.split("=", 1) for l in open(sys.argv[1]).read().splitlines() if l and not l.startswith("#"))
+env = {k: v[1:-1] if v[:1] == v[-1:] == '"' else v for k, v in env.items()}
 r = redis.Redis.from_url(env["REDIS_URL"], ssl_ca_certs=env["REDIS_TLS_CA_FILE"],
     ssl_certfile=env["REDIS_TLS_CERT_FILE"], ssl_keyfile=env["REDIS_TLS_KEY_FILE"],
     ssl_check_hostname=True, ssl_cert_reqs="required")

@@ -53,6 +53,23 @@ python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
+# --- issue 12 (ecosystem): redis_exporter, promtool, client libraries and frameworks ---
+# prometheus-redis-exporter: the exporter test runs Debian's redis_exporter 1.45 from
+# exporter.env. prometheus: its promtool lints `certs status --format prometheus`.
+# systemd: tests/host_service.rs judges the redis-server.service drop-in with systemd-analyze.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
+    prometheus-redis-exporter prometheus systemd
+# Neither service is used by the tests; stop them if the install started them.
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service prometheus-redis-exporter.service >/dev/null 2>&1 || true
+fi
+# tests/frameworks.rs: the Python clients and frameworks that take client.env's REDIS_URL,
+# pinned (kombu to the 5.4 line Celery 5.4 shipped with: 5.7.0 failed here importing `packaging`). And ioredis
+# plus node-redis, exactly as tests/clients/node's lock file pins them.
+python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5.4.2' 'Django==5.1.4'
+(cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+# --- end issue 12 ---
+
 # --- issue 10: server families and versions ---------------------------------------------
 # Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
 # live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
@@ -88,8 +105,12 @@ docker-compose --version
 node --version
 hyperfine --version
 man --version
+prometheus-redis-exporter --version 2>&1 | head -n 1
+promtool --version | head -n 1
+systemd-analyze --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
 python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
+python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
 python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"

@@ -13,13 +13,16 @@
 const fs = require("node:fs");
 const Redis = require("ioredis");
 
-/** KEY=value lines; comments and blank lines skipped. Values are taken verbatim. */
+/** KEY=value lines; comments and blank lines skipped; double quotes around a value removed. */
 function readEnvFile(path) {
   const env = {};
   for (const line of fs.readFileSync(path, "utf8").split("\n")) {
     if (!line || line.startsWith("#") || !line.includes("=")) continue;
     const i = line.indexOf("=");
-    env[line.slice(0, i)] = line.slice(i + 1);
+    let value = line.slice(i + 1);
+    // REDIS_URL is quoted (for its `&`s): drop the quotes, as a shell or dotenv would.
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    env[line.slice(0, i)] = value;
   }
   return env;
 }

@@ -20,12 +20,15 @@ from cryptography.fernet import Fernet
 
 
 def read_env_file(path):
-    """KEY=value lines; comments and blank lines skipped. Values are taken verbatim."""
+    """KEY=value lines; comments and blank lines skipped. A value in double quotes loses them
+    (REDIS_URL is quoted for its `&`s), as a shell, systemd or python-dotenv would do."""
     env = {}
     with open(path, encoding="utf-8") as f:
         for line in f.read().splitlines():
             if line and not line.startswith("#") and "=" in line:
                 key, value = line.split("=", 1)
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
                 env[key] = value
     return env
 

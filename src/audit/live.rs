@@ -725,6 +725,16 @@ const APP_FORBIDDEN: &[&[&str]] = &[
     &["SHUTDOWN"],
 ];
 
+/// The rule an allowed APP_FORBIDDEN command breaks: running a script is what
+/// `acl.app.scripting` grants on purpose (low severity), the rest is app-permissions.
+fn forbidden_rule(cmd: &[&str]) -> Rule {
+    if cmd[0] == "EVAL" {
+        policy::APP_SCRIPTING
+    } else {
+        policy::APP_PERMISSIONS
+    }
+}
+
 /// Whether an error reply means the command was refused: no permission, disabled
 /// (enable-*-command), or renamed away (rename-command).
 fn refused(reply: &str) -> bool {
@@ -758,7 +768,7 @@ fn check_app_permissions(
             .query::<Value>(con)
         {
             Ok(Value::Okay) => a.add(
-                policy::APP_PERMISSIONS,
+                forbidden_rule(cmd),
                 format!("ACL DRYRUN {app} {shown}: allowed"),
             ),
             Ok(_) => {} // "This user has no permissions to run ..."
@@ -803,7 +813,7 @@ fn check_app_permissions(
     for cmd in probes.iter().filter(|c| c[0] != "SHUTDOWN") {
         match probe_in_multi(con, cmd) {
             Probe::Queued => a.add(
-                policy::APP_PERMISSIONS,
+                forbidden_rule(cmd),
                 format!(
                     "{app} may run {} (queued in MULTI, discarded)",
                     cmd.join(" ")

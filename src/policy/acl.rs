@@ -11,6 +11,7 @@ pub const RULES: &[Rule] = &[
     DEFAULT_USER_PASSWORD,
     ACL_PLAINTEXT_PASSWORD,
     APP_PERMISSIONS,
+    APP_SCRIPTING,
     MONITORING_PERMISSIONS,
 ];
 
@@ -88,8 +89,12 @@ pub fn check_user<S: AsRef<str>>(
         if !monitoring_confined(&rules, p) {
             f.add(MONITORING_PERMISSIONS, line, shown);
         }
-    } else if is_confined_user(name) && grants_forbidden(&rules, p) {
-        f.add(APP_PERMISSIONS, line, shown);
+    } else if is_confined_user(name) {
+        if grants_forbidden(&rules, p, app_scripting_command) {
+            f.add(APP_PERMISSIONS, line, shown);
+        } else if grants_forbidden(&rules, p, |_| false) {
+            f.add(APP_SCRIPTING, line, shown);
+        }
     }
 }
 
@@ -133,11 +138,20 @@ fn monitoring_confined(rules: &[String], p: &Policy) -> bool {
 /// Replays a user's command rules in order, for every dangerous, admin or scripting command,
 /// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
 /// their own, so an application user may not have any.
-fn grants_forbidden(rules: &[String], p: &Policy) -> bool {
+fn grants_forbidden(rules: &[String], p: &Policy, except: fn(&str) -> bool) -> bool {
     rules.iter().any(|r| r.starts_with('('))
         || forbidden_for_apps(p)
             .iter()
-            .any(|(cmd, cats)| grants(rules, cmd, cats))
+            .any(|(cmd, cats)| !except(cmd) && grants(rules, cmd, cats))
+}
+
+/// What `acl.app.scripting` grants: running Lua scripts, nothing that manages them
+/// server-wide (FUNCTION, SCRIPT FLUSH/KILL/DEBUG).
+fn app_scripting_command(cmd: &str) -> bool {
+    matches!(
+        cmd,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script|load" | "script|exists"
+    )
 }
 
 /// Whether `rules` (lowercase), replayed in order as Redis 7.0's ACL SETUSER does, leave the

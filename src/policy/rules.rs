@@ -102,9 +102,12 @@ rules! {
     TLS_REPLICATION = "tls-replication", Medium,
         "with `tls-replication no` a replica talks to its primary in plaintext: the whole dataset and the replication password cross the network unencrypted",
         "set `tls-replication yes`";
+    APP_SCRIPTING = "app-scripting", Low,
+        "the application user may run Lua scripts (acl.app.scripting): scripting is how CVE-2022-0543 and CVE-2025-49844 reached the server",
+        "turn acl.app.scripting off unless a client needs it (redis-py Lock, Celery, rate limiters); keep the server patched";
     MONITORING_PERMISSIONS = "monitoring-permissions", High,
         "the monitoring user's password sits in exporters and healthchecks: with key access or commands beyond INFO, LATENCY, SLOWLOG and MEMORY STATS/DOCTOR a leak of it reads data or changes the server",
-        "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len` and nothing more";
+        "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len +client|setname +memory|stats` and nothing more";
     COMPOSE_HARDENING = "compose-hardening", High,
         "a container that shares the host's (or another container's) network, PID, IPC or user namespace, is privileged, has devices or added capabilities, keeps Docker's default capabilities, may gain privileges, has a writable image, runs as root (user or group) or joins a non-internal network is not confined by Docker; and a compose file that does not parse (or repeats a key) may be read differently by docker-compose than by this check",
         "keep what the built-in template sets: user (not root, not group 0), read_only: true, cap_drop: [ALL], security_opt: [no-new-privileges:true], an internal network; no network_mode/pid/ipc/userns_mode host or service:, privileged, devices or cap_add; no duplicate keys";

@@ -818,7 +818,11 @@ fn first_arg_rules_grant_the_command() {
         "+FLUSHALL|ASYNC",
         "+flushall|async -flushall|async",
         "-flushall +flushall|async",
-        "+eval|x",
+        "+eval +script|flush",
+        "+script",
+        "+function|load",
+        "+fcall",
+        "+@scripting",
     ] {
         assert_eq!(
             ids("users.acl", &acl(granting), &prod()),
@@ -826,6 +830,19 @@ fn first_arg_rules_grant_the_command() {
             "{granting}"
         );
     }
+    // What acl.app.scripting grants (or a part of it) is a low-severity warning.
+    for scripting in [
+        "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists",
+        "+evalsha",
+        "+eval|x",
+    ] {
+        assert_eq!(
+            ids("users.acl", &acl(scripting), &prod()),
+            [APP_SCRIPTING.id],
+            "{scripting}"
+        );
+    }
+    assert_eq!(APP_SCRIPTING.severity, Severity::Low);
     for denied in [
         "+flushall|async -flushall",
         "+flushall|async -@dangerous",

@@ -83,6 +83,7 @@ pub fn builtin(env: Environment) -> EnvProfile {
             app: AppUser {
                 keys: vec![parsed::<KeyPattern>("*")],
                 channels: vec![parsed::<KeyPattern>("*")],
+                scripting: false,
             },
             admin: AdminUser { enabled: false },
             users: vec![],

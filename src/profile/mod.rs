@@ -236,6 +236,13 @@ pub struct AppUser {
     pub keys: Vec<KeyPattern>,
     /// Pub/sub channel patterns the user may use (`&pattern`); may be empty.
     pub channels: Vec<KeyPattern>,
+    /// Lets the app user run Lua scripts: EVAL, EVALSHA (and their _RO forms), SCRIPT LOAD and
+    /// SCRIPT EXISTS, what redis-py's Lock, Celery and rate limiters need. Off by default:
+    /// scripting is a real attack surface (CVE-2022-0543, CVE-2025-49844). The gate and
+    /// `audit` report it as `app-scripting`, at low severity. FUNCTION, FCALL and SCRIPT
+    /// FLUSH/KILL/DEBUG stay denied.
+    #[serde(default)]
+    pub scripting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -105,7 +105,8 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     out
 }
 
-/// Parses a KEY=value env file (secrets.env, client.env).
+/// Parses a KEY=value env file (secrets.env, client.env) as a shell, systemd and compose do
+/// for our values: a value in double quotes loses them.
 pub fn env_file(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -113,6 +114,10 @@ pub fn env_file(path: &Path) -> BTreeMap<String, String> {
         .filter(|l| !l.starts_with('#') && l.contains('='))
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
             (k.to_owned(), v.to_owned())
         })
         .collect()
