@@ -70,6 +70,8 @@ pub struct Context {
     chown: Vec<&'static str>,
     /// `docker-compose -p NAME`: one project per bundle.
     project_name: String,
+    /// OPENSSL_CONF inside the container (TLS only): the bundle's openssl.cnf.
+    openssl_conf: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,7 +88,12 @@ fn mounted(p: &EnvProfile) -> Vec<&'static str> {
         Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
     };
     if p.tls.enabled {
-        files.extend([pki::SERVER_CERT, pki::SERVER_KEY, pki::CA_CERT]);
+        files.extend([
+            pki::SERVER_CERT,
+            pki::SERVER_KEY,
+            pki::CA_CERT,
+            crate::openssl::CNF,
+        ]);
     }
     files
 }
@@ -96,7 +103,7 @@ fn mounted(p: &EnvProfile) -> Vec<&'static str> {
 pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
     mounted(p)
         .into_iter()
-        .filter(|f| !f.ends_with(".crt"))
+        .filter(|f| !f.ends_with(".crt") && *f != crate::openssl::CNF)
         .collect()
 }
 
@@ -237,6 +244,11 @@ pub fn context(
         memlock_unlimited: p.engine == Engine::Dragonfly,
         chown: owned_by_container(p),
         project_name: name,
+        openssl_conf: if p.tls.enabled {
+            dir.join(crate::openssl::CNF).to_string()
+        } else {
+            String::new()
+        },
     }
 }
 

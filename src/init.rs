@@ -677,12 +677,15 @@ pub fn policy_findings(
     resolved: &Resolved,
     target: Target,
 ) -> Vec<policy::Finding> {
-    let p = policy::Policy::for_env(
+    let mut p = policy::Policy::for_env(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
     )
     .for_server(resolved.settings.server_facts());
+    if let Some(base) = render::server_base(&resolved.settings, target) {
+        p = p.with_trust_anchor(base.join(crate::pki::CA_CERT).as_str());
+    }
     bundle
         .files
         .iter()
@@ -721,14 +724,23 @@ fn summary(
         })
         .collect();
     let conf = shown.join(render::REDIS_CONF);
+    // TLS bundles start the server with the bundle's OpenSSL configuration (key-exchange groups).
+    let openssl = if resolved.settings.tls.enabled {
+        format!(
+            "OPENSSL_CONF={} ",
+            shown.join(crate::openssl::CNF).display()
+        )
+    } else {
+        String::new()
+    };
     let next = match target {
         Target::Local if resolved.settings.engine == profile::Engine::Dragonfly => format!(
-            "set -a; . {}; set +a; dragonfly --flagfile {}",
+            "set -a; . {}; set +a; {openssl}dragonfly --flagfile {}",
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
         ),
         Target::Local => format!(
-            "{} {}",
+            "{openssl}{} {}",
             resolved.settings.server_facts().server_program,
             conf.display()
         ),
@@ -742,7 +754,18 @@ fn summary(
                 conf = host.conf_file,
                 user = host.user,
                 service = host.service,
-            )
+            ) + &if resolved.settings.tls.enabled {
+                // The OpenSSL configuration, and the unit's drop-in that points the server at it.
+                format!(
+                    "; with TLS also openssl.cnf into {dir}/, and {dropin} as \
+                     /etc/systemd/system/{unit}.d/openssl.conf (systemctl daemon-reload before the restart)",
+                    dir = host.config_dir,
+                    dropin = crate::openssl::SYSTEMD_DROPIN,
+                    unit = crate::openssl::unit(&resolved.settings),
+                )
+            } else {
+                String::new()
+            }
         }
         Target::Docker => {
             crate::compose::next_step(&resolved.settings, &resolved.project, resolved.env, shown)

@@ -16,6 +16,7 @@ pub mod firewall;
 pub mod init;
 pub mod masterkey;
 pub mod mozilla;
+pub mod openssl;
 pub mod pki;
 pub mod policy;
 pub mod profile;

@@ -15,6 +15,17 @@ use crate::templates::{self, Templates};
 use crate::values::{ConfPath, ProjectName, UserName};
 use crate::{compose, dragonfly, exporter};
 
+/// The directory the server reads its files from, where it does not depend on the output
+/// directory (`--target local` uses the output directory itself).
+pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
+    let facts = p.server_facts();
+    match target {
+        Target::Local => None,
+        Target::Host => Some(ConfPath::parse(facts.host_layout.config_dir).expect("valid")),
+        Target::Docker => Some(ConfPath::parse(facts.container_config_dir).expect("valid")),
+    }
+}
+
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -48,8 +59,9 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
-/// For `--target host`: a drop-in for Debian's redis-server.service.
-pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
+/// For `--target host`: a drop-in for Debian's redis-server.service (installed as
+/// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -147,6 +159,18 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: compose::server_env_enabled,
     },
     Artifact {
+        path: crate::openssl::CNF,
+        template: templates::OPENSSL_CNF,
+        mode: 0o644,
+        when: crate::openssl::enabled,
+    },
+    Artifact {
+        path: crate::openssl::SYSTEMD_DROPIN,
+        template: templates::SYSTEMD_OPENSSL,
+        mode: 0o644,
+        when: crate::openssl::dropin_enabled,
+    },
+    Artifact {
         path: exporter::ENV_FILE,
         template: templates::EXPORTER_ENV,
         mode: 0o600,
@@ -208,7 +232,8 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         let shared = a.mode & 0o077 != 0;
         let content = templates
             .render(a.template, if shared { &public } else { &full })
-            .map_err(|e| redact(e, &secret_values))?;
+            .map_err(|e| redact(e, &secret_values))
+            .map_err(|e| if shared { e } else { hide_values(e) })?;
         if shared && secret_values.iter().any(|v| content.contains(v)) {
             return Err(Error::Template {
                 name: a.template.into(),
@@ -240,6 +265,57 @@ fn redact(e: Error, secrets: &[&str]) -> Error {
         }
         other => other,
     }
+}
+
+/// The error of a template that sees secrets: Tera quotes the value it choked on, and a
+/// filter (`reverse`, `upper`, `truncate`, `replace`) makes it a value no exact-string
+/// redaction recognises. Every quoted part of the message goes; where in the template (the
+/// `-->` line and the source snippet, which is the team's own text) stays.
+fn hide_values(e: Error) -> Error {
+    let Error::Template { name, report } = e else {
+        return e;
+    };
+    let snippet = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("-->")
+            || t.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .starts_with('|')
+    };
+    let report = report
+        .lines()
+        .map(|l| {
+            if snippet(l) {
+                l.to_owned()
+            } else {
+                hide_quoted(l)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Error::Template {
+        name,
+        report: format!("{report}\n(values are not shown: this template can see secrets)"),
+    }
+}
+
+/// Replaces every `...`, '...' and "..." in a line with `<hidden>`; an unclosed quote hides
+/// the rest of the line.
+fn hide_quoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '`' | '\'' | '"') => {
+                quote = Some(c);
+                out.push_str("<hidden>");
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// The header of `secrets.env`.
@@ -322,6 +398,11 @@ struct TlsCtx {
     auth_clients: &'static str,
     mozilla_profile: String,
     mozilla_version: String,
+    /// Key-exchange groups, for openssl.cnf.
+    groups: &'static str,
+    /// Where the server reads openssl.cnf (OPENSSL_CONF), and the systemd unit of host.
+    openssl_conf: ConfPath,
+    systemd_unit: String,
 }
 
 /// Server-side paths, as `redis.conf` names them.
@@ -439,11 +520,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
 
     let facts = p.server_facts();
     let layout = facts.host_layout;
-    let server_base = match input.target {
-        Target::Local => input.out_dir.clone(),
-        Target::Host => ConfPath::parse(layout.config_dir).expect("valid"),
-        Target::Docker => ConfPath::parse(facts.container_config_dir).expect("valid"),
-    };
+    let server_base = server_base(p, input.target).unwrap_or_else(|| input.out_dir.clone());
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
@@ -585,6 +662,14 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             auth_clients: p.tls.client_auth.directive(),
             mozilla_profile: enum_str(&p.tls.ciphers),
             mozilla_version: mozilla::version(),
+            groups: crate::openssl::GROUPS,
+            openssl_conf: match p.engine {
+                crate::profile::Engine::Dragonfly => {
+                    dragonfly::server_dir(input.target, input.out_dir).join(crate::openssl::CNF)
+                }
+                _ => server_base.join(crate::openssl::CNF),
+            },
+            systemd_unit: crate::openssl::unit(p),
         },
         paths,
         process: Process {

@@ -29,9 +29,11 @@ pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
+pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
+pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 17] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -47,6 +49,8 @@ pub const ALL: [&str; 15] = [
     SERVER_ENV,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
+    OPENSSL_CNF,
+    SYSTEMD_OPENSSL,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

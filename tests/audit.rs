@@ -169,7 +169,7 @@ fn debian_stock_config() {
     r.failure(1)
         .stdout_has(&format!("{DEBIAN_CONF}: critical [default-user] "))
         .stdout_has(&format!(
-            "{DEBIAN_CONF}: high [aclfile] no `aclfile` directive\n"
+            "{DEBIAN_CONF}: high [aclfile] no `aclfile` directive (no ACL file)\n"
         ))
         .stdout_has("    fix: ");
     assert!(!r.stdout.contains("plaintext"), "{}", r.stdout);
@@ -327,7 +327,17 @@ fn the_field_notes_configs() {
         .filter(|f| f.2 == "high")
         .map(|f| f.0.as_str())
         .collect();
-    assert_eq!(high, ["bind-all-interfaces", "tls-protocols"]);
+    // `port 0   # Disable non-TLS port`: Redis has no trailing comments, and redis-server
+    // 7.0.15 refuses both commented lines (wrong number of arguments).
+    assert_eq!(
+        high,
+        [
+            "bind-all-interfaces",
+            "unloadable-line",
+            "unloadable-line",
+            "tls-protocols"
+        ]
+    );
     let renames = found
         .iter()
         .filter(|f| f.0 == "rename-command" && f.2 == "low")
@@ -393,6 +403,7 @@ fn the_field_notes_configs() {
         [
             ("dragonfly-http-console", "critical"),
             ("aclfile", "high"),
+            ("dragonfly-version-check", "medium"),
             ("password-in-conf", "high"),
             // Production allows only TLS 1.3; Dragonfly cannot refuse TLS 1.2.
             ("dragonfly-tls12", "low")
@@ -656,8 +667,10 @@ fn live_debian_stock_config() {
         [
             "plaintext-port",
             "unauthenticated-access",
-            "default-user",
-            "aclfile"
+            "tls-replication",
+            "aclfile",
+            "acl-plaintext-password",
+            "default-user"
         ],
         "{}",
         r.stdout
@@ -689,7 +702,6 @@ fn live_weak_config() {
         .collect();
     let expected: &[(&str, &str)] = &[
         ("plaintext-port", "NOAUTH"),
-        ("default-user-password", "on, with a password"),
         ("app-permissions", "CONFIG SET"),
         ("app-permissions", "MODULE LOAD"),
         // EVAL alone is what acl.app.scripting grants on purpose: low severity.
@@ -698,11 +710,21 @@ fn live_weak_config() {
         ("app-permissions", "DEBUG"),
         // FLUSHALL and KEYS are renamed away: refused, if for the wrong reason.
         ("app-permissions", "SHUTDOWN"),
+        // The static redis.conf checks, on CONFIG GET.
+        ("tls-protocols", "TLSv1 TLSv1.1 TLSv1.2"),
+        ("tls-auth-clients", "no"),
+        ("tls-replication", "no"),
         ("protected-mode", "no"),
         ("debug-command", "yes"),
         ("module-command", "yes"),
         ("protected-configs", "yes"),
         ("aclfile", "no ACL file"),
+        // The ACL file checks, on ACL LIST: hashes are not shown.
+        ("app-permissions", "user app on #<hash> ~* &* +@all"),
+        (
+            "default-user-password",
+            "user default on #<hash> ~* &* +@all",
+        ),
     ];
     assert_eq!(texts.len(), expected.len(), "{}", r.stdout);
     for ((rule, text), (want_rule, want)) in texts.iter().zip(expected) {
@@ -782,4 +804,137 @@ fn live_permission_probe_runs_nothing() {
         "1",
         "the audit ran a command it only meant to probe"
     );
+}
+
+/// The review's server: a production bundle started with every weakening the static rules
+/// know (but `bind`: live tests listen on loopback only), plus a backdoor user. As admin the
+/// live audit reads the running settings and every user and finds each one; as the
+/// application user it lists exactly the checks it could not run.
+#[test]
+fn live_audit_reads_the_running_config_and_every_user() {
+    let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
+    let other = Bundle::init("production", &[]);
+    let foreign_ca = other.tmp.path().join("foreign-ca");
+    std::fs::create_dir_all(&foreign_ca).unwrap();
+    std::fs::copy(other.path("tls/ca.crt"), foreign_ca.join("ca.crt")).unwrap();
+    let sock = b.tmp.path().join("r.sock");
+    let (sock_s, ca_dir) = (
+        sock.to_str().unwrap().to_owned(),
+        foreign_ca.to_str().unwrap().to_owned(),
+    );
+    let log = b.tmp.path().join("weakened.log");
+    let _server = Server::start_conf(
+        &b.path("redis.conf"),
+        &[
+            "--tls-replication",
+            "no",
+            "--unixsocket",
+            &sock_s,
+            "--unixsocketperm",
+            "777",
+            "--tls-ciphers",
+            "ALL",
+            "--tls-ca-cert-dir",
+            &ca_dir,
+        ],
+        b.port,
+        &log,
+    );
+    let admin = b.password("admin");
+    let backdoor = "backdoor-fixture-password";
+    let hash = {
+        use std::fmt::Write;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(backdoor.as_bytes());
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let setuser = format!("ACL SETUSER backdoor on #{hash} ~* &* +@all");
+    let args: Vec<&str> = setuser.split(' ').collect();
+    assert_eq!(b.cli().login("admin").run(&args), "OK");
+
+    let url = format!("rediss://admin@127.0.0.1:{}", b.port);
+    let dir = b.dir.to_str().unwrap();
+    let r = audit(
+        b.tmp.path(),
+        &[
+            "--env",
+            "production",
+            "--out",
+            dir,
+            "--url",
+            &url,
+            "--format",
+            "json",
+        ],
+        Some(&admin),
+    );
+    r.failure(1);
+    assert_silent_about(&r, &[&admin, backdoor, &hash]);
+    let found = report(&r);
+    let texts: Vec<(&str, &str)> = found["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["text"].as_str().unwrap()))
+        .collect();
+    let expected: &[(&str, &str)] = &[
+        ("unix-socket", "unixsocketperm 777"),
+        ("trust-anchor", "CONFIG GET tls-ca-cert-dir"),
+        ("weak-ciphers", "CONFIG GET tls-ciphers: ALL"),
+        ("tls-replication", "CONFIG GET tls-replication: no"),
+        ("app-permissions", "user backdoor on #<hash> ~* &* +@all"),
+    ];
+    assert_eq!(texts.len(), expected.len(), "{}", r.stdout);
+    for ((rule, text), (want_rule, want)) in texts.iter().zip(expected) {
+        assert_eq!(rule, want_rule, "{}", r.stdout);
+        assert!(text.contains(want), "{rule}: {text:?} lacks {want:?}");
+    }
+
+    // The application user may not run CONFIG GET or ACL LIST: each check it could not run
+    // is named.
+    let url = format!("rediss://app@127.0.0.1:{}", b.port);
+    let r = audit(
+        b.tmp.path(),
+        &[
+            "--env",
+            "production",
+            "--out",
+            dir,
+            "--url",
+            &url,
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    r.success();
+    let found = report(&r);
+    let skipped: Vec<&str> = found["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "check-skipped")
+        .map(|f| f["text"].as_str().unwrap())
+        .collect();
+    let config = skipped
+        .iter()
+        .find(|t| t.starts_with("CONFIG GET: NOPERM"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    for id in [
+        "aclfile",
+        "bind-all-interfaces",
+        "trust-anchor",
+        "unix-socket",
+        "weak-ciphers",
+        "tls-replication",
+    ] {
+        assert!(config.contains(id), "{config}: {id}");
+    }
+    let users = skipped
+        .iter()
+        .find(|t| t.starts_with("ACL LIST: NOPERM"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(users.contains("app-permissions, default-user"), "{users}");
 }

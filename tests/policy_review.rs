@@ -16,7 +16,7 @@ use redis_harden::policy;
 use crate::support::{BIN, Run, Server, free_port, require, run, tree};
 
 /// A temp working directory with team templates in `team/`.
-fn team(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn team(files: &[(&str, &str)]) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("team")).unwrap();
     for (name, text) in files {
@@ -26,14 +26,14 @@ fn team(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// A team file that extends the built-in `template` and adds `body` in its `extra` block.
-fn extends(template: &str, body: &str) -> String {
+pub(crate) fn extends(template: &str, body: &str) -> String {
     format!(
         "{{% extends \"builtin/{template}\" %}}{{% block extra %}}\n{body}\n{{% endblock extra %}}"
     )
 }
 
 /// The built-in template `name`, as `templates export` writes it.
-fn builtin(name: &str) -> String {
+pub(crate) fn builtin(name: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     run(tmp.path(), &["templates", "export", "t"]).success();
     std::fs::read_to_string(tmp.path().join("t").join(name)).unwrap()
@@ -43,7 +43,7 @@ fn builtin(name: &str) -> String {
 /// `artifact`, writes nothing, names the switch that would accept it, and passes with
 /// `--allow-insecure RULE` (with the warning).
 #[track_caller]
-fn assert_refused_by_gate(
+pub(crate) fn assert_refused_by_gate(
     files: &[(&str, &str)],
     env: &str,
     extra: &[&str],

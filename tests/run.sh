@@ -38,6 +38,11 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 9: TLS compliance scan ---
+# sslyze: tests/tls_compliance.rs scans a live server of every TLS bundle against Mozilla's
+# profile of its environment (`--mozilla_config`) and requires "OK - Compliant".
+python3 -m pip install "${pip_args[@]}" 'sslyze>=6.0,<7'
+# --- end issue 9 ---
 # --- issue 13: CLI conventions and docs ---
 # man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
 # jsonschema: validates every example profile against `redis-harden profile schema`.
@@ -66,9 +71,10 @@ python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5
 # --- end issue 12 ---
 
 # --- issue 10: server families and versions ---------------------------------------------
-# Redis 8.0 and Valkey 8.1 for the live tests, from Debian 13's packages in a private prefix
-# (/opt/redis-harden-servers/bin/{redis8-server,redis8-cli,valkey-server,valkey-cli}); only
-# Debian's archive is contacted and nothing in the system changes. See docs/servers.md.
+# Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
+# live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
+# valkey-server,valkey-cli,valkey80-server,valkey80-cli}. Only Debian's archive is contacted
+# and nothing in the system changes. See docs/servers.md.
 bash tests/install-servers.sh
 # --- end issue 10 ---------------------------------------------------------------------------
 
@@ -87,6 +93,7 @@ redis-server --version
 redis-cli --version
 /opt/redis-harden-servers/bin/redis8-server --version
 /opt/redis-harden-servers/bin/valkey-server --version
+/opt/redis-harden-servers/bin/valkey80-server --version
 openssl version
 timeout --version | head -n 1
 git --version
@@ -102,6 +109,7 @@ prometheus-redis-exporter --version 2>&1 | head -n 1
 promtool --version | head -n 1
 systemd-analyze --version | head -n 1
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))'
 python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
 python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 

@@ -574,6 +574,20 @@ fn redis_cases() -> Vec<Case> {
             ..Case::conf("password-in-conf", "staging", "requirepass Hunter2Hunter2")
         },
         Case::acl("default-user", default_on),
+        Case::acl(
+            "default-user-password",
+            acl.replace(
+                "user default off resetpass",
+                &format!("user default on resetpass {HASH}"),
+            ),
+        ),
+        Case::conf(
+            "unix-socket",
+            "production",
+            "unixsocket /run/redis/redis.sock\nunixsocketperm 777",
+        ),
+        Case::conf("trust-anchor", "staging", "tls-ca-cert-dir /etc/ssl/certs"),
+        Case::conf("unloadable-line", "production", "port 0 6380"),
         Case {
             secret: Some("Hunter2Hunter2"),
             ..Case::acl(
@@ -801,7 +815,7 @@ fn compose_published_port_is_enforced_when_compose_is_rendered() {
         listed().iter().any(|n| n == "docker-compose.yml.tera"),
         "docker-compose.yml.tera is not built in"
     );
-    let compose = "# Team compose file.\nservices:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    ports:\n      - \"6379:6379\"\n";
+    let compose = "# Team compose file.\nservices:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    user: \"999:999\"\n    read_only: true\n    cap_drop: [ALL]\n    security_opt: [\"no-new-privileges:true\"]\n    ports:\n      - \"6379:6379\"\n";
     assert_gate(&Case {
         rule: "compose-published-port",
         env: "production",

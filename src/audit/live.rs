@@ -20,9 +20,10 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::pki;
+use crate::policy::redis_conf::{self, Conf};
 use crate::policy::{
-    self, CERT_EXPIRY, CHECK_SKIPPED, DEFAULT_USER_PASSWORD, Finding, Policy, Rule, SERVER_CERT,
-    Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED, UNKNOWN_SERVER,
+    self, CERT_EXPIRY, CHECK_SKIPPED, Check, Finding, Findings, Kind, Live, Policy, Rule,
+    SERVER_CERT, Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED, UNKNOWN_SERVER,
 };
 use crate::profile::ClientAuth;
 use crate::render;
@@ -231,6 +232,23 @@ struct Auditor<'a> {
 impl Auditor<'_> {
     fn add(&mut self, rule: Rule, text: impl Into<String>) {
         self.add_as(rule, rule.severity, text);
+    }
+
+    /// Findings of the static checks, run on what the server showed: one per rule and
+    /// text (a plaintext port found by PING and by CONFIG GET is said once, by PING).
+    fn extend(&mut self, found: Vec<Finding>) {
+        for f in found {
+            if self.findings.iter().any(|x| {
+                x.rule == f.rule && (x.text == f.text || x.rule != policy::APP_PERMISSIONS.id)
+            }) {
+                continue;
+            }
+            self.findings.push(Finding {
+                artifact: self.shown.clone(),
+                line: None,
+                ..f
+            });
+        }
     }
 
     fn add_as(&mut self, rule: Rule, severity: Severity, text: impl Into<String>) {
@@ -450,9 +468,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
 
     let detected = detect_server(&mut a, &mut con);
     let facts = detected.as_ref().and_then(|d| d.facts().ok());
-    check_default_user(&mut a, &mut con);
     check_app_permissions(&mut a, &mut con, &whoami, facts);
-    check_config(&mut a, &mut con, facts);
+    check_settings_and_users(&mut a, &mut con, facts);
     Ok(Report {
         target: a.shown.clone(),
         server: detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release)),
@@ -695,48 +712,6 @@ fn identity_from_pem(cert: &[u8], key: &[u8]) -> Result<tlsprobe::Identity, Erro
     })
 }
 
-/// The default user must be off (or, less well, have a password). Reading it needs
-/// `ACL GETUSER`; without it the unauthenticated PING above stands in.
-fn check_default_user(a: &mut Auditor<'_>, con: &mut redis::Connection) {
-    match redis::cmd("ACL")
-        .arg("GETUSER")
-        .arg("default")
-        .query::<Value>(con)
-    {
-        Ok(v) => {
-            let info = pairs(&v);
-            let get = |k: &str| {
-                info.iter()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| strings(v))
-                    .unwrap_or_default()
-            };
-            let flags = get("flags");
-            let on = flags.iter().any(|f| f == "on");
-            let nopass = flags.iter().any(|f| f == "nopass");
-            let has_password = !get("passwords").is_empty();
-            if on && (nopass || !has_password) {
-                a.add(
-                    policy::DEFAULT_USER,
-                    format!("ACL GETUSER default: flags {}", flags.join(" ")),
-                );
-            } else if on {
-                a.add(
-                    DEFAULT_USER_PASSWORD,
-                    "ACL GETUSER default: on, with a password",
-                );
-            }
-        }
-        Err(e) => a.add(
-            CHECK_SKIPPED,
-            format!(
-                "ACL GETUSER default: {} (the unauthenticated PING check stands in)",
-                first_line(&describe(&e))
-            ),
-        ),
-    }
-}
-
 /// Commands the application user must not run, with harmless arguments. SHUTDOWN is only
 /// ever asked about (ACL DRYRUN): Redis refuses to queue it, so MULTI cannot probe it.
 const APP_FORBIDDEN: &[&[&str]] = &[
@@ -893,109 +868,96 @@ fn probe_in_multi(con: &mut redis::Connection, cmd: &[&str]) -> Probe {
     result
 }
 
-/// `CONFIG GET` of the settings a static audit would check, where the user may read them.
-/// Never of a password (requirepass, masterauth).
-fn check_config(
+/// The static redis.conf checks, run on the server's settings as `CONFIG GET` reads them
+/// (never a password: the table asks for none), and the ACL file checks, run on every user
+/// as `ACL LIST` shows it: one rule set for files and servers. What the connecting user may
+/// not read is listed, check by check.
+fn check_settings_and_users(
     a: &mut Auditor<'_>,
     con: &mut redis::Connection,
     facts: Option<&'static server::Facts>,
 ) {
-    let mut names = vec![
-        "protected-mode",
-        "enable-debug-command",
-        "enable-module-command",
-        "enable-protected-configs",
-        "port",
-        "tls-port",
-        "tls-protocols",
-        "tls-auth-clients",
-        "aclfile",
-    ];
-    // Settings only some versions have.
-    let hide_user_data = facts.filter(|f| f.has_directive("hide-user-data-from-log"));
-    if hide_user_data.is_some() {
-        names.push("hide-user-data-from-log");
-    }
+    // Judged by the tables of the server that answered, where it was recognised.
+    let p = &match facts {
+        Some(f) => a.opts.policy.clone().for_server(f),
+        None => a.opts.policy.clone(),
+    };
+    let (settings, users) = live_checks();
+    let mut names: Vec<&str> = settings
+        .iter()
+        .flat_map(|(_, names)| *names)
+        .copied()
+        .collect();
+    names.sort_unstable();
+    names.dedup();
     let mut cmd = redis::cmd("CONFIG");
     cmd.arg("GET");
-    for n in names {
-        cmd.arg(n);
+    for n in &names {
+        cmd.arg(*n);
     }
-    let values: Vec<(String, String)> = match cmd.query::<Value>(con) {
-        Ok(v) => pairs(&v).into_iter().map(|(k, v)| (k, text(&v))).collect(),
-        Err(e) => {
-            a.add(
-                CHECK_SKIPPED,
-                format!("CONFIG GET: {}", first_line(&describe(&e))),
-            );
-            return;
+    match cmd.query::<Value>(con) {
+        Ok(v) => {
+            // An empty value is Redis's default (no socket, no cipher list...), as when the
+            // directive is left out of a file.
+            let values: Vec<(String, String)> = pairs(&v)
+                .into_iter()
+                .map(|(k, v)| (k, text(&v)))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            let conf = Conf::from_settings(&values);
+            let mut f = Findings::new(&a.shown);
+            for (check, _) in &settings {
+                (check.run)(&conf, p, &mut f);
+            }
+            a.extend(f.into_vec());
         }
-    };
-    let get = |k: &str| values.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let p = a.opts.policy;
-    if get("protected-mode").is_some_and(|v| v.eq_ignore_ascii_case("no")) {
-        a.add(policy::PROTECTED_MODE, "CONFIG GET protected-mode: no");
+        Err(e) => a.add(
+            CHECK_SKIPPED,
+            format!(
+                "CONFIG GET: {}; not checked: {}",
+                first_line(&describe(&e)),
+                rule_ids(settings.iter().map(|(c, _)| c.rules))
+            ),
+        ),
     }
-    for (name, rule) in [
-        ("enable-debug-command", policy::DEBUG_COMMAND),
-        ("enable-module-command", policy::MODULE_COMMAND),
-        ("enable-protected-configs", policy::PROTECTED_CONFIGS),
-    ] {
-        if let Some(v) = get(name).filter(|v| !v.eq_ignore_ascii_case("no")) {
-            a.add(rule, format!("CONFIG GET {name}: {v}"));
+    match redis::cmd("ACL").arg("LIST").query::<Value>(con) {
+        Ok(v) => {
+            let acl = strings(&v).join("\n") + "\n";
+            let found = policy::check_as(Kind::Acl, &a.shown, &acl, p);
+            a.extend(found);
         }
+        Err(e) => a.add(
+            CHECK_SKIPPED,
+            format!(
+                "ACL LIST: {}; not checked for every user: {}",
+                first_line(&describe(&e)),
+                rule_ids(users.iter().map(|c| c.rules))
+            ),
+        ),
     }
-    // On a TLS URL a second, plaintext port may be open besides the TLS one.
-    if a.target.tls
-        && p.tls_required
-        && let Some(port) = get("port").filter(|v| *v != "0")
-    {
-        a.add(
-            policy::PLAINTEXT_PORT,
-            format!("CONFIG GET port: {port} (a plaintext listener besides tls-port)"),
-        );
-    }
-    if get("tls-port").is_some_and(|v| v != "0") {
-        let allowed: Vec<&str> = p.protocols.iter().map(|v| v.name()).collect();
-        let listed = get("tls-protocols").unwrap_or("");
-        // An empty value means Redis's default: TLSv1.2 and TLSv1.3.
-        let listed: Vec<&str> = if listed.trim().is_empty() {
-            vec!["TLSv1.2", "TLSv1.3"]
-        } else {
-            listed.split_whitespace().collect()
-        };
-        if p.tls_required
-            && listed
-                .iter()
-                .any(|v| !allowed.iter().any(|x| x.eq_ignore_ascii_case(v)))
-        {
-            a.add(
-                policy::TLS_PROTOCOLS,
-                format!("CONFIG GET tls-protocols: {}", listed.join(" ")),
-            );
-        }
-        let auth = get("tls-auth-clients").unwrap_or("yes");
-        if p.tls_required
-            && p.client_auth == ClientAuth::Required
-            && !auth.eq_ignore_ascii_case("yes")
-        {
-            a.add(
-                policy::TLS_AUTH_CLIENTS,
-                format!("CONFIG GET tls-auth-clients: {auth}"),
-            );
+}
+
+type SettingsCheck = (&'static Check<Conf>, &'static [&'static str]);
+
+/// The redis.conf checks a live audit runs: on settings, and on users.
+fn live_checks() -> (Vec<SettingsCheck>, Vec<&'static Check<Conf>>) {
+    let mut settings = vec![];
+    let mut users = vec![];
+    for c in redis_conf::CHECKS {
+        match c.live {
+            Live::Settings(names) => settings.push((c, names)),
+            Live::Users => users.push(c),
+            Live::No(_) => {}
         }
     }
-    if hide_user_data.is_some()
-        && let Some(v) = get("hide-user-data-from-log").filter(|v| v.eq_ignore_ascii_case("no"))
-    {
-        a.add(
-            policy::USER_DATA_IN_LOG,
-            format!("CONFIG GET hide-user-data-from-log: {v}"),
-        );
-    }
-    if get("aclfile").is_some_and(|v| v.trim().is_empty()) {
-        a.add(policy::ACLFILE, "CONFIG GET aclfile: \"\" (no ACL file)");
-    }
+    (settings, users)
+}
+
+fn rule_ids<'a>(rules: impl Iterator<Item = &'a [Rule]>) -> String {
+    let mut ids: Vec<&str> = rules.flatten().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.join(", ")
 }
 
 #[cfg(test)]

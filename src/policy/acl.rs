@@ -8,6 +8,7 @@ use super::{Findings, Policy, rules::*};
 /// The rules an ACL file can break.
 pub const RULES: &[Rule] = &[
     DEFAULT_USER,
+    DEFAULT_USER_PASSWORD,
     ACL_PLAINTEXT_PASSWORD,
     APP_PERMISSIONS,
     APP_SCRIPTING,
@@ -68,7 +69,18 @@ pub fn check_user<S: AsRef<str>>(
         f.add(ACL_PLAINTEXT_PASSWORD, line, shown);
     }
     if name == "default" && on {
-        f.add(DEFAULT_USER, line, shown);
+        // Replayed: `nopass` forgets the passwords, `resetpass` forgets everything.
+        let has_password = rules.iter().fold(false, |has, r| match r.as_str() {
+            "nopass" | "resetpass" | "reset" => false,
+            r if r.starts_with('>') || r.starts_with('#') => true,
+            _ => has,
+        });
+        let rule = if has_password {
+            DEFAULT_USER_PASSWORD
+        } else {
+            DEFAULT_USER
+        };
+        f.add(rule, line, shown);
     }
     if !on {
         return;

@@ -49,6 +49,7 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
             return;
         }
     };
+    check_networks(content, &doc, f);
     let Some(services) = doc.get("services").and_then(|s| s.as_object()) else {
         return;
     };
@@ -105,33 +106,122 @@ fn check_compose_service(content: &str, name: &str, svc: &serde_json::Value, f: 
             &format!("services.{name}.{key}: {}", crate::values::visible(&shown)),
         );
     };
-    if let Some(mode) = svc.get("network_mode").and_then(Value::as_str)
-        && mode.trim() == "host"
-    {
-        flag("network_mode", mode.to_owned());
+    // Namespaces shared with the host, or with another container (which may be in the host's).
+    let shared = |v: &str| {
+        let v = v.trim();
+        v == "host" || v.starts_with("service:") || v.starts_with("container:")
+    };
+    for key in ["network_mode", "pid", "ipc", "userns_mode"] {
+        if let Some(mode) = svc.get(key).and_then(Value::as_str)
+            && shared(mode)
+        {
+            flag(key, mode.to_owned());
+        }
     }
     if let Some(v) = svc.get("privileged").filter(|v| truthy(v)) {
         flag("privileged", v.to_string());
     }
-    let added = match svc.get("cap_add") {
+    let non_empty = |v: Option<&Value>| match v {
         None | Some(Value::Null) => false,
-        Some(Value::Array(caps)) => !caps.is_empty(),
+        Some(Value::Array(items)) => !items.is_empty(),
         Some(Value::String(s)) => !s.trim().is_empty(),
         Some(_) => true,
     };
-    if added {
-        flag("cap_add", svc["cap_add"].to_string());
+    for key in ["cap_add", "devices"] {
+        if non_empty(svc.get(key)) {
+            flag(key, svc[key].to_string());
+        }
+    }
+    // What the built-in template sets must stay set: left out, Docker's default is weaker.
+    if !svc.get("read_only").is_some_and(truthy) {
+        flag(
+            "read_only",
+            svc.get("read_only")
+                .map_or("missing (a writable image)".into(), Value::to_string),
+        );
+    }
+    let drops_all = match svc.get("cap_drop") {
+        Some(Value::Array(caps)) => caps.iter().any(|c| {
+            c.as_str()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("ALL"))
+        }),
+        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("ALL"),
+        _ => false,
+    };
+    if !drops_all {
+        flag(
+            "cap_drop",
+            svc.get("cap_drop").map_or(
+                "missing (Docker's default capabilities)".into(),
+                Value::to_string,
+            ),
+        );
+    }
+    // `no-new-privileges`, `no-new-privileges:true` or `=true`; the last one wins.
+    let no_new_privileges = svc
+        .get("security_opt")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|o| {
+            let o = o.trim();
+            let rest = o.strip_prefix("no-new-privileges")?;
+            match rest.strip_prefix([':', '=']) {
+                None if rest.is_empty() => Some(true),
+                Some(v) => Some(absl_bool(v) == Some(true)),
+                None => None,
+            }
+        })
+        .next_back()
+        .unwrap_or(false);
+    if !no_new_privileges {
+        flag(
+            "security_opt",
+            svc.get("security_opt")
+                .map_or("missing (no-new-privileges off)".into(), Value::to_string),
+        );
     }
     let user = match svc.get("user") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    if let Some(user) = user {
-        // `user: USER[:GROUP]`: uid 0 or the name root is root, whatever the group.
-        let who = user.trim().split(':').next().unwrap_or("").trim();
-        if who == "root" || (!who.is_empty() && who.bytes().all(|b| b == b'0')) {
-            flag("user", user);
+    match user {
+        // `user: USER[:GROUP]`: uid 0 or root is root, and so is gid 0 or the group root.
+        Some(user) => {
+            let root = |who: &str| {
+                let who = who.trim();
+                who == "root" || (!who.is_empty() && who.bytes().all(|b| b == b'0'))
+            };
+            let mut parts = user.trim().splitn(2, ':');
+            let (who, group) = (parts.next().unwrap_or(""), parts.next());
+            if who.trim().is_empty() || root(who) || group.is_some_and(root) {
+                flag("user", user);
+            }
+        }
+        None => flag("user", "missing (the image's user: root)".into()),
+    }
+}
+
+/// Networks that must stay internal: one set `internal: false` reaches out of the host.
+fn check_networks(content: &str, doc: &serde_json::Value, f: &mut Findings<'_>) {
+    let Some(networks) = doc.get("networks").and_then(|n| n.as_object()) else {
+        return;
+    };
+    for (name, net) in networks {
+        let internal = net.get("internal");
+        let off = match internal {
+            Some(serde_json::Value::Bool(b)) => !b,
+            Some(serde_json::Value::String(s)) => absl_bool(s) == Some(false),
+            _ => false,
+        };
+        if off {
+            f.add(
+                COMPOSE_HARDENING,
+                compose_line(content, name, "internal"),
+                &format!("networks.{name}.internal: false"),
+            );
         }
     }
 }

@@ -121,6 +121,8 @@ pub const RULES: &[Rule] = &[
     TLS_AUTH_CLIENTS,
     DRAGONFLY_TLS12,
     ACLFILE,
+    TLS_REPLICATION,
+    DRAGONFLY_VERSION_CHECK,
 ];
 
 pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
@@ -172,8 +174,14 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
     {
         f.add(INCLUDE, Some(fl.line), fl.raw);
     }
-    if let Some(fl) = get("requirepass").filter(|fl| !fl.value().is_empty()) {
-        f.add(PASSWORD_IN_CONF, Some(fl.line), "--requirepass=<redacted>");
+    for name in ["requirepass", "masterauth"] {
+        if let Some(fl) = get(name).filter(|fl| !fl.value().is_empty()) {
+            f.add(
+                PASSWORD_IN_CONF,
+                Some(fl.line),
+                &format!("--{name}=<redacted>"),
+            );
+        }
     }
     let tls_flag = get("tls");
     let tls = tls_flag.is_some_and(|fl| fl.bool() == Some(true));
@@ -206,5 +214,21 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
     }
     if get("aclfile").is_none_or(|fl| fl.value().trim().is_empty()) {
         f.add(ACLFILE, None, "no --aclfile flag");
+    }
+    // The last --tls_replication wins: a later `false` undoes the built-in `true`.
+    if tls
+        && p.tls_required
+        && let Some(fl) = get("tls_replication").filter(|fl| fl.bool() != Some(true))
+    {
+        f.add(TLS_REPLICATION, Some(fl.line), fl.raw);
+    }
+    match get("version_check") {
+        Some(fl) if fl.bool() == Some(false) => {}
+        Some(fl) => f.add(DRAGONFLY_VERSION_CHECK, Some(fl.line), fl.raw),
+        None => f.add(
+            DRAGONFLY_VERSION_CHECK,
+            None,
+            "no --version_check=false: Dragonfly checks for new versions by default",
+        ),
     }
 }

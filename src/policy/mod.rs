@@ -8,6 +8,7 @@
 mod acl;
 pub mod acl_tables;
 mod compose;
+pub mod docs;
 mod dragonfly_flags;
 pub mod redis_conf;
 mod rules;
@@ -69,6 +70,9 @@ pub struct Policy {
     /// Whether the server runs in a container (binding all interfaces of its own namespace
     /// is how containers work; publishing is judged in the compose file).
     pub container: bool,
+    /// The CA file the server must verify clients with, where it is known (the gate knows
+    /// the path it rendered; an audit of a foreign file does not).
+    pub trust_anchor: Option<String>,
     /// The server family and version judged: its command tables ([`crate::server`]).
     pub server: &'static crate::server::Facts,
 }
@@ -84,8 +88,15 @@ impl Policy {
             client_auth: builtin.tls.client_auth,
             firewalled,
             container,
+            trust_anchor: None,
             server,
         }
+    }
+
+    /// The same policy, with the CA file clients must be verified with.
+    pub fn with_trust_anchor(mut self, ca_file: impl Into<String>) -> Self {
+        self.trust_anchor = Some(ca_file.into());
+        self
     }
 
     /// The same policy, judged by the tables of another server family or version.
@@ -107,12 +118,8 @@ pub enum Kind {
 impl Kind {
     pub fn of(name: &str) -> Kind {
         let base = name.rsplit('/').next().unwrap_or(name);
-        // A systemd drop-in (`NAME.service.d/*.conf`) is not a redis.conf.
-        let dropin = name
-            .rsplit('/')
-            .nth(1)
-            .is_some_and(|d| d.ends_with(".service.d"));
-        if dropin {
+        // A systemd drop-in is a .conf too, and no redis.conf.
+        if name.starts_with("systemd/") {
             Kind::Other
         } else if base.ends_with(".conf") {
             Kind::RedisConf
@@ -192,10 +199,23 @@ pub fn check_bytes_as(kind: Kind, name: &str, content: &[u8], policy: &Policy) -
     out.list
 }
 
-/// One row of a format's check table: the rules a check can break, and the check.
+/// One row of a format's check table: the rules a check can break, the check, and what a
+/// live audit reads to run the same check on a running server.
 pub struct Check<T: ?Sized> {
     pub rules: &'static [Rule],
     pub run: fn(&T, &Policy, &mut Findings<'_>),
+    pub live: Live,
+}
+
+/// How the live audit runs a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    /// On these settings, read with `CONFIG GET`.
+    Settings(&'static [&'static str]),
+    /// On every user, read with `ACL LIST`.
+    Users,
+    /// Not at all, and why (e.g. a running server has no `include`: it shows its settings).
+    No(&'static str),
 }
 
 /// The formats whose check tables name `rule`, for the docs (live checks are listed by the

@@ -3,7 +3,7 @@
 //! on the settings it reads with `CONFIG GET` ([`Conf::from_settings`]).
 
 use super::acl;
-use super::{Check, Findings, Policy, rules::*};
+use super::{Check, Findings, Live, Policy, rules::*};
 use crate::profile::ClientAuth;
 
 /// One directive of a redis.conf: its line, raw text, lowercase name and arguments.
@@ -52,6 +52,35 @@ pub fn parse_redis_conf_bytes(content: &[u8]) -> Vec<Directive> {
             })
         })
         .collect()
+}
+
+/// The lines of a redis.conf that `sdssplitargs` refuses (unbalanced quotes, a closing quote
+/// not followed by a space): [`parse_redis_conf_bytes`] skips them, Redis refuses to start.
+pub fn refused_lines(content: &[u8]) -> Vec<(usize, String)> {
+    redis_config_text(content)
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, raw)| {
+            let trimmed = trim_bytes(raw, b" \t\r\n");
+            !trimmed.is_empty() && trimmed[0] != b'#' && split_args(trimmed).is_none()
+        })
+        .map(|(i, raw)| (i + 1, String::from_utf8_lossy(raw).into_owned()))
+        .collect()
+}
+
+/// Whether Redis 7.0 accepts `name` with `n` arguments (measured: every directive of
+/// `CONFIG GET *` given two arguments; those not refused for their count are listed). A
+/// setting takes one value unless listed; unknown names are `unknown-directive`'s.
+fn arity_ok(name: &str, n: usize) -> bool {
+    match name {
+        // An empty list is a list (`bind` alone listens nowhere, `save` alone saves never).
+        "bind" | "save" | "latency-tracking-info-percentiles" | "sentinel" => true,
+        "shutdown-on-sigint" | "shutdown-on-sigterm" | "user" | "loadmodule" => n >= 1,
+        "replicaof" | "slaveof" | "rename-command" => n == 2,
+        "client-output-buffer-limit" => n >= 4 && n.is_multiple_of(4),
+        "oom-score-adj-values" => n == 3,
+        _ => n == 1,
+    }
 }
 
 /// The bytes Redis 7.0 keeps of a config file: `fgets` into a 1025-byte buffer (so at most
@@ -179,18 +208,42 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// A parsed redis.conf (or a running server's settings), as the checks read it.
 pub struct Conf {
     pub directives: Vec<Directive>,
+    /// Lines `sdssplitargs` refuses (line number, raw text): Redis does not start on them.
+    pub refused: Vec<(usize, String)>,
 }
 
 impl Conf {
     pub fn parse(content: &[u8]) -> Conf {
         Conf {
             directives: parse_redis_conf_bytes(content),
+            refused: refused_lines(content),
         }
     }
 
     /// The directive that takes effect: the last of its name.
     fn last(&self, name: &str) -> Option<&Directive> {
         self.directives.iter().rev().find(|d| d.name == name)
+    }
+
+    /// A running server's settings, as `CONFIG GET` returned them: one directive each,
+    /// shown as `CONFIG GET name: value`. `bind` and `save` are lists; the rest one value.
+    pub fn from_settings(settings: &[(String, String)]) -> Conf {
+        let directives = settings
+            .iter()
+            .map(|(name, value)| Directive {
+                line: 0,
+                raw: format!("CONFIG GET {name}: {}", crate::values::visible(value)),
+                name: name.to_ascii_lowercase(),
+                args: match name.as_str() {
+                    "bind" | "save" => value.split_whitespace().map(str::to_owned).collect(),
+                    _ => vec![value.clone()],
+                },
+            })
+            .collect();
+        Conf {
+            directives,
+            refused: vec![],
+        }
     }
 
     fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Directive> + 'a {
@@ -212,78 +265,154 @@ pub const CHECKS: &[Check<Conf>] = &[
     Check {
         rules: &[PLAINTEXT_PORT],
         run: plaintext_port,
+        live: Live::Settings(&["port"]),
     },
     Check {
         rules: &[PLAINTEXT_BIND],
         run: plaintext_bind,
+        live: Live::Settings(&["port", "bind"]),
     },
     Check {
         rules: &[BIND_ALL],
         run: bind_all,
+        live: Live::Settings(&["bind"]),
     },
     Check {
         rules: &[TLS_PROTOCOLS],
         run: tls_protocols,
+        live: Live::Settings(&["tls-port", "tls-protocols"]),
     },
     Check {
         rules: &[TLS_AUTH_CLIENTS],
         run: tls_auth_clients,
+        live: Live::Settings(&["tls-auth-clients"]),
+    },
+    Check {
+        rules: &[UNIX_SOCKET],
+        run: unix_socket,
+        live: Live::Settings(&["unixsocket", "unixsocketperm"]),
+    },
+    Check {
+        rules: &[TRUST_ANCHOR],
+        run: trust_anchor,
+        live: Live::Settings(&["tls-port", "tls-ca-cert-file", "tls-ca-cert-dir"]),
     },
     Check {
         rules: &[WEAK_CIPHERS],
         run: weak_ciphers,
+        live: Live::Settings(&["tls-ciphers"]),
     },
     Check {
         rules: &[TLS_REPLICATION],
         run: tls_replication,
+        live: Live::Settings(&["tls-replication"]),
     },
     Check {
         rules: &[PROTECTED_MODE],
         run: protected_mode,
+        live: Live::Settings(&["protected-mode"]),
     },
     Check {
-        rules: &[DEBUG_COMMAND, MODULE_COMMAND, PROTECTED_CONFIGS],
-        run: enable_commands,
+        rules: &[DEBUG_COMMAND],
+        run: |c, _, f| enabled(c, f, "enable-debug-command", DEBUG_COMMAND),
+        live: Live::Settings(&["enable-debug-command"]),
+    },
+    Check {
+        rules: &[MODULE_COMMAND],
+        run: |c, _, f| enabled(c, f, "enable-module-command", MODULE_COMMAND),
+        live: Live::Settings(&["enable-module-command"]),
+    },
+    Check {
+        rules: &[PROTECTED_CONFIGS],
+        run: |c, _, f| enabled(c, f, "enable-protected-configs", PROTECTED_CONFIGS),
+        live: Live::Settings(&["enable-protected-configs"]),
     },
     Check {
         rules: &[ACLFILE],
         run: aclfile,
+        live: Live::Settings(&["aclfile"]),
     },
     Check {
         rules: &[INCLUDE],
         run: include,
+        live: Live::No("a running server shows its settings, wherever they were read from"),
     },
     Check {
         rules: &[MODULE_COMMAND],
         run: loadmodule,
+        live: Live::No("modules are not settings (MODULE LIST would show them)"),
     },
     Check {
         rules: &[
             USER_IN_CONF,
             ACL_PLAINTEXT_PASSWORD,
             DEFAULT_USER,
+            DEFAULT_USER_PASSWORD,
             APP_PERMISSIONS,
             MONITORING_PERMISSIONS,
         ],
         run: user_lines,
+        live: Live::Users,
     },
     Check {
         rules: &[RENAME_COMMAND],
         run: rename_command,
+        live: Live::No("a renamed command is not a setting"),
     },
     Check {
         rules: &[PASSWORD_IN_CONF],
         run: password_in_conf,
+        live: Live::No("CONFIG GET would read the password itself"),
+    },
+    Check {
+        rules: &[UNLOADABLE_LINE],
+        run: unloadable_line,
+        live: Live::No("a running server has loaded its config"),
     },
     Check {
         rules: &[UNKNOWN_DIRECTIVE],
         run: unknown_directive,
+        live: Live::No("a running server has only the directives it knows"),
     },
     Check {
         rules: &[USER_DATA_IN_LOG],
         run: user_data_in_log,
+        live: Live::Settings(&["hide-user-data-from-log"]),
     },
 ];
+
+/// Lines Redis refuses to load: a refused quote, or a known directive with the wrong number
+/// of arguments (`port 0 6380`, `replicaof`). The gate judges only what the server would run.
+fn unloadable_line(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    for (line, raw) in &c.refused {
+        f.add(UNLOADABLE_LINE, Some(*line), &crate::values::visible(raw));
+    }
+    for d in c
+        .directives
+        .iter()
+        .filter(|d| p.server.has_directive(&d.name) || is_special(&d.name))
+        .filter(|d| !arity_ok(&d.name, d.args.len()))
+    {
+        f.add(
+            UNLOADABLE_LINE,
+            Some(d.line),
+            &format!(
+                "{} ({} argument{}: Redis refuses the line)",
+                crate::values::visible(d.raw.trim()),
+                d.args.len(),
+                if d.args.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+}
+
+/// Directives `loadServerConfig` handles itself, outside `CONFIG GET *`.
+fn is_special(name: &str) -> bool {
+    matches!(
+        name,
+        "include" | "rename-command" | "user" | "loadmodule" | "sentinel"
+    )
+}
 
 /// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
 fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
@@ -462,6 +591,53 @@ fn tls_auth_clients(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     }
 }
 
+fn unix_socket(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // Where TLS and client certificates are required, a socket is a way around both.
+    if p.tls_required
+        && let Some(d) = c
+            .last("unixsocket")
+            .filter(|d| d.args.first().is_some_and(|a| !a.is_empty()))
+    {
+        let perm = c
+            .last("unixsocketperm")
+            .and_then(|d| d.args.first())
+            .map(|m| format!(" (unixsocketperm {})", crate::values::visible(m)))
+            .unwrap_or_default();
+        f.add(
+            UNIX_SOCKET,
+            Some(d.line),
+            &format!("{}{perm}", d.raw.trim()),
+        );
+    }
+}
+
+fn trust_anchor(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // Redis trusts every CA of the file and of the directory: both must be the bundle's.
+    let tls_listener = c
+        .last("tls-port")
+        .is_some_and(|d| d.args.first().is_some_and(|a| a != "0"));
+    if !p.tls_required || !tls_listener {
+        return;
+    }
+    if let Some(d) = c
+        .last("tls-ca-cert-dir")
+        .filter(|d| d.args.first().is_some_and(|a| !a.is_empty()))
+    {
+        f.add(TRUST_ANCHOR, Some(d.line), &d.raw);
+    }
+    if let Some(want) = &p.trust_anchor {
+        match c.last("tls-ca-cert-file") {
+            Some(d) if d.args.first() != Some(want) => f.add(TRUST_ANCHOR, Some(d.line), &d.raw),
+            Some(_) => {}
+            None => f.add(
+                TRUST_ANCHOR,
+                None,
+                &format!("no `tls-ca-cert-file`: clients must be verified with {want}"),
+            ),
+        }
+    }
+}
+
 fn weak_ciphers(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     if p.tls_required
         && let Some(d) = c.last("tls-ciphers")
@@ -492,24 +668,19 @@ fn protected_mode(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     }
 }
 
-fn enable_commands(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
-    for (name, rule) in [
-        ("enable-debug-command", DEBUG_COMMAND),
-        ("enable-module-command", MODULE_COMMAND),
-        ("enable-protected-configs", PROTECTED_CONFIGS),
-    ] {
-        if let Some(d) = c
-            .last(name)
-            .filter(|d| d.args.first().is_none_or(|a| !a.eq_ignore_ascii_case("no")))
-        {
-            f.add(rule, Some(d.line), &d.raw);
-        }
+/// `enable-*-command` and `enable-protected-configs`: anything but `no` enables.
+fn enabled(c: &Conf, f: &mut Findings<'_>, name: &str, rule: Rule) {
+    if let Some(d) = c
+        .last(name)
+        .filter(|d| d.args.first().is_none_or(|a| !a.eq_ignore_ascii_case("no")))
+    {
+        f.add(rule, Some(d.line), &d.raw);
     }
 }
 
 fn aclfile(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     match c.last("aclfile") {
-        None => f.add(ACLFILE, None, "no `aclfile` directive"),
+        None => f.add(ACLFILE, None, "no `aclfile` directive (no ACL file)"),
         // An empty aclfile is no ACL file: the default user stays `on nopass`.
         Some(d) if d.args.first().is_none_or(|a| a.trim().is_empty()) => {
             f.add(ACLFILE, Some(d.line), &d.raw)
@@ -564,12 +735,12 @@ fn rename_command(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     }
 }
 
-fn password_in_conf(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
-    for d in c
-        .directives
-        .iter()
-        .filter(|d| d.name == "requirepass" || d.name == "masterauth")
-    {
+fn password_in_conf(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // Valkey 8 also spells the replication password `primaryauth`.
+    let primary = p.server.primary_spelling == crate::server::PrimarySpelling::Primary;
+    for d in c.directives.iter().filter(|d| {
+        d.name == "requirepass" || d.name == "masterauth" || (primary && d.name == "primaryauth")
+    }) {
         if d.args.first().is_some_and(|a| !a.is_empty()) {
             f.add(
                 PASSWORD_IN_CONF,
@@ -589,6 +760,9 @@ pub(super) fn redact_user_args<S: AsRef<str>>(keyword: &str, args: &[S]) -> Stri
             let t = t.as_ref();
             if t.starts_with('>') || t.starts_with('<') {
                 ">…"
+            } else if t.starts_with('#') || t.starts_with('!') {
+                // A password hash (or its removal) says nothing a reader needs.
+                "#<hash>"
             } else {
                 t
             }

@@ -68,7 +68,7 @@ rules! {
         "move users into the ACL file";
     PASSWORD_IN_CONF = "password-in-conf", High,
         "a plaintext password in a config file is readable by anyone who can read the file",
-        "use ACL users with #<sha256> hashes instead of requirepass/masterauth";
+        "use ACL users with #<sha256> hashes instead of requirepass/masterauth (primaryauth in Valkey)";
     DEFAULT_USER = "default-user", Critical,
         "an enabled default user lets unauthenticated connections run commands",
         "write `user default off` in the ACL file";
@@ -109,14 +109,29 @@ rules! {
         "the monitoring user's password sits in exporters and healthchecks: with key access or commands beyond INFO, LATENCY, SLOWLOG and MEMORY STATS/DOCTOR a leak of it reads data or changes the server",
         "give monitoring `resetkeys resetchannels -@all +ping +info +dbsize +latency|latest +latency|history +latency|histogram +slowlog|get +slowlog|len +client|setname +memory|stats` and nothing more";
     COMPOSE_HARDENING = "compose-hardening", High,
-        "a container on the host network, privileged, with added capabilities or running as root is not confined by Docker; and a compose file that does not parse (or repeats a key) may be read differently by docker-compose than by this check",
-        "drop network_mode: host, privileged, cap_add and a root `user`; write a compose file without duplicate keys";
+        "a container that shares the host's (or another container's) network, PID, IPC or user namespace, is privileged, has devices or added capabilities, keeps Docker's default capabilities, may gain privileges, has a writable image, runs as root (user or group) or joins a non-internal network is not confined by Docker; and a compose file that does not parse (or repeats a key) may be read differently by docker-compose than by this check",
+        "keep what the built-in template sets: user (not root, not group 0), read_only: true, cap_drop: [ALL], security_opt: [no-new-privileges:true], an internal network; no network_mode/pid/ipc/userns_mode host or service:, privileged, devices or cap_add; no duplicate keys";
     DRAGONFLY_UNAUTHENTICATED = "dragonfly-unauthenticated-listener", Critical,
         "Dragonfly's memcached port and unix socket skip authentication: anyone who reaches them reads and writes every key",
         "set `--memcached_port=0` and remove `--unixsocket`";
     DRAGONFLY_TLS12 = "dragonfly-tls12", Low,
         "Dragonfly has no flag to refuse TLS 1.2: the policy allows only TLS 1.3, but this server still accepts TLS 1.2 clients (with the ciphers in --tls_ciphers)",
         "keep --tls_ciphers to ECDHE with AEAD ciphers only; use Redis where TLS 1.2 must be refused";
+    UNIX_SOCKET = "unix-socket", High,
+        "a unix socket skips TLS and client certificates: anyone who can open it (unixsocketperm decides who) needs only a password",
+        "remove `unixsocket` (and `unixsocketperm`); clients connect over TLS";
+    TRUST_ANCHOR = "trust-anchor", Medium,
+        "a CA other than the bundle's own (`tls-ca-cert-dir`, or `tls-ca-cert-file` elsewhere) lets in client certificates that CA issued",
+        "verify clients with the bundle's tls/ca.crt only: drop `tls-ca-cert-dir`, keep `tls-ca-cert-file` as rendered";
+    DEFAULT_USER_PASSWORD = "default-user-password", Medium,
+        "the default user is on with a password: every client that skips AUTH names is that user, usually with every permission",
+        "turn the default user off and give each client its own user";
+    DRAGONFLY_VERSION_CHECK = "dragonfly-version-check", Medium,
+        "Dragonfly's version check (on by default) calls out to the vendor's server from the database host, telling it the host and version",
+        "set `--version_check=false`";
+    UNLOADABLE_LINE = "unloadable-line", High,
+        "redis-server refuses to start on this line (a quote it does not accept, or the wrong number of arguments): the config cannot be judged as the server would read it, and the server would not run",
+        "write the line as redis.conf allows: quotes closed and followed by a space, one value per setting (`port 0`, `replicaof HOST PORT`)";
     UNKNOWN_DIRECTIVE = "unknown-directive", High,
         "the targeted server version does not know this directive and refuses to start (Redis 8.0 gets partway into startup first): a config written for another version",
         "remove it, or target the version that has it (`--engine`, `--set server.version=...`; see docs/servers.md)";
@@ -127,9 +142,6 @@ rules! {
     UNAUTHENTICATED = "unauthenticated-access", Critical,
         "the server ran a command for a connection that never authenticated",
         "write `user default off` in the ACL file and reload it (ACL LOAD)";
-    DEFAULT_USER_PASSWORD = "default-user-password", Low,
-        "the default user is on with a password: every client that skips AUTH names is that user, usually with every permission",
-        "turn the default user off and give each client its own user";
     SERVER_CERT = "server-certificate", High,
         "the certificate the server presents does not verify against the CA for this host name: careful clients refuse it, careless ones can be intercepted",
         "install a certificate issued by the deployment's CA for this name (`redis-harden rotate certs`)";

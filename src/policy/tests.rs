@@ -174,9 +174,14 @@ fn dragonfly_flags() {
     let staging = Policy::for_env(Environment::Staging, false, false);
     assert_eq!(
         ids("dragonfly.flags", "--bind=127.0.0.1\n", &staging),
-        [DRAGONFLY_HTTP.id, PLAINTEXT_PORT.id, ACLFILE.id]
+        [
+            DRAGONFLY_HTTP.id,
+            PLAINTEXT_PORT.id,
+            ACLFILE.id,
+            DRAGONFLY_VERSION_CHECK.id
+        ]
     );
-    let ok = "--primary_port_http_enabled=false\n--admin_port=9999\n--admin_bind=127.0.0.1\n--admin_nopass=false\n\
+    let ok = "--version_check=false\n--primary_port_http_enabled=false\n--admin_port=9999\n--admin_bind=127.0.0.1\n--admin_nopass=false\n\
         --tls=true\n--tls_ca_cert_file=/c/ca.crt\n--aclfile=/c/users.acl\n";
     assert!(ids("dragonfly.flags", ok, &staging).is_empty());
     for (from, to, rule) in [
@@ -203,7 +208,7 @@ fn dragonfly_flags() {
     );
 }
 
-const GOOD_FLAGS: &str = "--bind=10.0.0.5\n--port=6379\n--memcached_port=0\n--primary_port_http_enabled=false\n\
+const GOOD_FLAGS: &str = "--version_check=false\n--bind=10.0.0.5\n--port=6379\n--memcached_port=0\n--primary_port_http_enabled=false\n\
     --admin_port=0\n--admin_nopass=false\n--tls=true\n--tls_ca_cert_file=/c/ca.crt\n--aclfile=/c/users.acl\n";
 
 #[test]
@@ -392,7 +397,7 @@ fn dragonfly_cannot_refuse_tls12_which_is_a_note_in_production() {
     let found = check("dragonfly.flags", GOOD_FLAGS, &prod());
     assert_eq!(
         found.iter().map(|f| (f.rule, f.line)).collect::<Vec<_>>(),
-        [(DRAGONFLY_TLS12.id, Some(7))]
+        [(DRAGONFLY_TLS12.id, Some(8))]
     );
     assert_eq!(DRAGONFLY_TLS12.severity, Severity::Low);
     // Not where TLS 1.2 is allowed, and not without TLS.
@@ -410,15 +415,21 @@ fn dragonfly_cannot_refuse_tls12_which_is_a_note_in_production() {
 
 #[test]
 fn compose_hardening() {
-    let base = "services:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    user: \"999:999\"\n    cap_drop: [ALL]\n";
+    let base = "services:\n  redis:\n    image: \"redis:7.0.15-bookworm\"\n    user: \"999:999\"\n    cap_drop: [ALL]\n    read_only: true\n    security_opt: [\"no-new-privileges:true\"]\n";
     assert!(ids("docker-compose.yml", base, &prod()).is_empty());
     for (extra, line) in [
-        ("    network_mode: host\n", 6),
-        ("    network_mode: \"host\"\n", 6),
-        ("    privileged: true\n", 6),
-        ("    privileged: \"yes\"\n", 6),
-        ("    cap_add: [NET_ADMIN]\n", 6),
-        ("    cap_add:\n      - SYS_PTRACE\n", 6),
+        ("    network_mode: host\n", 8),
+        ("    network_mode: \"host\"\n", 8),
+        ("    network_mode: \"service:x\"\n", 8),
+        ("    network_mode: \"container:abc\"\n", 8),
+        ("    pid: host\n", 8),
+        ("    ipc: host\n", 8),
+        ("    userns_mode: host\n", 8),
+        ("    devices: [\"/dev/sda:/dev/sda\"]\n", 8),
+        ("    privileged: true\n", 8),
+        ("    privileged: \"yes\"\n", 8),
+        ("    cap_add: [NET_ADMIN]\n", 8),
+        ("    cap_add:\n      - SYS_PTRACE\n", 8),
     ] {
         let compose = format!("{base}{extra}");
         let found = check("docker-compose.yml", &compose, &prod());
@@ -455,9 +466,39 @@ fn compose_hardening() {
             "{root}"
         );
     }
-    // A missing user is the image's choice: not flagged.
-    let no_user = base.replace("    user: \"999:999\"\n", "");
-    assert!(ids("docker-compose.yml", &no_user, &prod()).is_empty());
+    // A missing user is the image's, root for the Redis and Dragonfly images; group 0 is root's.
+    for weakened in [
+        base.replace("    user: \"999:999\"\n", ""),
+        base.replace("\"999:999\"", "\"999:0\""),
+        base.replace("\"999:999\"", "\"999:root\""),
+        base.replace("read_only: true", "read_only: false"),
+        base.replace("    read_only: true\n", ""),
+        base.replace("cap_drop: [ALL]", "cap_drop: []"),
+        base.replace("cap_drop: [ALL]", "cap_drop: [NET_RAW]"),
+        base.replace("no-new-privileges:true", "no-new-privileges:false"),
+        base.replace(
+            "[\"no-new-privileges:true\"]",
+            "[\"no-new-privileges:true\", \"no-new-privileges:false\"]",
+        ),
+        base.replace("    security_opt: [\"no-new-privileges:true\"]\n", ""),
+        format!("{base}networks:\n  backend:\n    internal: false\n"),
+    ] {
+        assert_eq!(
+            ids("docker-compose.yml", &weakened, &prod()),
+            [COMPOSE_HARDENING.id],
+            "{weakened}"
+        );
+    }
+    for fine in [
+        base.replace("no-new-privileges:true", "no-new-privileges"),
+        base.replace("no-new-privileges:true", "no-new-privileges=true"),
+        format!("{base}networks:\n  backend:\n    internal: true\n  published: {{}}\n"),
+    ] {
+        assert!(
+            ids("docker-compose.yml", &fine, &prod()).is_empty(),
+            "{fine}"
+        );
+    }
     assert_eq!(COMPOSE_HARDENING.severity, Severity::High);
 }
 
@@ -485,14 +526,18 @@ fn a_compose_file_that_does_not_parse_is_a_finding() {
 
 #[test]
 fn compose_published_ports() {
-    let open = "services:\n  redis:\n    ports:\n      - \"6379:6379\"\n";
+    const HARDENED: &str = "    user: \"999:999\"\n    cap_drop: [ALL]\n    read_only: true\n    security_opt: [no-new-privileges]\n";
+    let open = &format!("services:\n  redis:\n{HARDENED}    ports:\n      - \"6379:6379\"\n");
     assert_eq!(
         ids("docker-compose.yml", open, &prod()),
         [COMPOSE_PUBLISH.id]
     );
-    let local = "services:\n  redis:\n    ports:\n      - \"127.0.0.1:6379:6379\"\n";
+    let local =
+        &format!("services:\n  redis:\n{HARDENED}    ports:\n      - \"127.0.0.1:6379:6379\"\n");
     assert!(ids("docker-compose.yml", local, &prod()).is_empty());
-    let long = "services:\n  redis:\n    ports:\n      - target: 6379\n        published: 6379\n";
+    let long = &format!(
+        "services:\n  redis:\n{HARDENED}    ports:\n      - target: 6379\n        published: 6379\n"
+    );
     assert_eq!(
         ids("docker-compose.yml", long, &prod()),
         [COMPOSE_PUBLISH.id]
@@ -618,9 +663,24 @@ fn escaped_and_quoted_directives_are_found() {
         let conf = format!("{GOOD_CONF}{line}\n");
         assert_eq!(ids("redis.conf", &conf, &prod()), [rule], "{line}");
     }
-    // A line Redis refuses (it would not start) configures nothing.
+    // A line Redis refuses configures nothing, and Redis would not start: refused.
     let conf = format!("{GOOD_CONF}protected-mode \"no\"x\n");
-    assert!(ids("redis.conf", &conf, &prod()).is_empty());
+    assert_eq!(ids("redis.conf", &conf, &prod()), [UNLOADABLE_LINE.id]);
+    for (line, unloadable) in [
+        ("port 0 6380", true),
+        ("replicaof", true),
+        ("rename-command CONFIG", true),
+        ("replicaof 10.0.0.1 6379", false),
+        ("save 3600 1 300 100", false),
+        ("client-output-buffer-limit normal 0 0 0", false),
+    ] {
+        let conf = format!("{GOOD_CONF}{line}\n");
+        assert_eq!(
+            ids("redis.conf", &conf, &prod()).contains(&UNLOADABLE_LINE.id),
+            unloadable,
+            "{line}"
+        );
+    }
 }
 
 #[test]
@@ -938,4 +998,72 @@ fn rule_ids_are_unique() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), RULES.len());
+}
+
+#[test]
+fn dragonfly_replication_masterauth_and_version_check() {
+    let staging = Policy::for_env(Environment::Staging, false, false);
+    for (extra, rule) in [
+        // The last flag wins: a later false undoes the built-in true.
+        (
+            "--tls_replication=true\n--tls_replication=false\n",
+            TLS_REPLICATION.id,
+        ),
+        ("--notls_replication\n", TLS_REPLICATION.id),
+        ("--masterauth=x\n", PASSWORD_IN_CONF.id),
+        ("--version_check=true\n", DRAGONFLY_VERSION_CHECK.id),
+        ("--version_check\n", DRAGONFLY_VERSION_CHECK.id),
+    ] {
+        let flags = format!("{GOOD_FLAGS}{extra}");
+        assert_eq!(ids("dragonfly.flags", &flags, &staging), [rule], "{extra}");
+    }
+    let found = check(
+        "dragonfly.flags",
+        &format!("{GOOD_FLAGS}--masterauth=s3cret\n"),
+        &staging,
+    );
+    assert_eq!(found[0].text, "--masterauth=<redacted>");
+    let flags = format!("{GOOD_FLAGS}--tls_replication=true\n");
+    assert!(ids("dragonfly.flags", &flags, &staging).is_empty());
+}
+
+#[test]
+fn unix_socket_and_trust_anchor() {
+    for (line, rule) in [
+        (
+            "unixsocket /run/redis/r.sock\nunixsocketperm 777",
+            UNIX_SOCKET.id,
+        ),
+        ("\"unix\\x73ocket\" /tmp/r.sock", UNIX_SOCKET.id),
+        ("tls-ca-cert-dir /etc/ssl/certs", TRUST_ANCHOR.id),
+    ] {
+        let conf = format!("{GOOD_CONF}{line}\n");
+        assert_eq!(ids("redis.conf", &conf, &prod()), [rule], "{line}");
+    }
+    // An empty value is no socket and no directory.
+    for fine in ["unixsocket \"\"", "tls-ca-cert-dir \"\""] {
+        let conf = format!("{GOOD_CONF}{fine}\n");
+        assert!(ids("redis.conf", &conf, &prod()).is_empty(), "{fine}");
+    }
+    // Where the gate knows the CA file it rendered, any other is refused.
+    let pinned = prod().with_trust_anchor("/etc/redis/tls/ca.crt");
+    let conf = format!("{GOOD_CONF}tls-ca-cert-file /etc/redis/tls/ca.crt\n");
+    assert!(ids("redis.conf", &conf, &pinned).is_empty());
+    let conf = format!("{conf}tls-ca-cert-file /etc/ssl/other-ca.pem\n");
+    assert_eq!(ids("redis.conf", &conf, &pinned), [TRUST_ANCHOR.id]);
+    // Testing has no TLS requirement: a socket there is its business.
+    let testing = Policy::for_env(Environment::Testing, false, false);
+    let conf = "bind 127.0.0.1\nport 6379\naclfile x\nunixsocket /tmp/r.sock\n";
+    assert!(ids("redis.conf", conf, &testing).is_empty());
+}
+
+#[test]
+fn findings_never_show_password_hashes() {
+    let hash = "a".repeat(64);
+    let acl = format!("user default off\nuser app on #{hash} ~* +@all\n");
+    let found = check("users.acl", &acl, &prod());
+    assert_eq!(found[0].text, "user app on #<hash> ~* +@all");
+    let conf = format!("{GOOD_CONF}user app on #{hash} ~* -@all +get\n");
+    let found = check("redis.conf", &conf, &prod());
+    assert!(found.iter().all(|f| !f.text.contains(&hash)), "{found:?}");
 }

@@ -2,23 +2,9 @@
 //! (what people write) is walked by indentation; inside a flow value (`[a, b]`, `{k: v}`) the
 //! line of the enclosing key is the best answer, and it is what is returned.
 
-use std::io::Read;
-use std::path::Path;
-
 /// The path given for standard input (`--profile -`) and how errors name it.
 pub const STDIN_ARG: &str = "-";
 pub const STDIN_NAME: &str = "<stdin>";
-
-/// The text of a profile file, or of standard input for `-`.
-pub fn read_source(path: &Path) -> std::io::Result<String> {
-    if path == Path::new(STDIN_NAME) {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path)
-    }
-}
 
 /// One step of a key path: a mapping key or a list index.
 #[derive(Debug, PartialEq)]

@@ -121,19 +121,102 @@ fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
-    // std, not fs_err: the error already names the path once.
-    let text = lines::read_source(path).map_err(|e| Error::File {
+/// A profile is a few kilobytes: anything near this is not one (and must not be read whole).
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a profile: a regular file (a FIFO or a device would hang or never end) of at most
+/// [`MAX_PROFILE_BYTES`]. Errors never quote the file: a wrong `--profile` may name a secret.
+fn read_profile_text(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let file_error = |reason: String, help: &str| Error::File {
         path: path.to_path_buf(),
-        reason: format!("cannot read the profile: {e}"),
-        help: "pass an existing file with --profile, or omit it to use the built-in defaults"
-            .into(),
-    })?;
+        reason,
+        help: help.into(),
+    };
+    let missing = "pass an existing file with --profile, or omit it to use the built-in defaults";
+    let mut bytes = vec![];
+    if path == Path::new(lines::STDIN_NAME) {
+        // `--profile -`: a pipe is fine, but not an endless one.
+        std::io::stdin()
+            .take(MAX_PROFILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| file_error(format!("cannot read the profile: {e}"), missing))?;
+    } else {
+        // std, not fs_err: the error already names the path once.
+        let meta = std::fs::metadata(path)
+            .map_err(|e| file_error(format!("cannot read the profile: {e}"), missing))?;
+        if !meta.is_file() {
+            return Err(file_error(
+                "cannot read the profile: it is not a regular file (a directory, FIFO or device is never a profile)".into(),
+                missing,
+            ));
+        }
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_PROFILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| file_error(format!("cannot read the profile: {e}"), missing))?;
+    }
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(file_error(
+            format!("is larger than {MAX_PROFILE_BYTES} bytes: not a profile"),
+            missing,
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| file_error("is not UTF-8 text: not a profile".into(), missing))?;
+    // A secrets file or a key passed by mistake: say so without a word of its content.
+    let looks_secret = text.contains("-----BEGIN ")
+        || text.lines().any(|l| {
+            let l = l.trim_start().trim_start_matches("export ");
+            l.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty()
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && !k.as_bytes()[0].is_ascii_digit()
+            })
+        });
+    if looks_secret {
+        return Err(file_error(
+            "looks like a PEM key/certificate or an env file (KEY=value lines), not a YAML profile; its content is not shown".into(),
+            "pass the profile (redis-harden.yaml) with --profile, not secrets.env or a key",
+        ));
+    }
+    Ok(text)
+}
+
+/// A YAML parser message without the values it quotes (`"..."`): a file that is not a
+/// profile may hold secrets. Key names (in backticks) stay: they say what is wrong.
+fn unquoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut in_quote = false;
+    let mut escaped = false;
+    for c in msg.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (c, in_quote) {
+            ('\\', true) => escaped = true,
+            ('"', false) => {
+                in_quote = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                in_quote = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
+    let text = read_profile_text(path)?;
     let mut file: ProfileFile = serde_saphyr::from_str_with_options(&text, yaml_options())
         .map_err(|e| Error::File {
             path: path.to_path_buf(),
             // The parser's hint is for programmers embedding it, not for profile authors.
-            reason: format!("not a valid profile: {e}").replace(
+            reason: unquoted(&format!("not a valid profile: {e}")).replace(
                 ", set DuplicateKeyPolicy in Options if acceptable",
                 " (each key may appear once)",
             ),
@@ -168,18 +251,31 @@ fn parse_sets(sets: &[String]) -> Result<Vec<Set>, Error> {
             };
             let Some((key, raw)) = arg.split_once('=') else {
                 return Err(usage(format!(
-                    "--set {arg:?}: missing '=' between key and value"
+                    "--set {}: missing '=' between key and value",
+                    shown_arg(arg)
                 )));
             };
             let key: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
             if key.iter().any(String::is_empty) {
-                return Err(usage(format!("--set {arg:?}: the key has an empty part")));
+                return Err(usage(format!(
+                    "--set {}: the key has an empty part",
+                    shown_arg(arg)
+                )));
             }
             if raw.trim().is_empty() {
-                return Err(usage(format!("--set {arg:?}: the value is empty")));
+                return Err(usage(format!(
+                    "--set {}: the value is empty",
+                    shown_arg(arg)
+                )));
             }
-            let value: Value = serde_saphyr::from_str_with_options(raw, yaml_options())
-                .map_err(|e| usage(format!("--set {arg:?}: the value is not valid YAML: {e}")))?;
+            let value: Value =
+                serde_saphyr::from_str_with_options(raw, yaml_options()).map_err(|e| {
+                    usage(format!(
+                        "--set {}: the value is not valid YAML: {}",
+                        shown_arg(arg),
+                        unquoted(&e.to_string())
+                    ))
+                })?;
             Ok(Set {
                 arg: arg.clone(),
                 key,
@@ -217,7 +313,7 @@ fn layer(
     // Where a key's value came from; None for a built-in default.
     let user_origin = |key: &str| -> Option<String> {
         if let Some(set) = sets.iter().rev().find(|s| is_prefix(&s.key.join("."), key)) {
-            return Some(format!("--set {}", crate::values::visible(&set.arg)));
+            return Some(format!("--set {}", shown_origin(&set.arg)));
         }
         if section.is_some_and(|s| lookup(s, key).is_some()) {
             let line = lines::line_of(text, &format!("environments.{env}.{key}"));
@@ -302,7 +398,7 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
         let here = set.key[..i].join(".");
         let Value::Object(map) = node else {
             return Err(Error::Input {
-                origin: format!("--set {}", crate::values::visible(&set.arg)),
+                origin: format!("--set {}", shown_origin(&set.arg)),
                 key: here,
                 value: None,
                 reason: "is not a group of settings, so it has no sub-keys".into(),
@@ -313,7 +409,7 @@ fn apply_set(merged: &mut Value, set: &Set) -> Result<(), Error> {
         if !map.contains_key(part) && !open_map {
             let known: Vec<&str> = map.keys().map(String::as_str).collect();
             return Err(Error::Input {
-                origin: format!("--set {}", crate::values::visible(&set.arg)),
+                origin: format!("--set {}", shown_origin(&set.arg)),
                 key: set.key[..=i].join("."),
                 value: None,
                 reason: format!("unknown key; expected one of: {}", known.join(", ")),
@@ -372,13 +468,43 @@ fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// A value as one line of JSON: strings quoted, newlines and controls escaped.
+/// A value as errors show it: at most [`MAX_SHOWN`] characters (a 50 MB value must not make
+/// a 100 MB message).
 fn compact(v: &Value) -> String {
-    v.to_string()
+    let s = v.to_string();
+    match s.char_indices().nth(MAX_SHOWN) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &s[..cut], s.len()),
+        None => s,
+    }
+}
+
+const MAX_SHOWN: usize = 120;
+
+/// A `--set` argument as errors show it: quoted, control characters escaped, and cut to
+/// [`MAX_SHOWN`] characters.
+fn shown_arg(arg: &str) -> String {
+    let (head, tail) = cut(arg);
+    format!("{head:?}{tail}")
+}
+
+/// The same, unquoted (where the argument is an origin: `--set redis.port=x`).
+fn shown_origin(arg: &str) -> String {
+    let (head, tail) = cut(arg);
+    crate::values::visible(head) + &tail
+}
+
+fn cut(arg: &str) -> (&str, String) {
+    match arg.char_indices().nth(MAX_SHOWN) {
+        Some((at, _)) => (&arg[..at], format!("… ({} bytes)", arg.len())),
+        None => (arg, String::new()),
+    }
 }
 
 /// serde says "unknown field `prot`, expected one of ..."; profiles call them keys.
 fn clean_serde_message(msg: &str) -> String {
-    msg.replace("unknown field", "unknown key")
+    // The value is shown (cut) on its own line: not again, whole, in the message.
+    unquoted(msg)
+        .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
         .replace("expected i64", "expected a whole number")
         .replace("expected u32", "expected a whole number")

@@ -112,6 +112,8 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// The release line, `MAJOR.MINOR`: 7.0 or 8.0 for Redis, 8.1 for Valkey (see
+    /// docs/servers.md). Decides the directives written and the compose image.
     pub version: ServerVersion,
 }
 
@@ -131,7 +133,8 @@ pub struct FirewallSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DockerSettings {
-    /// Pinned image references; a floating tag would change the server under you.
+    /// Pinned image references, by a version tag or a digest; a floating tag (none, or
+    /// `:latest`) would change the server under you, and is refused.
     pub redis_image: ImageRef,
     pub dragonfly_image: ImageRef,
     /// The non-root uid:gid the container runs as; key files must be owned by it.
@@ -140,14 +143,15 @@ pub struct DockerSettings {
     pub gid: u32,
     /// The container's memory limit.
     pub memory_limit: MemorySize,
-    /// CPU limit in cores, e.g. 1 or 0.5.
+    /// CPU limit in cores, e.g. 1 or 0.5: more than 0, at most 1024.
     pub cpus: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DragonflySettings {
-    /// Worker threads (`--proactor_threads`); Dragonfly needs 256 MiB of maxmemory per thread.
+    /// Worker threads (`--proactor_threads`), 1-1024; Dragonfly needs 256 MiB of maxmemory
+    /// per thread.
     pub threads: u32,
 }
 
@@ -156,7 +160,8 @@ pub struct DragonflySettings {
 pub struct RedisSettings {
     /// The TLS port; the plaintext port when `tls.enabled` is false.
     pub port: Port,
-    /// Addresses the server listens on (redis.conf `bind`).
+    /// Addresses the server listens on (redis.conf `bind`), at least one. Host names are
+    /// refused; with TLS off, only loopback addresses.
     pub bind: Vec<BindAddr>,
     /// The memory limit of the data set (redis.conf `maxmemory`).
     pub maxmemory: MemorySize,
@@ -183,9 +188,10 @@ pub struct TlsSettings {
     pub ciphers: CipherProfile,
     /// Whether clients must present a certificate from the bundle's CA.
     pub client_auth: ClientAuth,
-    /// DNS names in the server certificate (clients verify the one they connect to).
+    /// DNS names in the server certificate (clients verify the one they connect to);
+    /// `localhost` is always added. IP addresses and wildcards are refused.
     pub hostnames: Vec<Hostname>,
-    /// IP addresses in the server certificate.
+    /// IP addresses in the server certificate; `127.0.0.1` is always added.
     pub ips: Vec<IpAddr>,
     /// The key algorithm of the CA and the certificates.
     pub key_type: KeyType,
@@ -198,7 +204,7 @@ pub struct TlsSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSettings {
-    /// Length of each generated password (alphanumeric), 12-256.
+    /// Length of each generated password (alphanumeric), 12-256; used for new passwords only.
     pub password_length: u32,
     /// Master-key mode only: bump a secret's generation to rotate it without changing the
     /// master key. Keys are user names, `encryption_key` or `dragonfly_requirepass`; absent = 1.
@@ -226,9 +232,9 @@ pub struct AclSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppUser {
-    /// Key patterns the user may touch (`~pattern`).
+    /// Key patterns the user may touch (`~pattern`); at least one.
     pub keys: Vec<KeyPattern>,
-    /// Pub/sub channel patterns the user may use (`&pattern`).
+    /// Pub/sub channel patterns the user may use (`&pattern`); may be empty.
     pub channels: Vec<KeyPattern>,
     /// Lets the app user run Lua scripts: EVAL, EVALSHA (and their _RO forms), SCRIPT LOAD and
     /// SCRIPT EXISTS, what redis-py's Lock, Celery and rate limiters need. Off by default:
@@ -249,7 +255,9 @@ pub struct AdminUser {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraUser {
-    /// The user name; also names its password, REDIS_PASSWORD_NAME.
+    /// The user name; also names its password, `REDIS_PASSWORD_<NAME>` in `secrets.env`. Not
+    /// `default`, `app`, `monitoring` or `admin`, and not one whose variable another's shares
+    /// (`a-b` and `a_b`).
     pub name: UserName,
     /// Key patterns the user may touch (`~pattern`).
     #[serde(default)]
@@ -257,7 +265,8 @@ pub struct ExtraUser {
     /// Pub/sub channel patterns the user may use (`&pattern`).
     #[serde(default)]
     pub channels: Vec<KeyPattern>,
-    /// Command rules, at least one: `+@read`, `-@dangerous`, `+get`.
+    /// Command rules, at least one: `+@read`, `-@dangerous`, `+get`. `|` only after a command
+    /// that has subcommands, since `+flushall|async` would grant FLUSHALL.
     pub commands: Vec<AclRule>,
     /// Whether the user can log in.
     #[serde(default = "yes")]
@@ -402,6 +411,18 @@ impl EnvProfile {
                 );
             }
         }
+        // redis-server 7.0 reads both as an int: above INT_MAX it refuses to start.
+        for (key, v) in [
+            ("redis.timeout", r.timeout),
+            ("redis.tcp_keepalive", r.tcp_keepalive),
+        ] {
+            if v > i32::MAX as u32 {
+                return fail(
+                    key,
+                    format!("{v} is above 2147483647, the largest value Redis accepts"),
+                );
+            }
+        }
         if !(1..=100_000).contains(&r.maxclients) {
             return fail(
                 "redis.maxclients",
@@ -452,11 +473,22 @@ impl EnvProfile {
                         .into(),
                 );
             }
+            // (uid_t)-1 means "unchanged" to setuid/setgid: no process can run as it.
+            if id == u32::MAX {
+                return fail(
+                    key,
+                    format!("{id} is not a usable id: the largest is 4294967294"),
+                );
+            }
         }
-        if !(self.docker.cpus > 0.0 && self.docker.cpus <= 1024.0) {
+        // Docker takes CPUs in hundredths at least (--cpus 0.01); below, it refuses.
+        if !(self.docker.cpus >= 0.01 && self.docker.cpus <= 1024.0) {
             return fail(
                 "docker.cpus",
-                format!("{} is not a CPU count between 0 and 1024", self.docker.cpus),
+                format!(
+                    "{} is not a CPU count between 0.01 and 1024",
+                    self.docker.cpus
+                ),
             );
         }
         if !(1..=1024).contains(&self.dragonfly.threads) {
@@ -580,9 +612,43 @@ mod tests {
                 assert!(v.reason.contains("must not run as root"), "{}", v.reason);
             }
             let mut p = builtin(env);
+            p.docker.uid = 4_294_967_295;
+            assert_eq!(p.validate().unwrap_err().keys, ["docker.uid"]);
             p.docker.uid = 1000;
             p.docker.gid = 1000;
             p.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn ranges_are_what_the_server_and_docker_accept() {
+        let env = Environment::Production;
+        let ok = |f: &dyn Fn(&mut EnvProfile)| {
+            let mut p = builtin(env);
+            f(&mut p);
+            p.validate().map_err(|v| v.keys)
+        };
+        assert!(ok(&|p| p.redis.timeout = 2_147_483_647).is_ok());
+        assert_eq!(
+            ok(&|p| p.redis.timeout = 2_147_483_648).unwrap_err(),
+            ["redis.timeout"]
+        );
+        assert!(ok(&|p| p.redis.tcp_keepalive = 2_147_483_647).is_ok());
+        assert_eq!(
+            ok(&|p| p.redis.tcp_keepalive = u32::MAX).unwrap_err(),
+            ["redis.tcp_keepalive"]
+        );
+        assert!(ok(&|p| p.docker.cpus = 0.01).is_ok());
+        for cpus in [1e-300, 0.009, 0.0, -1.0, 1024.5, f64::NAN] {
+            assert_eq!(
+                ok(&|p| p.docker.cpus = cpus).unwrap_err(),
+                ["docker.cpus"],
+                "{cpus}"
+            );
+        }
+        assert_eq!(
+            ok(&|p| p.docker.gid = u32::MAX).unwrap_err(),
+            ["docker.gid"]
+        );
     }
 }
