@@ -27,10 +27,10 @@ pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags.tera";
 pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
-pub const EXPORTER_ENV: &str = "exporter.env.tera";
-pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
 pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
+pub const EXPORTER_ENV: &str = "exporter.env.tera";
+pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
 pub const ALL: [&str; 17] = [
@@ -47,10 +47,10 @@ pub const ALL: [&str; 17] = [
     DRAGONFLY_ACL,
     DOCKER_COMPOSE,
     SERVER_ENV,
-    EXPORTER_ENV,
-    SYSTEMD_DROPIN,
     OPENSSL_CNF,
     SYSTEMD_OPENSSL,
+    EXPORTER_ENV,
+    SYSTEMD_DROPIN,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
