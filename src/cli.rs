@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bundle::Access;
 use crate::init;
 use crate::profile::{Engine, Environment};
 use crate::render::Target;
@@ -167,9 +168,10 @@ pub struct BundleArgs {
     /// Output directory [default: deploy/ENV].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Where the server reads its files: paths written into redis.conf.
-    #[arg(long, value_enum, default_value_t = Target::Local)]
-    pub target: Target,
+    /// Where the server reads its files: paths written into redis.conf [default: as recorded
+    /// in the bundle's manifest.json, else local].
+    #[arg(long, value_enum)]
+    pub target: Option<Target>,
     /// A team template directory: a file named like a built-in replaces it, or can
     /// {% extends "builtin/NAME" %} and override one block [default: `templates:` in the profile].
     #[arg(long, value_name = "DIR")]
@@ -184,16 +186,6 @@ pub struct BundleArgs {
     pub master_key_file: Option<PathBuf>,
 }
 
-/// The options of a command that writes a bundle and prints a summary of what it did.
-#[derive(Debug, Args)]
-pub struct WriteArgs {
-    #[command(flatten)]
-    pub bundle: BundleArgs,
-    /// The summary as text for people, or as JSON for scripts.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
 impl BundleArgs {
     pub fn options(&self) -> init::Options {
         init::Options {
@@ -205,6 +197,38 @@ impl BundleArgs {
             templates: self.templates.clone(),
             allow_insecure: self.allow_insecure.clone(),
             master_key_file: self.master_key_file.clone(),
+            access: Access::Write { wait: false },
+        }
+    }
+}
+
+/// The options of a command that writes the bundle (init, render, rotate) and prints a
+/// summary of what it did.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// The summary as text for people, or as JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print the plan (create, update, remove, keep per file, and the config diff) and
+    /// write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When another redis-harden is writing this bundle, wait for it instead of failing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+impl WriteArgs {
+    pub fn options(&self) -> init::Options {
+        init::Options {
+            access: if self.dry_run {
+                Access::DryRun
+            } else {
+                Access::Write { wait: self.wait }
+            },
+            ..self.bundle.options()
         }
     }
 }

@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(unique.len(), FLAGS.len() + HELIO_FLAGS.len());
     }
 
-    fn render(env: Environment, target: Target) -> BTreeMap<&'static str, String> {
+    fn render(env: Environment, target: Target) -> BTreeMap<String, String> {
         let sets = vec!["engine=dragonfly".to_string()];
         let resolved =
             profile::resolve(env, None, &sets, std::path::Path::new("/nonexistent")).unwrap();

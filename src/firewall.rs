@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::profile::EnvProfile;
+use crate::profile::{EnvProfile, Environment};
 use crate::values::Cidr;
 
 /// The firewall's view of a profile, for the templates.
@@ -12,9 +12,9 @@ use crate::values::Cidr;
 pub struct Context {
     pub data_port: u16,
     pub exporter_port: u16,
-    /// The nftables table and the iptables chain. The data port is in their names so that two
-    /// deployments on one host (staging on 6380 beside production on 6379) each reload their
-    /// own rules without flushing the other's.
+    /// The nftables table and the iptables chain. They are named after the environment, not
+    /// the port: after a port change, reloading replaces the old rules instead of leaving
+    /// them in the kernel, while staging beside production on one host each keep their own.
     pub table: String,
     pub chain: String,
     pub ipv4: Family,
@@ -35,7 +35,7 @@ pub struct Family {
 }
 
 impl Context {
-    pub fn new(p: &EnvProfile) -> Self {
+    pub fn new(p: &EnvProfile, env: Environment) -> Self {
         let data_port = p.redis.port.get();
         let split = |v6: bool| -> [Vec<String>; 2] {
             [&p.firewall.app_cidrs, &p.firewall.monitoring_cidrs].map(|list| {
@@ -55,8 +55,8 @@ impl Context {
         Context {
             data_port,
             exporter_port: p.firewall.exporter_port.get(),
-            table: format!("redis_harden_{data_port}"),
-            chain: format!("REDIS-HARDEN-{data_port}"),
+            table: format!("redis_harden_{}", env.name()),
+            chain: format!("REDIS-HARDEN-{}", env.name().to_uppercase()),
             ipv4: Family {
                 name: "IPv4",
                 command: "iptables",
@@ -80,7 +80,7 @@ fn is_v6(cidr: &Cidr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{Environment, builtin};
+    use crate::profile::builtin;
 
     #[test]
     fn sources_are_split_by_family_and_deduplicated() {
@@ -88,14 +88,14 @@ mod tests {
         let c = |s: &str| Cidr::parse(s).unwrap();
         p.firewall.app_cidrs = vec![c("192.0.2.0/24"), c("2001:db8::/32"), c("192.0.2.0/24")];
         p.firewall.monitoring_cidrs = vec![c("198.51.100.7")];
-        let ctx = Context::new(&p);
+        let ctx = Context::new(&p, Environment::Production);
         assert_eq!(ctx.ipv4.app, ["192.0.2.0/24"]);
         assert_eq!(ctx.ipv6.app, ["2001:db8::/32"]);
         assert_eq!(ctx.ipv4.monitoring, ["198.51.100.7/32"]);
         assert!(ctx.ipv6.monitoring.is_empty());
         assert_eq!(
             (ctx.table.as_str(), ctx.chain.as_str()),
-            ("redis_harden_6379", "REDIS-HARDEN-6379")
+            ("redis_harden_production", "REDIS-HARDEN-PRODUCTION")
         );
         assert_eq!((ctx.data_port, ctx.exporter_port), (6379, 9121));
     }

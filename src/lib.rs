@@ -5,6 +5,8 @@
 //! the atomic [`writer`].
 
 pub mod audit;
+pub mod build;
+pub mod bundle;
 pub mod certs;
 pub mod check;
 pub mod cli;
@@ -13,7 +15,9 @@ pub mod dragonfly;
 pub mod error;
 pub mod exporter;
 pub mod firewall;
+pub mod gate;
 pub mod init;
+pub mod inputs;
 pub mod masterkey;
 pub mod mozilla;
 pub mod openssl;
@@ -51,6 +55,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     let mut stderr = std::io::stderr().lock();
     match run(cli, &args, &mut stdout, &mut stderr) {
         Ok(()) => 0,
+        // The reader went away (`check | head`): nothing more to say, and no one to say it to.
+        Err(Error::Write { path, source })
+            if path.as_os_str() == "<stdout>"
+                && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            error::EXIT_ERROR
+        }
         Err(e) => {
             let _ = writeln!(stderr, "error: {e}");
             if let Some(help) = e.help() {
@@ -120,12 +131,12 @@ fn dispatch(
     };
     match cli.command {
         cli::Command::Init(args) => {
-            init::execute(&args.bundle.options(), init::Mode::Init, &mut rt, stderr)?
+            init::execute(&args.options(), init::Mode::Init, &mut rt, stderr)?
                 .print(args.format, stdout)
                 .map_err(io)
         }
         cli::Command::Render(args) => {
-            init::execute(&args.bundle.options(), init::Mode::Render, &mut rt, stderr)?
+            init::execute(&args.options(), init::Mode::Render, &mut rt, stderr)?
                 .print(args.format, stdout)
                 .map_err(io)
         }
@@ -219,7 +230,7 @@ fn dispatch(
                 cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
             };
             rotate::run(
-                &bundle.bundle.options(),
+                &bundle.options(),
                 &what,
                 finish,
                 bundle.format,

@@ -27,7 +27,9 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
 }
 
 /// Where the server will find its files, which decides the paths inside `redis.conf`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     /// Absolute paths inside the output directory: `redis-server DIR/redis.conf` boots as is.
@@ -69,6 +71,9 @@ pub struct Artifact {
     pub path: &'static str,
     pub template: &'static str,
     pub mode: u32,
+    /// Holds a secret (a password, its hash, the Fernet key): rendered with the secrets in
+    /// its context, never shown in a diff, mode 0600.
+    pub secret: bool,
     pub when: fn(&EnvProfile, Target) -> bool,
 }
 
@@ -90,96 +95,112 @@ pub const ARTIFACTS: &[Artifact] = &[
         path: REDIS_CONF,
         template: templates::REDIS_CONF,
         mode: 0o640,
+        secret: false,
         when: always,
     },
     Artifact {
         path: USERS_ACL,
         template: templates::USERS_ACL,
         mode: 0o600,
+        secret: true,
         when: always,
     },
     Artifact {
         path: CLIENT_ENV,
         template: templates::CLIENT_ENV,
         mode: 0o600,
+        secret: true,
         when: always,
     },
     Artifact {
         path: GITIGNORE,
         template: templates::GITIGNORE,
         mode: 0o644,
+        secret: false,
         when: always,
     },
     Artifact {
         path: NFTABLES,
         template: templates::NFTABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: IPTABLES,
         template: templates::IPTABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: IP6TABLES,
         template: templates::IP6TABLES,
         mode: 0o644,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: UFW,
         template: templates::UFW,
         mode: 0o755,
+        secret: false,
         when: not_docker,
     },
     Artifact {
         path: dragonfly::FLAGS_FILE,
         template: templates::DRAGONFLY_FLAGS,
         mode: 0o640,
+        secret: false,
         when: dragonfly::enabled,
     },
     Artifact {
         path: dragonfly::ACL_FILE,
         template: templates::DRAGONFLY_ACL,
         mode: 0o600,
+        secret: true,
         when: dragonfly::enabled,
     },
     Artifact {
         path: compose::COMPOSE_FILE,
         template: templates::DOCKER_COMPOSE,
         mode: 0o644,
+        secret: false,
         when: compose::enabled,
     },
     Artifact {
         path: compose::SERVER_ENV,
         template: templates::SERVER_ENV,
         mode: 0o600,
+        secret: true,
         when: compose::server_env_enabled,
     },
     Artifact {
         path: crate::openssl::CNF,
         template: templates::OPENSSL_CNF,
         mode: 0o644,
+        secret: false,
         when: crate::openssl::enabled,
     },
     Artifact {
         path: crate::openssl::SYSTEMD_DROPIN,
         template: templates::SYSTEMD_OPENSSL,
         mode: 0o644,
+        secret: false,
         when: crate::openssl::dropin_enabled,
     },
     Artifact {
         path: exporter::ENV_FILE,
         template: templates::EXPORTER_ENV,
         mode: 0o600,
+        secret: true,
         when: exporter::enabled,
     },
     Artifact {
         path: SYSTEMD_DROPIN,
         template: templates::SYSTEMD_DROPIN,
         mode: 0o644,
+        secret: false,
         when: host_redis,
     },
 ];
@@ -205,10 +226,11 @@ pub struct Input<'a> {
 pub struct RenderedFile {
     pub content: String,
     pub mode: u32,
+    pub secret: bool,
 }
 
 /// Rendered files by relative path, in a stable order.
-pub type Rendered = BTreeMap<&'static str, RenderedFile>;
+pub type Rendered = BTreeMap<String, RenderedFile>;
 
 pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Error> {
     let ctx = context(input)?;
@@ -229,7 +251,7 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
         .iter()
         .filter(|a| (a.when)(input.profile, input.target))
     {
-        let shared = a.mode & 0o077 != 0;
+        let shared = !a.secret;
         let content = templates
             .render(a.template, if shared { &public } else { &full })
             .map_err(|e| redact(e, &secret_values))
@@ -244,10 +266,11 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
             });
         }
         out.insert(
-            a.path,
+            a.path.to_owned(),
             RenderedFile {
                 content,
                 mode: a.mode,
+                secret: a.secret,
             },
         );
     }
@@ -680,7 +703,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         },
         users,
         client,
-        firewall: firewall::Context::new(p),
+        firewall: firewall::Context::new(p, input.env),
         dragonfly: dragonfly::enabled(p, input.target)
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,

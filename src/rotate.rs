@@ -12,13 +12,18 @@ use std::path::Path;
 
 use rand::CryptoRng;
 
+use crate::build::{self, Mode};
+use crate::bundle::layout::previous_path;
+use crate::bundle::manifest::Rotation;
+use crate::bundle::txn::Recovery;
+use crate::bundle::{Committed, File};
 use crate::error::Error;
-use crate::init::{self, Mode, Options, Prepared, Runtime};
+use crate::gate;
+use crate::init::{self, Options, Prepared, Runtime, stdout_err};
 use crate::pki;
 use crate::render::{self, Target};
 use crate::secrets::{self, Secrets};
 use crate::values::UserName;
-use crate::writer::{self, FileSpec};
 
 /// What to rotate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,22 +38,16 @@ pub enum What {
 }
 
 impl What {
-    /// The subcommand that rotates it, as the summary names the run.
-    pub fn name(&self) -> &'static str {
-        match self {
-            What::Passwords { .. } => "passwords",
-            What::EncryptionKey => "encryption-key",
-            What::Certs => "certs",
-            What::Ca => "ca",
-        }
-    }
-}
-
-/// Where a replaced file is kept during the overlap: `tls/server.key` → `tls/server.previous.key`.
-pub fn previous_path(rel: &str) -> String {
-    match rel.rsplit_once('.') {
-        Some((stem, ext)) => format!("{stem}.previous.{ext}"),
-        None => format!("{rel}.previous"),
+    /// The command line that names this rotation, as recorded in a transaction's journal.
+    fn command(&self, finish: bool) -> String {
+        let kind = match self {
+            What::Passwords { user: Some(u) } => format!("passwords --user {u}"),
+            What::Passwords { user: None } => "passwords".into(),
+            What::EncryptionKey => "encryption-key".into(),
+            What::Certs => "certs".into(),
+            What::Ca => "ca".into(),
+        };
+        format!("rotate {kind}{}", if finish { " --finish" } else { "" })
     }
 }
 
@@ -69,139 +68,139 @@ pub fn run<R: CryptoRng + ?Sized>(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
-    let prepared = init::prepare(opts, rt.cwd)?;
-    let print = |summary: crate::summary::Summary, stdout: &mut dyn Write| {
-        summary.print(format, stdout).map_err(stdout_err)
-    };
-    let command = format!(
-        "rotate {}{}",
-        what.name(),
-        if finish { " --finish" } else { "" }
-    );
-    let out = prepared.out_abs.clone();
-    let env = prepared.resolved.env;
+    let command = what.command(finish);
+    let mut session = init::open(opts, rt.cwd)?;
+    if let Some(Recovery::RolledForward { command: done }) = &session.recovered
+        && *done == command
+    {
+        // The same command crashed after its commit point: it is complete now, and running
+        // it again would start a second rotation.
+        writeln!(
+            stdout,
+            "recovered: completed the interrupted `redis-harden {command}`; nothing else to do"
+        )
+        .map_err(stdout_err)?;
+        return Ok(());
+    }
+    let mut p = init::prepare(opts, rt.cwd)?;
+    refuse_changed_inputs(&p, opts)?;
     let mut plan = Plan::default();
     match what {
-        What::Passwords { user } => passwords(&prepared, user.as_deref(), finish, rt, &mut plan)?,
-        What::EncryptionKey => encryption_key(&prepared, finish, rt, &mut plan)?,
-        What::Certs => certs(&prepared, finish, rt, &mut plan)?,
-        What::Ca => ca(&prepared, finish, rt, &mut plan)?,
+        What::Passwords { user } => passwords(&p, user.as_deref(), finish, rt, &mut plan)?,
+        What::EncryptionKey => encryption_key(&p, finish, rt, &mut plan)?,
+        What::Certs => certs(&p, finish, rt, &mut plan)?,
+        What::Ca => ca(&p, finish, rt, &mut plan)?,
     }
     if plan.files.is_empty() && plan.remove.is_empty() {
-        let summary = crate::summary::Summary {
-            command,
-            environment: env.to_string(),
-            project: prepared.resolved.project.as_str().to_owned(),
-            out: prepared.out_shown.display().to_string(),
-            target: opts.target.to_string(),
-            notes: vec![format!("nothing to do: {}", plan.notes.join("; "))],
-            ..Default::default()
-        };
-        return print(summary, stdout);
+        let mut summary = init::summary(&p, &session, None, &[], &command);
+        summary.next = None;
+        summary
+            .notes
+            .push(format!("nothing to do: {}", plan.notes.join("; ")));
+        return summary.print(format, stdout).map_err(stdout_err);
     }
-    // What the touched files hold now, so a refused re-render can put everything back.
-    let before = snapshot(
-        &out,
-        plan.files
-            .iter()
-            .map(|f| f.rel.as_str())
-            .chain(plan.remove.iter().map(String::as_str)),
-    );
-    writer::write_all(&out, &[], plan.files)?;
-    for rel in &plan.remove {
-        match std::fs::remove_file(out.join(rel)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::Write {
-                    path: out.join(rel),
-                    source: e,
-                });
-            }
-            _ => {}
-        }
-    }
-    // Configs that depend on what changed (users.acl, client.env, ...) follow at once, except
-    // in master-key mode, where the profile's generation must be bumped first.
-    let derived_secret = prepared.master.is_some()
+    // Configs that depend on what changed (users.acl, client.env, ...) follow in the same
+    // transaction, except in master-key mode, where the profile's generation must be
+    // bumped first.
+    let derived_secret = p.master.is_some()
         && !finish
         && matches!(what, What::Passwords { .. } | What::EncryptionKey);
-    let mut summary = if derived_secret {
+    if derived_secret {
         plan.notes.push(format!(
-            "then run `redis-harden render --env {env}` to update users.acl and client.env"
+            "then run `redis-harden render --env {}` to update users.acl and client.env",
+            p.resolved.env
         ));
-        crate::summary::Summary {
-            environment: env.to_string(),
-            project: prepared.resolved.project.as_str().to_owned(),
-            out: prepared.out_shown.display().to_string(),
-            target: opts.target.to_string(),
-            ..Default::default()
-        }
-    } else {
-        match init::execute(opts, Mode::Render, rt, stderr) {
-            Ok(summary) => summary,
-            Err(e) => {
-                // The new configs were refused (bad profile, policy gate): undo the rotation,
-                // so the bundle is as it was and the same command can be run again once that
-                // is fixed.
-                restore(&out, before)?;
-                return Err(e);
-            }
-        }
-    };
-    summary.command = command;
+    }
+    let (files, notes) = with_configs(&mut p, &mut plan, !derived_secret, rt, stderr)?;
+    let rotation = next_rotation(p.rotation(), what, finish, &plan.users);
+    let changes = init::plan(&p, files, &plan.remove, !derived_secret, rotation)?;
+    // The bundle exists (rotate read its secrets), so it was locked before anything was read.
+    if session.commit(&changes, &command)? == Committed::Restart {
+        unreachable!("rotate only runs on an existing, locked bundle");
+    }
+    let mut summary = init::summary(&p, &session, Some(&changes), &notes, &command);
+    summary.next = None;
     summary.notes.append(&mut plan.notes);
-    summary.apply = plan
-        .apply
-        .map(|step| apply_command(&prepared, opts.target, &step));
-    print(summary, stdout)
+    summary.apply = plan.apply.map(|step| apply_command(&p, p.target, &step));
+    summary.print(format, stdout).map_err(stdout_err)
 }
 
-/// Files by relative path, with their bytes and mode (None: the file does not exist).
-type Snapshot = Vec<(String, Option<(Vec<u8>, u32)>)>;
+/// Per-file notes for the summary: (path, note).
+type Notes = Vec<(String, String)>;
 
-/// The current bytes and mode of each file.
-fn snapshot<'a>(out: &Path, rels: impl Iterator<Item = &'a str>) -> Snapshot {
-    use std::os::unix::fs::PermissionsExt;
-    rels.map(|rel| {
-        let path = out.join(rel);
-        let state = std::fs::read(&path)
-            .ok()
-            .zip(std::fs::metadata(&path).ok())
-            .map(|(bytes, meta)| (bytes, meta.permissions().mode() & 0o7777));
-        (rel.to_owned(), state)
+/// The rotated files plus (unless `render` must follow) every config rendered from them,
+/// gated: the whole change set of the rotation, built in memory.
+fn with_configs<R: CryptoRng + ?Sized>(
+    p: &mut Prepared,
+    plan: &mut Plan,
+    render: bool,
+    rt: &mut Runtime<'_, R>,
+    stderr: &mut dyn Write,
+) -> Result<(Vec<File>, Notes), Error> {
+    for f in &plan.files {
+        p.overlay.insert(f.rel.clone(), Some(f.content.clone()));
+    }
+    for rel in &plan.remove {
+        p.overlay.insert(rel.clone(), None);
+    }
+    let mut files = std::mem::take(&mut plan.files);
+    if !render {
+        return Ok((files, vec![]));
+    }
+    let mut built = build::build(p, Mode::Render, rt)?;
+    gate::gate(&mut built, p, stderr)?;
+    let rendered = &built.rendered;
+    files.extend(built.files.drain(..).filter(|f| rendered.contains(&f.rel)));
+    Ok((files, built.notes))
+}
+
+/// rotate changes secrets only: configs from other inputs than the recorded ones would mix
+/// two changes in one step, so that is refused.
+fn refuse_changed_inputs(p: &Prepared, opts: &Options) -> Result<(), Error> {
+    let changes = p.input_changes();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        message: format!(
+            "{}: rotate changes secrets only, but these inputs differ from the ones recorded in manifest.json: {}",
+            p.out_shown.display(),
+            changes.join("; ")
+        ),
+        help: format!(
+            "apply them first with `redis-harden render --env {}{}` (with the new --set/--profile/--target), then rotate",
+            opts.env,
+            opts.out
+                .as_ref()
+                .map(|o| format!(" --out {}", o.display()))
+                .unwrap_or_default()
+        ),
     })
-    .collect()
 }
 
-fn restore(out: &Path, before: Snapshot) -> Result<(), Error> {
-    let mut files = vec![];
-    for (rel, state) in before {
-        match state {
-            Some((content, mode)) => files.push(FileSpec {
-                rel,
-                content,
-                mode,
-                create_only: false,
-            }),
-            None => {
-                let _ = std::fs::remove_file(out.join(&rel));
-            }
+/// The rotation state after this command: started, or finished, per kind.
+fn next_rotation(mut r: Rotation, what: &What, finish: bool, users: &[String]) -> Rotation {
+    match what {
+        What::Passwords { .. } if finish => r.passwords.retain(|u| !users.contains(u)),
+        What::Passwords { .. } => {
+            r.passwords.extend(users.iter().cloned());
+            r.passwords.sort();
+            r.passwords.dedup();
         }
+        What::EncryptionKey => r.encryption_key = !finish,
+        What::Certs => r.certs = !finish,
+        What::Ca => r.ca = !finish,
     }
-    writer::write_all(out, &[], files).map(|_| ())
-}
-
-fn stdout_err(source: std::io::Error) -> Error {
-    Error::Write {
-        path: "<stdout>".into(),
-        source,
-    }
+    r
 }
 
 /// What a rotation writes, removes and tells the operator.
 #[derive(Default)]
 struct Plan {
-    files: Vec<FileSpec>,
+    files: Vec<File>,
     remove: Vec<String>,
+    /// The users whose passwords this command rotated or finished.
+    users: Vec<String>,
     notes: Vec<String>,
     /// The Redis command that makes the server pick the change up.
     apply: Option<String>,
@@ -228,15 +227,9 @@ fn load_secrets(p: &Prepared) -> Result<Secrets, Error> {
     Secrets::parse(&text).map_err(|reason| state(&path, reason, "fix the line named above"))
 }
 
-fn secrets_file(p: &Prepared, s: &Secrets) -> FileSpec {
-    FileSpec {
-        rel: render::SECRETS_ENV.into(),
-        content: s
-            .to_file(&render::secrets_header(&p.resolved.project, p.resolved.env))
-            .into_bytes(),
-        mode: 0o600,
-        create_only: false,
-    }
+fn secrets_file(p: &Prepared, s: &Secrets) -> File {
+    let header = render::secrets_header(&p.resolved.project, p.resolved.env);
+    File::secret(render::SECRETS_ENV, s.to_file(&header).into_bytes())
 }
 
 fn passwords<R: CryptoRng + ?Sized>(
@@ -299,6 +292,7 @@ fn passwords<R: CryptoRng + ?Sized>(
         return Ok(());
     }
     plan.files.push(secrets_file(p, &secrets));
+    plan.users = changed.clone();
     plan.notes.push(if finish {
         format!("finished: old passwords of {} dropped from users.acl", changed.join(", "))
     } else {
@@ -378,12 +372,9 @@ fn keep_previous(p: &Prepared, rels: &[&str], plan: &mut Plan, command: &str) ->
                 format!("run `redis-harden rotate {command} --env {env} --finish` first"),
             ));
         }
-        let mode = if rel.ends_with(".key") { 0o600 } else { 0o644 };
-        plan.files.push(FileSpec {
-            rel: prev,
-            content: read(p, rel)?.into_bytes(),
-            mode,
+        plan.files.push(File {
             create_only: true,
+            ..pki_file(&prev, read(p, rel)?)
         });
     }
     Ok(())
@@ -398,15 +389,18 @@ fn subject(p: &Prepared) -> pki::Subject<'_> {
     }
 }
 
+/// A key (secret, 0600) or certificate (0644) file.
+fn pki_file(rel: &str, content: String) -> File {
+    if rel.ends_with(".key") {
+        File::secret(rel, content.into_bytes())
+    } else {
+        File::public(rel, content.into_bytes(), 0o644)
+    }
+}
+
 fn replace(plan: &mut Plan, rel: &str, content: &str) {
-    let mode = if rel.ends_with(".key") { 0o600 } else { 0o644 };
     // Deliberate replacement: the old content is kept under *.previous.* by this same plan.
-    plan.files.push(FileSpec {
-        rel: rel.into(),
-        content: content.as_bytes().to_vec(),
-        mode,
-        create_only: false,
-    });
+    plan.files.push(pki_file(rel, content.to_owned()));
 }
 
 fn certs<R: CryptoRng + ?Sized>(
@@ -577,12 +571,6 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn previous_paths() {
-        assert_eq!(previous_path("tls/server.key"), "tls/server.previous.key");
-        assert_eq!(previous_path("tls/ca.crt"), "tls/ca.previous.crt");
-    }
 
     #[test]
     fn pem_blocks_split_bundles() {

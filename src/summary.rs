@@ -18,6 +18,15 @@ pub struct Summary {
     /// The bundle directory as given (relative paths stay relative).
     pub out: String,
     pub target: String,
+    /// --dry-run: nothing was written; `files` is the plan.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// What recovery of an interrupted transaction did first, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<String>,
+    /// Inputs that differ from the ones the bundle's manifest recorded: `redis.port: 6390 -> 6400`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     pub files: Vec<File>,
     /// How to start or reload the server with this bundle.
     pub next: Option<String>,
@@ -31,13 +40,17 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct File {
     pub path: String,
-    /// `created`, `updated`, `kept` or `mode-fixed`.
+    /// `created`, `updated`, `kept`, `mode-fixed` or `removed` (a file of another target or
+    /// engine). The text summary says `create`, `update`, `keep`, `remove`.
     pub action: &'static str,
     /// For `mode-fixed`: the mode the file had (octal), before it was set back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode_was: Option<String>,
     /// Certificate expiry, password strength and the like; empty when there is nothing to say.
     pub note: String,
+    /// --dry-run: the unified diff of an updated file that holds no secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 impl Summary {
@@ -55,16 +68,40 @@ impl Summary {
         if !self.files.is_empty() || self.next.is_some() {
             writeln!(
                 out,
-                "{} bundle for project {:?} in {} (target: {})",
-                self.environment, self.project, self.out, self.target
+                "{}{} bundle for project {:?} in {} (target: {})",
+                if self.dry_run {
+                    "dry run, nothing written: "
+                } else {
+                    ""
+                },
+                self.environment,
+                self.project,
+                self.out,
+                self.target
             )?;
         }
+        if let Some(r) = &self.recovered {
+            writeln!(out, "recovered: {r}")?;
+        }
+        for change in &self.changes {
+            writeln!(out, "  change {change}")?;
+        }
         for f in &self.files {
-            let action = match &f.mode_was {
-                Some(mode) => format!("kept, mode {mode} -> fixed"),
-                None => f.action.to_owned(),
+            let note = match &f.mode_was {
+                Some(mode) => format!("mode {mode} -> fixed {}", f.note),
+                None => f.note.clone(),
             };
-            writeln!(out, "  {action:<10} {:<16} {}", f.path, f.note)?;
+            let verb = match f.action {
+                "created" => "create",
+                "kept" => "keep",
+                "removed" => "remove",
+                _ => "update",
+            };
+            let line = format!("  {verb:<6} {:<22} {note}", f.path);
+            writeln!(out, "{}", line.trim_end())?;
+            if let Some(diff) = &f.diff {
+                write!(out, "{diff}")?;
+            }
         }
         if let Some(next) = &self.next {
             writeln!(out, "next: {next}")?;

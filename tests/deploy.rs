@@ -26,7 +26,7 @@ fn rendered(env: Environment, engine: &str, names: &[&str]) -> String {
         crate::support::render_seeded(env, Target::Docker, &[format!("engine={engine}")]);
     names
         .iter()
-        .map(|name| format!("==== {name} ====\n{}", files[name].content))
+        .map(|name| format!("==== {name} ====\n{}", files[*name].content))
         .collect()
 }
 

@@ -621,7 +621,7 @@ fn live(rules: Rules) {
             let second = in_srv("nft list ruleset");
             assert_eq!(first, second, "reloading changed the ruleset");
             assert!(second.contains("table inet operator"), "{second}");
-            assert!(second.contains(&format!("table inet redis_harden_{}", b.port)));
+            assert!(second.contains(&format!("table inet redis_harden_{}", b.env)));
             second
         }
         Rules::Iptables => {
@@ -642,7 +642,7 @@ fn live(rules: Rules) {
                 );
                 let jumps = second
                     .lines()
-                    .filter(|l| *l == format!("-A INPUT -j REDIS-HARDEN-{}", b.port))
+                    .filter(|l| *l == format!("-A INPUT -j REDIS-HARDEN-{}", b.env.to_uppercase()))
                     .count();
                 assert_eq!(jumps, 1, "{second}");
                 saved.push_str(&second);

@@ -2,6 +2,7 @@
 
 mod audit;
 mod bad_input;
+mod bundle;
 mod certs;
 mod check;
 mod cli_conventions;

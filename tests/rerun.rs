@@ -40,29 +40,29 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 fn files(t: &Tree) -> Vec<String> {
     t.iter()
         .filter(|(_, (bytes, _))| bytes != b"<dir>")
+        // The lock file is not part of the bundle's content (and not in the summary).
+        .filter(|(p, _)| !p.ends_with(".lock"))
         .map(|(p, _)| p.to_string_lossy().into_owned())
         .collect()
 }
 
-/// The summary's verdict for each file: `created`, `kept`, `updated`, `kept, mode 644 -> fixed`.
+/// The summary's verdict for each file: `create`, `keep`, `update`, `remove`, or
+/// `update, mode 644 -> fixed` for a file whose mode was set back.
 fn actions(r: &Run) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in r.stdout.lines().filter(|l| l.starts_with("  ")) {
-        let line = line.trim();
-        for verb in ["created", "updated", "kept, mode", "kept"] {
-            if let Some(rest) = line.strip_prefix(verb) {
-                let (verb, rest) = if verb == "kept, mode" {
-                    // "kept, mode 644 -> fixed  path  note"
-                    let (fix, rest) = rest.split_once("fixed").unwrap();
-                    (format!("kept, mode{fix}fixed"), rest)
-                } else {
-                    (verb.to_string(), rest)
-                };
-                let path = rest.split_whitespace().next().unwrap().to_owned();
-                out.insert(path, verb);
-                break;
-            }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [verb, path, rest @ ..] = words.as_slice() else {
+            continue;
+        };
+        if !["create", "update", "keep", "remove"].contains(verb) {
+            continue;
         }
+        let verb = match rest {
+            ["mode", from, "->", "fixed", ..] => format!("{verb}, mode {from} -> fixed"),
+            _ => (*verb).to_owned(),
+        };
+        out.insert((*path).to_owned(), verb);
     }
     out
 }
@@ -127,7 +127,7 @@ fn rerun_with_the_same_arguments_changes_nothing() {
                 for f in &bundle {
                     assert_eq!(
                         acts.get(f).map(String::as_str),
-                        Some("kept"),
+                        Some("keep"),
                         "{env}/{target}: {f}\n{}",
                         r.stdout
                     );
@@ -144,7 +144,7 @@ fn rerun_with_the_same_arguments_changes_nothing() {
     let r = run(tmp.path(), &args);
     r.success();
     assert!(changed(&before, &tree(tmp.path())).is_empty());
-    assert!(actions(&r).values().all(|a| a == "kept"), "{}", r.stdout);
+    assert!(actions(&r).values().all(|a| a == "keep"), "{}", r.stdout);
 }
 
 /// `--out out`, `--out ./out`, `--out out/` and the absolute path are the same directory: a
@@ -185,7 +185,12 @@ fn deleting_a_leaf_pair_reissues_only_that_pair() {
         let key_path = PathBuf::from(format!("out/{key}"));
         assert_eq!(
             changed(&before, &after),
-            set(&[&format!("out/{crt}"), &format!("out/{key}")]),
+            // The manifest records the new files' hashes.
+            set(&[
+                &format!("out/{crt}"),
+                &format!("out/{key}"),
+                "out/manifest.json"
+            ]),
             "{leaf}: more than the {leaf} pair changed"
         );
         assert_ne!(before[&crt_path].0, after[&crt_path].0, "a new certificate");
@@ -196,9 +201,11 @@ fn deleting_a_leaf_pair_reissues_only_that_pair() {
         let acts = actions(&r);
         for (file, action) in &acts {
             let expected = if *file == crt || *file == key {
-                "created"
+                "create"
+            } else if file == "manifest.json" {
+                "update"
             } else {
-                "kept"
+                "keep"
             };
             assert_eq!(action, expected, "{leaf}: {file}\n{}", r.stdout);
         }
@@ -260,11 +267,11 @@ fn an_extra_user_added_on_rerun_gets_a_password_and_every_other_secret_is_kept()
     // Only the secrets and the ACL file change: keys, certificates and the rest are reused.
     assert_eq!(
         changed(&before, &after),
-        set(&["out/secrets.env", "out/users.acl"])
+        set(&["out/secrets.env", "out/users.acl", "out/manifest.json"])
     );
     let acts = actions(&r);
-    assert_eq!(acts["secrets.env"], "updated", "{}", r.stdout);
-    assert_eq!(acts["users.acl"], "updated", "{}", r.stdout);
+    assert_eq!(acts["secrets.env"], "update", "{}", r.stdout);
+    assert_eq!(acts["users.acl"], "update", "{}", r.stdout);
     assert_eq!(after[Path::new("out/secrets.env")].1, 0o600);
     assert_eq!(after[Path::new("out/users.acl")].1, 0o600);
     let acl = std::fs::read_to_string(out.join("users.acl")).unwrap();
@@ -284,8 +291,9 @@ fn an_extra_user_added_on_rerun_gets_a_password_and_every_other_secret_is_kept()
     run(tmp.path(), &init_args("out", &["--set", WORKER])).success();
     assert!(changed(&again, &tree(tmp.path())).is_empty());
 
-    // The user removed from the profile: its line leaves users.acl, its secret is kept.
-    run(tmp.path(), &init_args("out", &[])).success();
+    // The user removed from the profile (the manifest recorded the --set, so it is given
+    // again without the user): its line leaves users.acl, its secret is kept.
+    run(tmp.path(), &init_args("out", &["--set", "acl.users=[]"])).success();
     let secrets_last = env_file(&out.join("secrets.env"));
     assert_eq!(secrets_last, secrets_after, "no secret is ever dropped");
     let acl = std::fs::read_to_string(out.join("users.acl")).unwrap();
@@ -318,14 +326,14 @@ fn a_file_whose_mode_was_loosened_is_set_back() {
     );
     let acts = actions(&r);
     assert_eq!(
-        acts["tls/ca.key"], "kept, mode 644 -> fixed",
+        acts["tls/ca.key"], "update, mode 644 -> fixed",
         "{}",
         r.stdout
     );
-    assert_eq!(acts["tls/server.key"], "kept, mode 666 -> fixed");
-    assert_eq!(acts["secrets.env"], "kept, mode 644 -> fixed");
-    assert_eq!(acts["redis.conf"], "kept, mode 666 -> fixed");
-    assert_eq!(acts["tls/client.key"], "kept");
+    assert_eq!(acts["tls/server.key"], "update, mode 666 -> fixed");
+    assert_eq!(acts["secrets.env"], "update, mode 644 -> fixed");
+    assert_eq!(acts["redis.conf"], "update, mode 666 -> fixed");
+    assert_eq!(acts["tls/client.key"], "keep");
     assert_eq!(mode(&out.join("tls/ca.key")), 0o600);
 }
 
@@ -541,6 +549,7 @@ fn gitignore_covers_every_key_and_secret() {
         let all: Vec<String> = files(&t).iter().map(|f| format!("out/{f}")).collect();
         let mut probe = all.clone();
         probe.push("out/README.md".into());
+        probe.push("out/.lock".into());
         let ignored = git_ignored(tmp.path(), &probe);
         assert!(!ignored.contains("out/README.md"), "{ignored:?}");
         for f in [

@@ -9,23 +9,20 @@ use crate::support::{Bundle, Server, env_file, require_python, run};
 /// Admin on, so the test can apply changes the way the printed instructions say.
 const ADMIN: [&str; 2] = ["--set", "acl.admin.enabled=true"];
 
+/// No --set: rotate starts from the inputs the bundle's manifest recorded (the port, admin).
 fn rotate(b: &Bundle, args: &[&str]) -> String {
-    let port = format!("redis.port={}", b.port);
     let out = b.dir.to_str().unwrap();
     let mut full = vec!["rotate"];
     full.extend_from_slice(args);
-    full.extend_from_slice(&["--env", &b.env, "--out", out, "--set", &port]);
-    full.extend_from_slice(&ADMIN);
+    full.extend_from_slice(&["--env", &b.env, "--out", out]);
     let r = run(b.tmp.path(), &full);
     r.success();
     r.stdout
 }
 
 fn check_green(b: &Bundle) {
-    let port = format!("redis.port={}", b.port);
     let out = b.dir.to_str().unwrap();
-    let mut args = vec!["check", "--env", &b.env, "--out", out, "--set", &port];
-    args.extend_from_slice(&ADMIN);
+    let args = vec!["check", "--env", &b.env, "--out", out];
     run(b.tmp.path(), &args).success();
 }
 
@@ -219,14 +216,22 @@ fn ca_rotation_trusts_both_cas_until_finish() {
     check_green(&b);
 }
 
-/// A rotation whose new configs the policy gate refuses is undone: nothing half-rotated stays.
+/// rotate changes secrets only: given other inputs than the manifest recorded (here a --set
+/// that would also fail the policy gate), every kind and every --finish exits 2, says to
+/// render first, and changes no byte.
 #[test]
-fn a_refused_rotation_changes_nothing() {
+fn a_rotation_with_other_inputs_than_recorded_is_refused_and_changes_nothing() {
     let b = Bundle::init("production", &[]);
     let before = crate::support::tree(&b.dir);
     let port = format!("redis.port={}", b.port);
     let out = b.dir.to_str().unwrap();
-    for what in [&["passwords"][..], &["certs"], &["ca"], &["encryption-key"]] {
+    for what in [
+        &["passwords"][..],
+        &["certs"],
+        &["ca"],
+        &["encryption-key"],
+        &["passwords", "--finish"],
+    ] {
         let mut args = vec!["rotate"];
         args.extend_from_slice(what);
         args.extend_from_slice(&[
@@ -240,8 +245,9 @@ fn a_refused_rotation_changes_nothing() {
             "tls.client_auth=off",
         ]);
         run(b.tmp.path(), &args)
-            .failure(1)
-            .stderr_has("tls-auth-clients");
+            .failure(2)
+            .stderr_has("tls.client_auth: required -> off")
+            .stderr_has("redis-harden render");
         assert_eq!(
             crate::support::tree(&b.dir),
             before,
