@@ -61,8 +61,9 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
-/// For `--target host`: a drop-in for Debian's redis-server.service.
-pub const SYSTEMD_DROPIN: &str = "systemd/redis-server.service.d/redis-harden.conf";
+/// For `--target host`: a drop-in for Debian's redis-server.service (installed as
+/// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
+pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.

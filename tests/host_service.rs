@@ -1,5 +1,5 @@
-//! `--target host`: the systemd drop-in for Debian's redis-server.service. systemd itself
-//! judges it: `systemd-analyze verify` loads the unit with the drop-in without a complaint,
+//! `--target host`: the systemd drop-ins for Debian's redis-server.service (redis-harden.conf,
+//! with openssl.conf next to it). systemd itself judges them: `systemd-analyze verify` loads the unit with the drop-in without a complaint,
 //! and `systemd-analyze security --offline=yes` rates the exposure no worse than Debian's unit
 //! alone.
 
@@ -50,7 +50,9 @@ fn systemd_dropin_verifies_and_keeps_debians_sandboxing() {
         "{DEBIAN_UNIT} is missing; install it with: apt-get install -y redis-server"
     );
     let (_, files) = render_seeded(Environment::Production, Target::Host, &[]);
-    let dropin = &files["systemd/redis-server.service.d/redis-harden.conf"];
+    let dropin = &files["systemd/redis-harden.conf"];
+    // The bundle's other drop-in (OPENSSL_CONF for the TLS groups) goes next to it.
+    let openssl = &files["systemd/openssl.conf"];
     assert_eq!(dropin.mode, 0o644);
     pin("systemd-dropin", &dropin.content);
     // Only for Redis on a host.
@@ -68,6 +70,7 @@ fn systemd_dropin_verifies_and_keeps_debians_sandboxing() {
     let dir = tmp.path().join("redis-server.service.d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("redis-harden.conf"), &dropin.content).unwrap();
+    std::fs::write(dir.join("openssl.conf"), &openssl.content).unwrap();
 
     let (code, stdout, stderr) = analyze(&["verify", "--man=no"], &unit);
     assert!(
