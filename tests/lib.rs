@@ -5,6 +5,8 @@ mod bad_input;
 mod certs;
 mod check;
 mod client_examples;
+mod concurrency;
+mod crash;
 mod deploy;
 mod examples;
 mod firewall;
