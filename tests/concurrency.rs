@@ -217,3 +217,32 @@ fn concurrent_writers_with_wait_both_succeed_in_turn() {
     );
     assert_eq!(n, 15);
 }
+
+/// Two `init`s of a bundle that does not exist yet, started together: one makes it, the
+/// other is refused, and the bundle holds one CA, one set of secrets, consistently.
+#[test]
+fn concurrent_fresh_inits_make_one_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let mut failures = vec![];
+    for i in 0..5 {
+        restore(&cwd.join("bundle"), None);
+        let (ra, rb) = race(cwd, &args(INIT), &args(INIT));
+        let ok = [&ra, &rb].iter().filter(|r| r.code == 0).count();
+        let refused = [&ra, &rb].iter().filter(|r| locked_out(r)).count();
+        if ok != 1 || refused != 1 {
+            failures.push(format!(
+                "#{i}: want one success and one 'locked' exit 2, got exit {} ({}) and exit {} ({})",
+                ra.code,
+                first_line(&ra.stderr),
+                rb.code,
+                first_line(&rb.stderr)
+            ));
+        }
+        let empty = Snapshot::new();
+        for p in whole(cwd, &empty) {
+            failures.push(format!("#{i}: {p}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -299,8 +299,10 @@ fn crash_case(case: &Case) {
     restore(&bundle, old.as_ref());
     let counts = syscall_counts(dir, &cmd);
     assert!(
-        counts.keys().any(|s| s.starts_with("rename")),
-        "{cmd:?} renames nothing? counts: {counts:?}"
+        counts
+            .keys()
+            .any(|s| s.starts_with("rename") || s.starts_with("unlink")),
+        "{cmd:?} renames and deletes nothing? counts: {counts:?}"
     );
 
     let mut failures = vec![];
