@@ -9,6 +9,9 @@
 //! - secrets, users.acl, client.env and the TLS keys and certificates agree;
 //! - no temp file or staging directory is left, and `check` exits 0.
 //!
+//! A crash during the recovery itself is tested too (`crash_during_recovery_of_*`): the
+//! re-run that finds a staging directory is killed at each of its renames and unlinks.
+//!
 //! A case is one command on one bundle directory, restored before each kill. The counts of
 //! each syscall come from `strace -c`; N runs from 1 until the command completes unkilled.
 //! tests/crash-matrix.sh reruns one case by hand.
@@ -92,7 +95,7 @@ fn flags<'a>(command: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
-/// `strace -f -c`: how often the command calls each syscall of SYSCALLS.
+/// `strace -f -c`: how often the command calls each syscall of SYSCALLS (it runs for real).
 fn syscall_counts(cwd: &Path, cmd: &[&str]) -> BTreeMap<String, u64> {
     let out = cwd.join("strace-count.txt");
     let status = Command::new("strace")
@@ -109,7 +112,11 @@ fn syscall_counts(cwd: &Path, cmd: &[&str]) -> BTreeMap<String, u64> {
         .stderr(Stdio::null())
         .status()
         .expect("run strace -c");
-    assert!(status.success(), "strace -c {cmd:?}: {status}");
+    // The command's own exit status is judged by the callers; only strace failing matters.
+    assert!(
+        status.code().is_some_and(|c| c < 128),
+        "strace -c {cmd:?}: {status}"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
     let mut counts = BTreeMap::new();
@@ -352,7 +359,115 @@ fn crash_case(case: &Case) {
     );
 }
 
+/// The syscalls that move the bundle from one state to another once files are staged.
+const FILE_OPS: &[&str] = &[
+    "rename",
+    "renameat",
+    "renameat2",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+];
+
+/// A crash during recovery: kills `case.command` at each rename/unlink that leaves a staging
+/// directory behind, then kills the re-run (which recovers first) at each of its own
+/// renames/unlinks, then re-runs once more and judges the result like a single crash.
+fn crash_twice(case: &Case) {
+    require("strace", "apt-get install -y strace");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bundle = dir.join("bundle");
+    for step in case.setup {
+        run(dir, &args(step)).success();
+    }
+    let old = snapshot(&bundle);
+    let cmd = args(case.command);
+    run(dir, &cmd).success();
+    let new = snapshot(&bundle).expect("the command made no bundle");
+    restore(&bundle, old.as_ref());
+    let counts = syscall_counts(dir, &cmd);
+
+    let mut failures = vec![];
+    let (mut firsts, mut kills) = (0, 0);
+    for syscall in counts.keys().filter(|s| FILE_OPS.contains(&s.as_str())) {
+        for n in 1.. {
+            restore(&bundle, old.as_ref());
+            if !run_killed_at(dir, &cmd, syscall, n).0 {
+                break;
+            }
+            if !bundle.join(".txn").exists() {
+                continue;
+            }
+            firsts += 1;
+            let crashed = snapshot(&bundle);
+            let during = syscall_counts(dir, &cmd);
+            for second in during.keys().filter(|s| FILE_OPS.contains(&s.as_str())) {
+                for m in 1.. {
+                    restore(&bundle, crashed.as_ref());
+                    if !run_killed_at(dir, &cmd, second, m).0 {
+                        break;
+                    }
+                    kills += 1;
+                    let at = format!("{syscall} #{n}, then {second} #{m} of the re-run");
+                    let again = run(dir, &cmd);
+                    if again.code != 0 {
+                        failures.push(format!(
+                            "{at}: next run exits {}: {}",
+                            again.code,
+                            first_lines(&again.stderr)
+                        ));
+                        continue;
+                    }
+                    let problems = judge(case, dir, old.as_ref(), &new);
+                    if !problems.is_empty() {
+                        failures.push(format!("{at}: {}", problems.join("; ")));
+                    }
+                }
+            }
+        }
+    }
+    restore(&bundle, old.as_ref());
+    eprintln!("{cmd:?}: {firsts} staged crash points, {kills} crashes during recovery");
+    assert!(
+        firsts > 0,
+        "{cmd:?}: no crash point left a .txn/ staging directory to recover"
+    );
+    assert!(
+        failures.is_empty(),
+        "{cmd:?}: {} of {kills} crashes during recovery fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
+
+#[test]
+fn crash_during_recovery_of_fresh_init() {
+    crash_twice(&Case {
+        setup: &[],
+        command: &["init"],
+        kind: Kind::FreshInit,
+    });
+}
+
+#[test]
+fn crash_during_recovery_of_rotate_passwords() {
+    crash_twice(&Case {
+        setup: &[&["init"]],
+        command: &["rotate", "passwords"],
+        kind: Kind::Passwords,
+    });
+}
+
+#[test]
+fn crash_during_recovery_of_rotate_ca() {
+    crash_twice(&Case {
+        setup: &[&["init"]],
+        command: &["rotate", "ca"],
+        kind: Kind::Ca,
+    });
+}
 
 #[test]
 fn crash_during_fresh_init() {
