@@ -36,7 +36,7 @@ fn race(cwd: &Path, a: &[&str], b: &[&str]) -> (Run, Run) {
         Command::new("strace")
             .args(["-f", "-qq", "-o", "/dev/null"])
             .arg(format!("-etrace={SLOW}"))
-            .arg(format!("-einject={SLOW}:delay_enter=15ms"))
+            .arg(format!("-einject={SLOW}:delay_enter=25ms"))
             .arg(BIN)
             .args(cmd)
             .current_dir(cwd)
