@@ -17,6 +17,8 @@ use crate::pki;
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: &'static str,
+    /// `artifact`, as `audit` calls the file a finding is about.
+    #[serde(rename = "artifact")]
     pub file: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +108,11 @@ pub fn run<R: CryptoRng + ?Sized>(
                 similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
                     .unified_diff()
                     .context_radius(3)
-                    .header(&format!("a/{}", spec.rel), &format!("b/{}", spec.rel))
+                    // Say which side is which: `-` lines are on disk, `+` lines would be rendered.
+                    .header(
+                        &format!("{} (in the bundle)", spec.rel),
+                        &format!("{} (fresh render)", spec.rel),
+                    )
                     .to_string()
             });
             findings.push(Finding {

@@ -16,6 +16,9 @@ use crate::render::Target;
     after_help = "Examples:\n  redis-harden init --env production\n  redis-harden init --env staging --set 'redis.bind=[10.0.1.5, 127.0.0.1]' --set 'tls.ips=[10.0.1.5]'\n  redis-harden check --env production --out deploy/production\n  redis-harden profile show --env production\n\nExit codes: 0 success, 1 a check or the policy gate found a problem, 2 bad input or a failed operation."
 )]
 pub struct Cli {
+    /// Print nothing on success (errors, warnings and findings still are).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,13 +29,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
     )]
-    Init(BundleArgs),
+    Init(WriteArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.
     /// Never creates or changes a secret or key.
     #[command(
         after_help = "Example:\n  redis-harden render --env production --out deploy/production --templates team-templates"
     )]
-    Render(BundleArgs),
+    Render(WriteArgs),
     /// Compare DIR with what the profile and templates render now: drift, missing files,
     /// wrong modes, certificates near expiry and policy violations. Writes nothing.
     #[command(
@@ -70,6 +73,19 @@ pub enum Command {
         after_help = "Examples:\n  redis-harden rotate passwords --env production --user app\n  redis-harden rotate passwords --env production --finish\n  redis-harden rotate ca --env production"
     )]
     Rotate(RotateCommand),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  redis-harden completions bash > /etc/bash_completion.d/redis-harden\n  redis-harden completions zsh > \"${fpath[1]}/_redis-harden\"\n  redis-harden completions fish > ~/.config/fish/completions/redis-harden.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of redis-harden and all its commands.
+    #[command(
+        after_help = "Examples:\n  redis-harden man > redis-harden.1 && man -l redis-harden.1\n  redis-harden man > /usr/local/share/man/man1/redis-harden.1"
+    )]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +94,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate passwords --env production --user app")]
     Passwords {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Only this user [default: every user with a password].
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
@@ -90,7 +106,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate encryption-key --env production")]
     EncryptionKey {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the previous key once stored data is re-encrypted (MultiFernet.rotate).
         #[arg(long)]
         finish: bool,
@@ -99,7 +115,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate certs --env production")]
     Certs {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Delete the previous certificates and keys once clients use the new ones.
         #[arg(long)]
         finish: bool,
@@ -108,7 +124,7 @@ pub enum RotateCommand {
     #[command(after_help = "Example:\n  redis-harden rotate ca --env production")]
     Ca {
         #[command(flatten)]
-        bundle: BundleArgs,
+        bundle: WriteArgs,
         /// Drop the old CA from ca.crt once every certificate comes from the new one.
         #[arg(long)]
         finish: bool,
@@ -120,7 +136,8 @@ pub struct ProfileArgs {
     /// The environment, with its built-in security policy.
     #[arg(long, value_enum)]
     pub env: Environment,
-    /// Profile file [default: ./redis-harden.yaml when it exists, else built-in defaults only].
+    /// Profile file, or - for standard input [default: ./redis-harden.yaml when it exists, else
+    /// built-in defaults only].
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// Override one profile value; VALUE is YAML, so lists work: --set 'redis.bind=[10.0.1.5, 127.0.0.1]'.
@@ -167,6 +184,16 @@ pub struct BundleArgs {
     pub master_key_file: Option<PathBuf>,
 }
 
+/// The options of a command that writes a bundle and prints a summary of what it did.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// The summary as text for people, or as JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 impl BundleArgs {
     pub fn options(&self) -> init::Options {
         init::Options {
@@ -188,9 +215,10 @@ pub struct CheckArgs {
     pub bundle: BundleArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Report certificates that expire within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub renew_days: u32,
+    /// Report certificates that expire within this many days (the same flag as `certs status`
+    /// and `audit`; `--renew-days` is an old spelling kept as a hidden alias).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, alias = "renew-days")]
+    pub warn_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +233,12 @@ pub enum ProfileCommand {
         #[arg(long, value_enum, default_value_t = ShowFormat::Yaml)]
         format: ShowFormat,
     },
+    /// Print the JSON Schema of redis-harden.yaml, generated from the types the profile is
+    /// read into. Editors use it for completion and checking (see examples/redis-harden.yaml).
+    #[command(
+        after_help = "Example:\n  redis-harden profile schema > redis-harden.schema.json\n\nThen start redis-harden.yaml with:\n  # yaml-language-server: $schema=redis-harden.schema.json"
+    )]
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +322,14 @@ pub struct AuditArgs {
     /// content, then the name, then redis.conf].
     #[arg(long, value_enum)]
     pub kind: Option<crate::audit::KindArg>,
+    /// The server family whose rules judge FILE; shorthand for --set engine=ENGINE
+    /// [default: what --url detects, else redis].
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// `server.version=VERSION` (or `engine=ENGINE`): the version whose directives and command
+    /// tables judge FILE [default: what --url detects, else the engine's default].
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// A firewall restricts the data port: binding every interface is not a finding.
     #[arg(long)]
     pub firewalled: bool,
@@ -322,4 +364,40 @@ pub struct AuditArgs {
     pub fail_on: crate::audit::FailOn,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The man page: redis-harden(1) followed by a page for every subcommand
+/// (redis-harden-init(1), redis-harden-rotate-ca(1), ...), which the first one refers to.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    fn pages(
+        cmd: clap::Command,
+        name: String,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let cmd = cmd.name(name.clone()).display_name(name.clone());
+        clap_mangen::Man::new(cmd.clone()).render(out)?;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            pages(sub.clone(), format!("{name}-{}", sub.get_name()), out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    pages(cmd, "redis-harden".into(), out)
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = vec![];
+    clap_complete::generate(shell, &mut Cli::command(), "redis-harden", &mut script);
+    let script = String::from_utf8(script).expect("completion scripts are UTF-8");
+    // clap_complete 4.6 spells a hyphenated binary's subcommand states two ways in bash (the
+    // loop sets `redis__harden__subcmd__X`, the case arms match `redis__subcmd__harden__...`),
+    // so nothing after a subcommand completes: clap-rs/clap#6421. Spell them one way.
+    match shell {
+        clap_complete::Shell::Bash => script.replace("redis__subcmd__harden", "redis__harden"),
+        _ => script,
+    }
 }

@@ -1,6 +1,8 @@
 //! The container deployment: `docker-compose.yml` for the chosen engine, the server's
 //! environment file, and where the server listens inside its container.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::dragonfly;
@@ -13,9 +15,6 @@ use crate::values::{BindAddr, ConfPath, ProjectName};
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 /// The server's environment: passwords the server process (or its healthcheck) needs.
 pub const SERVER_ENV: &str = "server.env";
-
-/// Where the official Redis image reads its config (the docker target's paths in redis.conf).
-pub const REDIS_CONFIG_DIR: &str = "/usr/local/etc/redis";
 
 /// Whether this bundle has a docker-compose.yml.
 pub fn enabled(_: &EnvProfile, target: Target) -> bool {
@@ -83,7 +82,7 @@ struct Mount {
 /// certificate, key and the CA. Never the CA key, the client key or secrets.env.
 fn mounted(p: &EnvProfile) -> Vec<&'static str> {
     let mut files = match p.engine {
-        Engine::Redis => vec![render::REDIS_CONF, render::USERS_ACL],
+        Engine::Redis | Engine::Valkey => vec![render::REDIS_CONF, render::USERS_ACL],
         Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
     };
     if p.tls.enabled {
@@ -101,21 +100,73 @@ pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
         .collect()
 }
 
-fn config_dir(engine: Engine) -> ConfPath {
-    match engine {
-        Engine::Redis => ConfPath::parse(REDIS_CONFIG_DIR).expect("valid"),
+fn config_dir(p: &EnvProfile) -> ConfPath {
+    match p.engine {
+        Engine::Redis | Engine::Valkey => {
+            ConfPath::parse(p.server_facts().container_config_dir).expect("valid")
+        }
         Engine::Dragonfly => ConfPath::parse(dragonfly::CONTAINER_DIR).expect("valid"),
     }
 }
 
-pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Context {
-    let dir = config_dir(p.engine);
+/// The compose project name, and the prefix of the network and volume names: `PROJECT-ENV`,
+/// plus the bundle directory's name when that is not ENV itself. So the default bundle keeps
+/// `redis-production`, and a second bundle of the same environment (`--out
+/// deploy/production-eu`) gets `redis-production-production-eu`: its own containers, network
+/// and data volume, never the first one's.
+pub fn project_name(project: &ProjectName, env: Environment, bundle_dir: &Path) -> String {
+    use std::path::Component;
+    // Lexically, as init resolves --out: `out/.` and `x/../out` are `out`.
+    let mut parts: Vec<&std::ffi::OsStr> = vec![];
+    for c in bundle_dir.components() {
+        match c {
+            Component::Normal(n) => parts.push(n),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let dir: String = parts
+        .last()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        // Compose project names are lowercase letters, digits, `-` and `_`.
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let dir = dir.trim_matches('-');
+    if dir.is_empty() || dir == env.name() {
+        format!("{project}-{env}")
+    } else {
+        format!("{project}-{env}-{dir}")
+    }
+}
+
+pub fn context(
+    p: &EnvProfile,
+    project: &ProjectName,
+    env: Environment,
+    bundle_dir: &ConfPath,
+) -> Context {
+    let dir = config_dir(p);
+    let facts = p.server_facts();
     let (service, image, command) = match p.engine {
-        Engine::Redis => (
-            "redis",
+        Engine::Redis | Engine::Valkey => (
+            if p.engine == Engine::Valkey {
+                "valkey"
+            } else {
+                "redis"
+            },
             p.docker.redis_image.to_string(),
             vec![
-                "redis-server".to_string(),
+                facts.server_program.to_string(),
                 dir.join(render::REDIS_CONF).to_string(),
             ],
         ),
@@ -140,9 +191,16 @@ pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Conte
     };
     // redis-cli exits 0 on NOAUTH and WRONGPASS: only a PONG proves the login worked. The
     // server certificate carries clientAuth, so it doubles as the client certificate.
+    // Dragonfly's image ships redis-cli; Valkey's names it valkey-cli (which also reads
+    // REDISCLI_AUTH).
+    let cli = if p.engine == Engine::Dragonfly {
+        "redis-cli"
+    } else {
+        facts.cli_program
+    };
     let healthcheck =
-        format!("redis-cli {tls}-h localhost -p {port} --user monitoring ping | grep -qx PONG");
-    let name = format!("{project}-{env}");
+        format!("{cli} {tls}-h localhost -p {port} --user monitoring ping | grep -qx PONG");
+    let name = project_name(project, env, Path::new(bundle_dir.as_str()));
     Context {
         service,
         image,
@@ -172,7 +230,7 @@ pub fn context(p: &EnvProfile, project: &ProjectName, env: Environment) -> Conte
         cpus: p.docker.cpus.to_string(),
         healthcheck,
         tmpfs: match p.engine {
-            Engine::Redis => vec![],
+            Engine::Redis | Engine::Valkey => vec![],
             // glog writes log files to /tmp unless --logtostderr is given.
             Engine::Dragonfly => vec!["/tmp:rw,noexec,nosuid,nodev,size=64m"],
         },
@@ -195,24 +253,35 @@ fn shell_word(s: &str) -> String {
 }
 
 /// The `next:` line of `init --target docker`: hand the key files to the container's user,
-/// then start the project.
-pub fn next_step(
-    p: &EnvProfile,
-    project: &ProjectName,
-    env: Environment,
-    shown: &std::path::Path,
-) -> String {
+/// then start the project with Compose v2 (`docker compose`; the v1 `docker-compose` is
+/// end-of-life). `sudo` only when not already root: root's shell may have no sudo at all.
+pub fn next_step(p: &EnvProfile, project: &ProjectName, env: Environment, shown: &Path) -> String {
     let files: Vec<String> = owned_by_container(p)
         .iter()
         .map(|f| shell_word(&shown.join(f).display().to_string()))
         .collect();
+    let dir = std::path::absolute(shown).unwrap_or_else(|_| shown.to_path_buf());
     format!(
-        "sudo chown {}:{} {} && docker-compose -p {project}-{env} -f {} up -d",
+        "{}chown {}:{} {} && docker compose -p {} -f {} up -d",
+        if running_as_root() { "" } else { "sudo " },
         p.docker.uid,
         p.docker.gid,
         files.join(" "),
+        project_name(project, env, &dir),
         shell_word(&shown.join(COMPOSE_FILE).display().to_string())
     )
+}
+
+/// Whether this process runs as root (effective uid 0), read from /proc so no `unsafe`
+/// `geteuid` call is needed; where /proc is missing, assume not (and print `sudo`).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 #[cfg(test)]
@@ -230,10 +299,25 @@ mod tests {
     }
 
     #[test]
+    fn two_bundles_of_one_environment_get_their_own_names() {
+        let project = ProjectName::parse("shop").unwrap();
+        let env = Environment::Production;
+        let name = |dir: &str| project_name(&project, env, Path::new(dir));
+        assert_eq!(name("/srv/deploy/production"), "shop-production");
+        assert_eq!(name("/srv/deploy/production/."), "shop-production");
+        assert_eq!(
+            name("/srv/deploy/production-eu"),
+            "shop-production-production-eu"
+        );
+        assert_eq!(name("/srv/x/../Blue Box"), "shop-production-blue-box");
+        assert_eq!(name("/"), "shop-production");
+    }
+
+    #[test]
     fn the_container_gets_no_key_but_its_own() {
         for env in Environment::ALL {
             let mut p = crate::profile::builtin(env);
-            for engine in [Engine::Redis, Engine::Dragonfly] {
+            for engine in [Engine::Redis, Engine::Valkey, Engine::Dragonfly] {
                 p.engine = engine;
                 let files = mounted(&p);
                 assert!(!files.contains(&pki::CA_KEY) && !files.contains(&pki::CLIENT_KEY));

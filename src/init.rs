@@ -104,7 +104,11 @@ fn normalize(path: &Path) -> PathBuf {
 pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
     for id in &opts.allow_insecure {
         if policy::rule(id).is_none() {
-            let ids: Vec<&str> = policy::RULES.iter().map(|r| r.id).collect();
+            let ids: Vec<&str> = policy::RULES
+                .iter()
+                .filter(|r| policy::rule(r.id).is_some())
+                .map(|r| r.id)
+                .collect();
             return Err(Error::Usage {
                 message: format!(
                     "--allow-insecure {}: no such rule",
@@ -187,7 +191,8 @@ pub struct Prepared {
     pub master: Option<Stretched>,
 }
 
-/// `init` (mode Init) and `render` (mode Render): build in memory, gate, then write.
+/// `init` (mode Init) and `render` (mode Render): build in memory, gate, then write; the
+/// summary is printed as text.
 pub fn run<R: CryptoRng + ?Sized>(
     opts: &Options,
     mode: Mode,
@@ -195,6 +200,21 @@ pub fn run<R: CryptoRng + ?Sized>(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
+    execute(opts, mode, rt, stderr)?
+        .print(crate::summary::Format::Text, stdout)
+        .map_err(|source| Error::Write {
+            path: "<stdout>".into(),
+            source,
+        })
+}
+
+/// `init` or `render`, returning the summary for the caller to print.
+pub fn execute<R: CryptoRng + ?Sized>(
+    opts: &Options,
+    mode: Mode,
+    rt: &mut Runtime<'_, R>,
+    stderr: &mut dyn Write,
+) -> Result<crate::summary::Summary, Error> {
     let prepared = prepare(opts, rt.cwd)?;
     let (resolved, out_abs) = (&prepared.resolved, &prepared.out_abs);
     let mut bundle = build(&prepared, opts.target, mode, rt)?;
@@ -213,18 +233,19 @@ pub fn run<R: CryptoRng + ?Sized>(
     for w in &bundle.warnings {
         let _ = writeln!(stderr, "warning: {w}");
     }
-    summary(
-        stdout,
+    let mut summary = summary(
         resolved,
         opts.target,
         &prepared.out_shown,
         &outcomes,
         &bundle.notes,
-    )
-    .map_err(|source| Error::Write {
-        path: "<stdout>".into(),
-        source,
-    })
+    );
+    summary.command = match mode {
+        Mode::Render => "render",
+        _ => "init",
+    }
+    .into();
+    Ok(summary)
 }
 
 /// The in-memory bundle: every file, plus what the summary says about some of them.
@@ -660,7 +681,8 @@ pub fn policy_findings(
         resolved.env,
         firewalled(&resolved.settings),
         target == Target::Docker,
-    );
+    )
+    .for_server(resolved.settings.server_facts());
     bundle
         .files
         .iter()
@@ -670,54 +692,71 @@ pub fn policy_findings(
 }
 
 fn summary(
-    out: &mut dyn Write,
     resolved: &Resolved,
     target: Target,
     shown: &Path,
     outcomes: &[writer::Outcome],
     notes: &[(String, String)],
-) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{} bundle for project {:?} in {} (target: {target})",
-        resolved.env,
-        resolved.project.as_str(),
-        shown.display()
-    )?;
-    for o in outcomes {
-        let action = match &o.action {
-            Action::Created => "created".to_string(),
-            Action::Updated => "updated".to_string(),
-            Action::Unchanged => "kept".to_string(),
-            Action::ModeFixed { from } => format!("kept, mode {from:o} -> fixed"),
-        };
-        let note = notes
-            .iter()
-            .find(|(rel, _)| *rel == o.rel)
-            .map(|(_, n)| n.as_str())
-            .unwrap_or("");
-        writeln!(out, "  {action:<10} {:<16} {note}", o.rel)?;
-    }
+) -> crate::summary::Summary {
+    let files = outcomes
+        .iter()
+        .map(|o| {
+            let (action, mode_was) = match &o.action {
+                Action::Created => ("created", None),
+                Action::Updated => ("updated", None),
+                Action::Unchanged => ("kept", None),
+                Action::ModeFixed { from } => ("mode-fixed", Some(format!("{from:o}"))),
+            };
+            let note = notes
+                .iter()
+                .find(|(rel, _)| *rel == o.rel)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            crate::summary::File {
+                path: o.rel.clone(),
+                action,
+                mode_was,
+                note,
+            }
+        })
+        .collect();
     let conf = shown.join(render::REDIS_CONF);
-    match target {
-        Target::Local if resolved.settings.engine == profile::Engine::Dragonfly => writeln!(
-            out,
-            "next: set -a; . {}; set +a; dragonfly --flagfile {}",
+    let next = match target {
+        Target::Local if resolved.settings.engine == profile::Engine::Dragonfly => format!(
+            "set -a; . {}; set +a; dragonfly --flagfile {}",
             shown.join("server.env").display(),
             shown.join("dragonfly.flags").display()
-        )?,
-        Target::Local => writeln!(out, "next: redis-server {}", conf.display())?,
+        ),
+        Target::Local => format!(
+            "{} {}",
+            resolved.settings.server_facts().server_program,
+            conf.display()
+        ),
         // Only what the server reads: ca.key and client.key never belong on the server.
-        Target::Host => writeln!(
-            out,
-            "next: install redis.conf and users.acl into /etc/redis/, and tls/ca.crt, tls/server.crt and \
-             tls/server.key into /etc/redis/tls/ (owner redis, modes kept), then restart redis-server"
-        )?,
-        Target::Docker => writeln!(
-            out,
-            "next: {}",
+        Target::Host => {
+            let host = resolved.settings.server_facts().host_layout;
+            format!(
+                "install redis.conf as {dir}/{conf} and users.acl into {dir}/, and tls/ca.crt, tls/server.crt and \
+                 tls/server.key into {dir}/tls/ (owner {user}, modes kept), then restart {service}",
+                dir = host.config_dir,
+                conf = host.conf_file,
+                user = host.user,
+                service = host.service,
+            )
+        }
+        Target::Docker => {
             crate::compose::next_step(&resolved.settings, &resolved.project, resolved.env, shown)
-        )?,
+        }
+    };
+    crate::summary::Summary {
+        command: String::new(),
+        environment: resolved.env.to_string(),
+        project: resolved.project.as_str().to_owned(),
+        out: shown.display().to_string(),
+        target: target.to_string(),
+        files,
+        next: Some(next),
+        notes: vec![],
+        apply: None,
     }
-    Ok(())
 }

@@ -21,6 +21,8 @@ pub mod profile;
 pub mod render;
 pub mod rotate;
 pub mod secrets;
+pub mod server;
+pub mod summary;
 pub mod templates;
 pub mod tlsprobe;
 pub mod values;
@@ -59,7 +61,42 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 
 /// Runs a parsed command with the real clock and the operating system's CSPRNG.
 /// `argv` is the command line `cli` was parsed from; `check` repeats it in its fix command.
+///
+/// With `-q`, a command's report is held back and printed only if the command fails, so a
+/// script sees nothing on success and everything it needs on failure. Commands whose output
+/// is the point (`profile show`, `completions`, ...) print regardless.
 pub fn run(
+    cli: cli::Cli,
+    argv: &[std::ffi::OsString],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    use cli::Command as C;
+    let reports = matches!(
+        cli.command,
+        C::Init(_)
+            | C::Render(_)
+            | C::Check(_)
+            | C::Certs(_)
+            | C::Audit(_)
+            | C::Rotate(_)
+            | C::Templates(cli::TemplatesCommand::Export { .. })
+    );
+    if !(cli.quiet && reports) {
+        return dispatch(cli, argv, stdout, stderr);
+    }
+    let mut held = vec![];
+    let result = dispatch(cli, argv, &mut held, stderr);
+    if result.is_err() {
+        stdout.write_all(&held).map_err(|source| Error::Write {
+            path: "<stdout>".into(),
+            source,
+        })?;
+    }
+    result
+}
+
+fn dispatch(
     cli: cli::Cli,
     argv: &[std::ffi::OsString],
     stdout: &mut dyn Write,
@@ -81,15 +118,19 @@ pub fn run(
     };
     match cli.command {
         cli::Command::Init(args) => {
-            init::run(&args.options(), init::Mode::Init, &mut rt, stdout, stderr)
+            init::execute(&args.bundle.options(), init::Mode::Init, &mut rt, stderr)?
+                .print(args.format, stdout)
+                .map_err(io)
         }
         cli::Command::Render(args) => {
-            init::run(&args.options(), init::Mode::Render, &mut rt, stdout, stderr)
+            init::execute(&args.bundle.options(), init::Mode::Render, &mut rt, stderr)?
+                .print(args.format, stdout)
+                .map_err(io)
         }
         cli::Command::Check(args) => check::run(
             &args.bundle.options(),
             args.format,
-            args.renew_days,
+            args.warn_days,
             &mut rt,
             stdout,
             stderr,
@@ -131,6 +172,13 @@ pub fn run(
                 .write_all(show_profile(&resolved, format).as_bytes())
                 .map_err(io)
         }
+        cli::Command::Profile(cli::ProfileCommand::Schema) => stdout
+            .write_all(profile::schema::json().as_bytes())
+            .map_err(io),
+        cli::Command::Completions { shell } => stdout
+            .write_all(cli::completions(shell).as_bytes())
+            .map_err(io),
+        cli::Command::Man => cli::man_page(stdout).map_err(io),
         cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
             let dir = dir.map(|d| cwd.join(d));
             let t = templates::Templates::load(dir.as_deref())?;
@@ -166,7 +214,15 @@ pub fn run(
                 }
                 cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
             };
-            rotate::run(&bundle.options(), &what, finish, &mut rt, stdout, stderr)
+            rotate::run(
+                &bundle.bundle.options(),
+                &what,
+                finish,
+                bundle.format,
+                &mut rt,
+                stdout,
+                stderr,
+            )
         }
         cli::Command::Templates(cli::TemplatesCommand::Export { dir }) => {
             let written = templates::export(&cwd.join(&dir))?;
@@ -185,11 +241,12 @@ fn rerun_hint(argv: &[std::ffi::OsString]) -> String {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = args.next() {
-        if a == "--format" || a == "--renew-days" {
+        const CHECK_ONLY: [&str; 3] = ["--format", "--warn-days", "--renew-days"];
+        if CHECK_ONLY.contains(&a.as_str()) {
             args.next();
             continue;
         }
-        if a.starts_with("--format=") || a.starts_with("--renew-days=") {
+        if CHECK_ONLY.iter().any(|f| a.starts_with(&format!("{f}="))) {
             continue;
         }
         let plain = a

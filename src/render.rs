@@ -238,6 +238,8 @@ struct Context<'a> {
     profile: &'a EnvProfile,
     environment: Environment,
     target: Target,
+    /// The engine and version the files are written for, and what they have.
+    server: ServerCtx,
     redis: RedisCtx,
     tls: TlsCtx,
     paths: Paths,
@@ -257,6 +259,24 @@ struct ServerEnv {
     requirepass: String,
     healthcheck_password: String,
 }
+
+#[derive(Serialize)]
+struct ServerCtx {
+    /// `redis`, `valkey`, `dragonfly`.
+    engine: crate::profile::Engine,
+    /// `Redis`, `Valkey`: the family whose redis.conf this is.
+    name: &'static str,
+    version: String,
+    /// The release the version was proven on (`8.0.2`).
+    proven: &'static str,
+    program: &'static str,
+    cli: &'static str,
+    /// Directives that exist only in some versions: each is true where the version has it.
+    has: BTreeMap<&'static str, bool>,
+}
+
+/// The version-dependent directives templates may ask about (`server.has["..."]`).
+const OPTIONAL_DIRECTIVES: &[&str] = &["hide-user-data-from-log"];
 
 #[derive(Serialize)]
 struct RedisCtx {
@@ -367,10 +387,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
     let monitoring_name = monitoring.clone();
 
+    let facts = p.server_facts();
+    let layout = facts.host_layout;
     let server_base = match input.target {
         Target::Local => input.out_dir.clone(),
-        Target::Host => ConfPath::parse("/etc/redis").expect("valid"),
-        Target::Docker => ConfPath::parse("/usr/local/etc/redis").expect("valid"),
+        Target::Host => ConfPath::parse(layout.config_dir).expect("valid"),
+        Target::Docker => ConfPath::parse(facts.container_config_dir).expect("valid"),
     };
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
@@ -379,16 +401,16 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         aclfile: server_base.join(USERS_ACL),
         dir: match input.target {
             Target::Local => input.out_dir.join(DATA_DIR),
-            Target::Host => ConfPath::parse("/var/lib/redis").expect("valid"),
+            Target::Host => ConfPath::parse(layout.data_dir).expect("valid"),
             Target::Docker => ConfPath::parse("/data").expect("valid"),
         },
         // An empty logfile means stdout: what a foreground process and a container want.
         logfile: match input.target {
-            Target::Host => "/var/log/redis/redis-server.log".into(),
+            Target::Host => layout.logfile.into(),
             Target::Local | Target::Docker => String::new(),
         },
         pidfile: match input.target {
-            Target::Host => "/run/redis/redis-server.pid".into(),
+            Target::Host => layout.pidfile.into(),
             Target::Local | Target::Docker => String::new(),
         },
     };
@@ -464,6 +486,18 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         profile: p,
         environment: input.env,
         target: input.target,
+        server: ServerCtx {
+            engine: p.engine,
+            name: facts.name,
+            version: facts.version.to_string(),
+            proven: facts.proven,
+            program: facts.server_program,
+            cli: facts.cli_program,
+            has: OPTIONAL_DIRECTIVES
+                .iter()
+                .map(|d| (*d, facts.has_directive(d)))
+                .collect(),
+        },
         redis: RedisCtx {
             port: p.redis.port.get(),
             bind: strings(&compose::server_bind(p, input.target)),
@@ -508,7 +542,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
         compose: compose::enabled(p, input.target)
-            .then(|| compose::context(p, input.project, input.env)),
+            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
         server_env: ServerEnv {
             requirepass: if dragonfly::enabled(p, input.target) {
                 input

@@ -32,6 +32,18 @@ pub enum What {
     Ca,
 }
 
+impl What {
+    /// The subcommand that rotates it, as the summary names the run.
+    pub fn name(&self) -> &'static str {
+        match self {
+            What::Passwords { .. } => "passwords",
+            What::EncryptionKey => "encryption-key",
+            What::Certs => "certs",
+            What::Ca => "ca",
+        }
+    }
+}
+
 /// Where a replaced file is kept during the overlap: `tls/server.key` → `tls/server.previous.key`.
 pub fn previous_path(rel: &str) -> String {
     match rel.rsplit_once('.') {
@@ -52,11 +64,20 @@ pub fn run<R: CryptoRng + ?Sized>(
     opts: &Options,
     what: &What,
     finish: bool,
+    format: crate::summary::Format,
     rt: &mut Runtime<'_, R>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
     let prepared = init::prepare(opts, rt.cwd)?;
+    let print = |summary: crate::summary::Summary, stdout: &mut dyn Write| {
+        summary.print(format, stdout).map_err(stdout_err)
+    };
+    let command = format!(
+        "rotate {}{}",
+        what.name(),
+        if finish { " --finish" } else { "" }
+    );
     let out = prepared.out_abs.clone();
     let env = prepared.resolved.env;
     let mut plan = Plan::default();
@@ -67,8 +88,16 @@ pub fn run<R: CryptoRng + ?Sized>(
         What::Ca => ca(&prepared, finish, rt, &mut plan)?,
     }
     if plan.files.is_empty() && plan.remove.is_empty() {
-        writeln!(stdout, "nothing to do: {}", plan.notes.join("; ")).map_err(stdout_err)?;
-        return Ok(());
+        let summary = crate::summary::Summary {
+            command,
+            environment: env.to_string(),
+            project: prepared.resolved.project.as_str().to_owned(),
+            out: prepared.out_shown.display().to_string(),
+            target: opts.target.to_string(),
+            notes: vec![format!("nothing to do: {}", plan.notes.join("; "))],
+            ..Default::default()
+        };
+        return print(summary, stdout);
     }
     // What the touched files hold now, so a refused re-render can put everything back.
     let before = snapshot(
@@ -95,28 +124,35 @@ pub fn run<R: CryptoRng + ?Sized>(
     let derived_secret = prepared.master.is_some()
         && !finish
         && matches!(what, What::Passwords { .. } | What::EncryptionKey);
-    if derived_secret {
+    let mut summary = if derived_secret {
         plan.notes.push(format!(
             "then run `redis-harden render --env {env}` to update users.acl and client.env"
         ));
-    } else if let Err(e) = init::run(opts, Mode::Render, rt, stdout, stderr) {
-        // The new configs were refused (bad profile, policy gate): undo the rotation, so the
-        // bundle is as it was and the same command can be run again once that is fixed.
-        restore(&out, before)?;
-        return Err(e);
-    }
-    for note in &plan.notes {
-        writeln!(stdout, "{note}").map_err(stdout_err)?;
-    }
-    if let Some(step) = plan.apply {
-        writeln!(
-            stdout,
-            "apply without a restart:\n  {}",
-            apply_command(&prepared, opts.target, &step)
-        )
-        .map_err(stdout_err)?;
-    }
-    Ok(())
+        crate::summary::Summary {
+            environment: env.to_string(),
+            project: prepared.resolved.project.as_str().to_owned(),
+            out: prepared.out_shown.display().to_string(),
+            target: opts.target.to_string(),
+            ..Default::default()
+        }
+    } else {
+        match init::execute(opts, Mode::Render, rt, stderr) {
+            Ok(summary) => summary,
+            Err(e) => {
+                // The new configs were refused (bad profile, policy gate): undo the rotation,
+                // so the bundle is as it was and the same command can be run again once that
+                // is fixed.
+                restore(&out, before)?;
+                return Err(e);
+            }
+        }
+    };
+    summary.command = command;
+    summary.notes.append(&mut plan.notes);
+    summary.apply = plan
+        .apply
+        .map(|step| apply_command(&prepared, opts.target, &step));
+    print(summary, stdout)
 }
 
 /// Files by relative path, with their bytes and mode (None: the file does not exist).
@@ -494,10 +530,17 @@ fn ca<R: CryptoRng + ?Sized>(
 fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
     let profile = &p.resolved.settings;
     let dir = p.out_conf.as_str();
+    // Where the version's server reads its files ([`crate::server`]), as in redis.conf.
+    let facts = profile.server_facts();
     let conf = |rel: &str| match target {
         Target::Local => format!("{dir}/{rel}"),
-        Target::Host => format!("/etc/redis/{rel}"),
-        Target::Docker => format!("/usr/local/etc/redis/{rel}"),
+        Target::Host => format!("{}/{rel}", facts.host_layout.config_dir),
+        Target::Docker => format!("{}/{rel}", facts.container_config_dir),
+    };
+    let cli = if profile.engine == crate::profile::Engine::Dragonfly {
+        "redis-cli"
+    } else {
+        facts.cli_program
     };
     let command = match step {
         "ACL LOAD" => "ACL LOAD".to_string(),
@@ -526,7 +569,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
     format!(
-        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" redis-cli {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
+        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
     )
 }

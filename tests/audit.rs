@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Runs the binary like `support::run`, with REDISCLI_AUTH set when a password is given.
-fn audit(cwd: &Path, args: &[&str], password: Option<&str>) -> Run {
+pub(crate) fn audit(cwd: &Path, args: &[&str], password: Option<&str>) -> Run {
     let mut cmd = Command::new(BIN);
     cmd.arg("audit")
         .args(args)
@@ -39,7 +39,7 @@ fn audit(cwd: &Path, args: &[&str], password: Option<&str>) -> Run {
 }
 
 /// The findings of a `--format json` run as (rule, line, severity), in report order.
-fn findings(r: &Run) -> Vec<(String, Option<u64>, String)> {
+pub(crate) fn findings(r: &Run) -> Vec<(String, Option<u64>, String)> {
     report(r)["findings"]
         .as_array()
         .unwrap()
@@ -54,13 +54,13 @@ fn findings(r: &Run) -> Vec<(String, Option<u64>, String)> {
         .collect()
 }
 
-fn report(r: &Run) -> Value {
+pub(crate) fn report(r: &Run) -> Value {
     serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
 }
 
 /// The rules of the findings, without the `info` notes.
-fn rules(r: &Run) -> Vec<String> {
+pub(crate) fn rules(r: &Run) -> Vec<String> {
     findings(r)
         .into_iter()
         .filter(|(_, _, s)| s != "info")

@@ -173,8 +173,8 @@ fn a_hand_edited_redis_conf_is_drift_with_a_diff_and_render_fixes_it() {
     let r = f.check(&[]);
     r.failure(1);
     assert_eq!(finding_heads(&r), ["drift: redis.conf"], "{}", r.stdout);
-    r.stdout_has("--- a/redis.conf\n")
-        .stdout_has("+++ b/redis.conf\n")
+    r.stdout_has("--- redis.conf (in the bundle)\n")
+        .stdout_has("+++ redis.conf (fresh render)\n")
         .stdout_has("\n-maxclients 99999\n")
         .stdout_has("\n+maxclients 10000\n")
         .stdout_has("@@ ");
@@ -428,7 +428,7 @@ fn json_format_gives_the_same_findings() {
         .map(|f| {
             (
                 f["kind"].as_str().expect("kind").to_owned(),
-                f["file"].as_str().expect("file").to_owned(),
+                f["artifact"].as_str().expect("artifact").to_owned(),
             )
         })
         .collect();
@@ -454,7 +454,7 @@ fn json_format_gives_the_same_findings() {
     let drift = findings.iter().find(|f| f["kind"] == "drift").unwrap();
     let diff = drift["diff"].as_str().expect("a drift finding has a diff");
     assert!(
-        diff.contains("--- a/redis.conf") && diff.contains("-# edited"),
+        diff.contains("--- redis.conf (in the bundle)") && diff.contains("-# edited"),
         "{diff}"
     );
     assert!(findings.iter().all(|f| f["message"].is_string()));

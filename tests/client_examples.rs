@@ -1,12 +1,19 @@
-//! The client programs in `examples/` (redis-py and ioredis) against a real `redis-server`
-//! booted from an `init` bundle, configured by nothing but the bundle's `client.env`: a SET/GET
+//! The client programs in `examples/` (redis-py and ioredis) against each supported server
+//! (Redis 7.0, Redis 8.0, Valkey 8.1) booted from an `init` bundle, configured by nothing but the bundle's `client.env`: a SET/GET
 //! round trip over mTLS with the server certificate verified (production), in plaintext on
 //! loopback (testing), and a refusal when the certificate does not verify.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{Bundle, Server, env_file, require, require_python};
+use crate::live::on_every_server;
+use crate::support::{Bundle, Server, ServerUnderTest, env_file, require, require_python};
+
+on_every_server!(
+    examples_round_trip_over_mtls_with_a_production_bundle,
+    examples_round_trip_in_plaintext_with_a_testing_bundle,
+    examples_refuse_a_certificate_that_does_not_verify,
+);
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
@@ -96,9 +103,8 @@ fn assert_round_trip(b: &Bundle, lang: Lang, source: Source) {
     assert!(!text.contains("Skipping the ready check"), "{text}");
 }
 
-#[test]
-fn examples_round_trip_over_mtls_with_a_production_bundle() {
-    let b = Bundle::init("production", &[]);
+fn examples_round_trip_over_mtls_with_a_production_bundle(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "production", &[]);
     let _server = Server::start(&b);
     for lang in [Lang::Python, Lang::Node] {
         for source in [Source::Argument, Source::Environment] {
@@ -107,9 +113,8 @@ fn examples_round_trip_over_mtls_with_a_production_bundle() {
     }
 }
 
-#[test]
-fn examples_round_trip_in_plaintext_with_a_testing_bundle() {
-    let b = Bundle::init("testing", &[]);
+fn examples_round_trip_in_plaintext_with_a_testing_bundle(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "testing", &[]);
     let env = env_file(&b.path("client.env"));
     assert!(env["REDIS_URL"].starts_with("redis://"), "{env:?}");
     assert!(!env.contains_key("REDIS_TLS_CA_FILE"), "{env:?}");
@@ -121,14 +126,14 @@ fn examples_round_trip_in_plaintext_with_a_testing_bundle() {
 
 /// Verification is really on: both examples refuse a server whose certificate is signed by
 /// another CA, and one whose certificate does not name the host in REDIS_URL.
-#[test]
-fn examples_refuse_a_certificate_that_does_not_verify() {
+fn examples_refuse_a_certificate_that_does_not_verify(srv: &'static ServerUnderTest) {
     // 127.0.0.2 is loopback too, but not in the certificate (localhost and 127.0.0.1 are).
-    let b = Bundle::init(
+    let b = Bundle::init_for(
+        srv,
         "production",
         &["--set", "redis.bind=[127.0.0.1, 127.0.0.2]"],
     );
-    let other = Bundle::init("production", &[]);
+    let other = Bundle::init_for(srv, "production", &[]);
     let _server = Server::start(&b);
     let original = std::fs::read_to_string(b.path("client.env")).unwrap();
 

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::support::{Bundle, Server, env_file, pin, require, run};
 
-const ENGINES: [&str; 2] = ["redis", "dragonfly"];
+const ENGINES: [&str; 3] = ["redis", "valkey", "dragonfly"];
 
 fn rendered(env: Environment, engine: &str, names: &[&str]) -> String {
     let (_, files) =
@@ -138,6 +138,8 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
             let builtin = profile::builtin(env);
             let image = match engine {
                 "redis" => builtin.docker.redis_image.to_string(),
+                // Valkey's default version pins its own image.
+                "valkey" => "valkey/valkey:8.1.1-bookworm".to_owned(),
                 _ => builtin.docker.dragonfly_image.to_string(),
             };
             assert_eq!(svc["image"], image.as_str(), "{ctx}");
@@ -199,6 +201,7 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
             // Every path the server config names inside its config directory is mounted.
             let (config, dir) = match engine {
                 "redis" => ("redis.conf", "/usr/local/etc/redis/"),
+                "valkey" => ("redis.conf", "/usr/local/etc/valkey/"),
                 _ => ("dragonfly.flags", "/etc/dragonfly/"),
             };
             let config_text = std::fs::read_to_string(out.join(config)).unwrap();
@@ -281,7 +284,7 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
 
             // init says how to hand the key files to the container's user.
             let files = match engine {
-                "redis" => "out/redis.conf out/users.acl",
+                "redis" | "valkey" => "out/redis.conf out/users.acl",
                 _ => "out/dragonfly.flags out/dragonfly.acl",
             };
             let tls_key = if env == Environment::Testing {
@@ -289,9 +292,16 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
             } else {
                 " out/tls/server.key"
             };
-            r.stdout_has(&format!("next: sudo chown 999:999 {files}{tls_key} && "))
+            // Compose v2, and `sudo` only for a user who is not root already. The bundle
+            // directory is `out`, not ENV, so the project name carries it.
+            let sudo = if crate::support::running_as_root() {
+                ""
+            } else {
+                "sudo "
+            };
+            r.stdout_has(&format!("next: {sudo}chown 999:999 {files}{tls_key} && "))
                 .stdout_has(&format!(
-                    "docker-compose -p redis-{env} -f out/docker-compose.yml up -d"
+                    "docker compose -p redis-{env}-out -f out/docker-compose.yml up -d"
                 ));
         }
     }

@@ -1,9 +1,41 @@
-//! Bundles proven against a real Redis 7.0 `redis-server`, booted from `init --target local`
-//! output unchanged, with real clients: redis-cli, openssl and redis-py.
+//! Bundles proven against each supported server (Redis 7.0.15, Redis 8.0.2, Valkey 8.1.1),
+//! booted from `init --target local` output unchanged, with real clients: the server's own
+//! cli (redis-cli, valkey-cli), openssl and redis-py.
+//!
+//! Every test is a function of the server under test; [`on_every_server!`] makes one `#[test]`
+//! of it per server (`live::valkey_8_1::production_bundle...`).
 
 use std::process::Command;
 
-use crate::support::{Bundle, Server, require, require_python};
+use crate::support::{Bundle, Server, ServerUnderTest, require, require_python};
+
+/// One `#[test]` per server for each named function `fn(&'static ServerUnderTest)`.
+macro_rules! on_every_server {
+    ($($name:ident),* $(,)?) => {
+        mod redis_7_0 {
+            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
+        }
+        mod redis_8_0 {
+            $(#[test] fn $name() { super::$name(&crate::support::REDIS_8_0) })*
+        }
+        mod valkey_8_1 {
+            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
+        }
+    };
+}
+pub(crate) use on_every_server;
+
+on_every_server!(
+    production_bundle_boots_and_enforces_tls13_mtls_and_acls,
+    staging_bundle_requires_client_certs_and_allows_tls12,
+    development_bundle_makes_client_certs_optional,
+    testing_bundle_is_plaintext_on_loopback_with_acls,
+    key_patterns_from_the_profile_confine_the_app_user,
+    acl_denies_debug_and_module_too,
+    python_client_connects_with_client_env_and_fernet_key_works,
+    the_policy_command_table_matches_the_real_server,
+    the_directive_table_matches_the_real_server,
+);
 
 /// Commands the application user must never run, with why each is refused.
 const APP_FORBIDDEN: &[&[&str]] = &[
@@ -84,9 +116,12 @@ fn assert_app_confined(b: &Bundle) {
 
 fn assert_monitoring_read_only(b: &Bundle) {
     let mon = || b.cli().login("monitoring");
+    // Also proves the harness booted the server this bundle was made for.
+    let info = mon().run(&["INFO", "server"]);
     assert!(
-        mon().run(&["INFO", "server"]).contains("redis_version:7."),
-        "monitoring cannot INFO"
+        info.contains(b.server.info_version),
+        "monitoring cannot INFO, or this is not {}: {info}",
+        b.server.label
     );
     assert_eq!(mon().run(&["PING"]), "PONG");
     for cmd in [
@@ -136,9 +171,8 @@ fn assert_certs_verify(b: &Bundle) {
     }
 }
 
-#[test]
-fn production_bundle_boots_and_enforces_tls13_mtls_and_acls() {
-    let b = Bundle::init("production", &[]);
+fn production_bundle_boots_and_enforces_tls13_mtls_and_acls(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "production", &[]);
     let server = Server::start(&b);
     // port 0: the TLS port is the only listener.
     assert_eq!(
@@ -168,9 +202,8 @@ fn production_bundle_boots_and_enforces_tls13_mtls_and_acls() {
     drop(server);
 }
 
-#[test]
-fn staging_bundle_requires_client_certs_and_allows_tls12() {
-    let b = Bundle::init("staging", &[]);
+fn staging_bundle_requires_client_certs_and_allows_tls12(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "staging", &[]);
     let server = Server::start(&b);
     assert_eq!(server.listening_ports(), [b.port]);
     let out = b.cli().without_client_cert().login("app").run(&["PING"]);
@@ -190,9 +223,8 @@ fn staging_bundle_requires_client_certs_and_allows_tls12() {
     assert_certs_verify(&b);
 }
 
-#[test]
-fn development_bundle_makes_client_certs_optional() {
-    let b = Bundle::init("development", &[]);
+fn development_bundle_makes_client_certs_optional(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "development", &[]);
     let _server = Server::start(&b);
     assert_eq!(
         b.cli().without_client_cert().login("app").run(&["PING"]),
@@ -203,9 +235,8 @@ fn development_bundle_makes_client_certs_optional() {
     assert!(!out.contains("PONG"), "plaintext client was served: {out}");
 }
 
-#[test]
-fn testing_bundle_is_plaintext_on_loopback_with_acls() {
-    let b = Bundle::init("testing", &[]);
+fn testing_bundle_is_plaintext_on_loopback_with_acls(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "testing", &[]);
     let server = Server::start(&b);
     assert_eq!(server.listening_ports(), [b.port]);
     let out = b.cli().login("app").run(&["PING"]);
@@ -220,9 +251,9 @@ fn testing_bundle_is_plaintext_on_loopback_with_acls() {
     assert!(url.starts_with("redis://app:"), "{url}");
 }
 
-#[test]
-fn key_patterns_from_the_profile_confine_the_app_user() {
-    let b = Bundle::init(
+fn key_patterns_from_the_profile_confine_the_app_user(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(
+        srv,
         "production",
         &[
             "--set",
@@ -243,9 +274,8 @@ fn key_patterns_from_the_profile_confine_the_app_user() {
 
 /// DEBUG and MODULE are switched off server-wide, which hides what the ACL says about them;
 /// ACL DRYRUN (as the admin user, enabled here) asks the ACL directly.
-#[test]
-fn acl_denies_debug_and_module_too() {
-    let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
+fn acl_denies_debug_and_module_too(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "production", &["--set", "acl.admin.enabled=true"]);
     let _server = Server::start(&b);
     let admin = || b.cli().login("admin");
     for cmd in APP_FORBIDDEN {
@@ -269,11 +299,10 @@ fn acl_denies_debug_and_module_too() {
 
 /// redis-py with hostname verification on, using nothing but client.env: what an application
 /// does. Also proves the Fernet key works with `cryptography`.
-#[test]
-fn python_client_connects_with_client_env_and_fernet_key_works() {
+fn python_client_connects_with_client_env_and_fernet_key_works(srv: &'static ServerUnderTest) {
     require_python("redis", "redis");
     require_python("cryptography", "cryptography");
-    let b = Bundle::init("production", &[]);
+    let b = Bundle::init_for(srv, "production", &[]);
     let _server = Server::start(&b);
     let script = r##"
 import os, sys, redis
@@ -304,12 +333,11 @@ print("ok")
     assert!(out.status.success() && text.trim() == "ok", "{text}");
 }
 
-/// The policy gate judges ACL rules with an embedded table of Redis 7.0's dangerous, admin
+/// The policy gate judges ACL rules with an embedded table of each version's dangerous, admin
 /// and scripting commands and their categories; it must be exactly what the server says.
-#[test]
-fn the_policy_command_table_matches_the_real_server() {
+fn the_policy_command_table_matches_the_real_server(srv: &'static ServerUnderTest) {
     use std::collections::{BTreeMap, BTreeSet};
-    let b = Bundle::init("testing", &[]);
+    let b = Bundle::init_for(srv, "testing", &[]);
     let _server = Server::start(&b);
     let cat = |args: &[&str]| -> Vec<String> {
         let mut full = vec!["ACL", "CAT"];
@@ -334,7 +362,9 @@ fn the_policy_command_table_matches_the_real_server() {
             .iter()
             .any(|c| cats.contains(*c))
     });
-    let table: BTreeMap<String, BTreeSet<String>> = redis_harden::policy::FORBIDDEN_FOR_APPS
+    let table: BTreeMap<String, BTreeSet<String>> = srv
+        .facts()
+        .forbidden_for_apps()
         .iter()
         .map(|(c, cats)| {
             (
@@ -344,4 +374,29 @@ fn the_policy_command_table_matches_the_real_server() {
         })
         .collect();
     assert_eq!(table, live);
+}
+
+/// The directive names redis-harden knows for a version (which its templates and the gate go
+/// by) are exactly the server's `CONFIG GET *`, asked as the admin user.
+fn the_directive_table_matches_the_real_server(srv: &'static ServerUnderTest) {
+    use std::collections::BTreeSet;
+    let b = Bundle::init_for(srv, "testing", &["--set", "acl.admin.enabled=true"]);
+    let _server = Server::start(&b);
+    let reply = b
+        .cli()
+        .plaintext()
+        .login("admin")
+        .run(&["CONFIG", "GET", "*"]);
+    let live: BTreeSet<&str> = reply.lines().step_by(2).collect();
+    assert!(
+        live.len() > 150,
+        "CONFIG GET * returned too little: {reply}"
+    );
+    let facts = srv.facts();
+    let known: BTreeSet<&str> = facts
+        .directives()
+        .into_iter()
+        .filter(|d| !["include", "loadmodule", "rename-command", "user"].contains(d))
+        .collect();
+    assert_eq!(known, live, "{}", srv.label);
 }

@@ -44,8 +44,22 @@ if python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.jo
 fi
 python3 -m pip install "${pip_args[@]}" 'cryptography>=42' 'redis>=5.0'
 
+# --- issue 13: CLI conventions and docs ---
+# man-db: renders `redis-harden man` with `man -l` (tests/cli_conventions.rs).
+# jsonschema: validates every example profile against `redis-harden profile schema`.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 man-db
+python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
+# --- end issue 13 ---
+
 # ioredis for the Node client example, exactly as its lock file pins it.
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- issue 10: server families and versions ---------------------------------------------
+# Redis 8.0 and Valkey 8.1 for the live tests, from Debian 13's packages in a private prefix
+# (/opt/redis-harden-servers/bin/{redis8-server,redis8-cli,valkey-server,valkey-cli}); only
+# Debian's archive is contacted and nothing in the system changes. See docs/servers.md.
+bash tests/install-servers.sh
+# --- end issue 10 ---------------------------------------------------------------------------
 
 # The package's own redis-server service is not used: every live test starts its own server
 # on a free loopback port. Stop it if the install started it, so it cannot interfere.
@@ -60,6 +74,8 @@ cargo --version
 rustc --version
 redis-server --version
 redis-cli --version
+/opt/redis-harden-servers/bin/redis8-server --version
+/opt/redis-harden-servers/bin/valkey-server --version
 openssl version
 timeout --version | head -n 1
 git --version
@@ -71,7 +87,9 @@ docker-compose --version
 node --version
 hyperfine --version
 strace -V | head -n 1
+man --version
 python3 -c 'import sys, redis, cryptography; print("python", sys.version.split()[0], "redis-py", redis.__version__, "cryptography", cryptography.__version__)'
+python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
 echo "::: cargo test"
 cargo test --locked "$@"

@@ -613,6 +613,12 @@ fn redis_cases() -> Vec<Case> {
         Case::conf("bind-all-interfaces", "staging", "bind * -::*"),
         Case::conf("weak-ciphers", "staging", "tls-ciphers \"HIGH:RC4-SHA\""),
         Case::conf("tls-replication", "production", "tls-replication no"),
+        // A directive of another version (Redis 8.0's) in a Redis 7.0 bundle: 7.0 would not start.
+        Case::conf(
+            "unknown-directive",
+            "production",
+            "hide-user-data-from-log yes",
+        ),
         Case::acl(
             "monitoring-permissions",
             // Key access: what a leaked exporter password must never give.
@@ -763,10 +769,12 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
     // below when those templates exist).
     let rules = known_rules();
     for rule in &rules {
-        // rename-command is advisory (low severity): warned about, not refused; see below.
+        // rename-command and user-data-in-log are advisory (low severity): warned about, not
+        // refused (rename-command below; user-data-in-log in servers.rs).
         if rule.starts_with("dragonfly-")
             || rule.starts_with("compose-")
             || rule == "rename-command"
+            || rule == "user-data-in-log"
         {
             continue;
         }

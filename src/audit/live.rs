@@ -20,45 +20,17 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::pki;
-use crate::policy::{self, Finding, Policy, Rule, Severity};
+use crate::policy::{
+    self, CERT_EXPIRY, CHECK_SKIPPED, DEFAULT_USER_PASSWORD, Finding, Policy, Rule, SERVER_CERT,
+    Severity, TLS_HANDSHAKE, TLS_VERSION_REFUSED, UNAUTHENTICATED, UNKNOWN_SERVER,
+};
 use crate::profile::ClientAuth;
 use crate::render;
+use crate::server::{self, Detected};
 use crate::tlsprobe::{self, Version};
 
 /// Every network step is bounded, so a silent server cannot hang the audit.
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-macro_rules! live_rules {
-    ($($name:ident = $id:literal, $sev:ident, $why:literal, $fix:literal;)*) => {
-        $(pub const $name: Rule = Rule { id: $id, severity: Severity::$sev, why: $why, fix: $fix };)*
-        /// Rules only a live audit can break (the static ones come from [`policy::RULES`]).
-        pub const LIVE_RULES: &[Rule] = &[$($name),*];
-    };
-}
-
-live_rules! {
-    UNAUTHENTICATED = "unauthenticated-access", Critical,
-        "the server ran a command for a connection that never authenticated",
-        "write `user default off` in the ACL file and reload it (ACL LOAD)";
-    DEFAULT_USER_PASSWORD = "default-user-password", Low,
-        "the default user is on with a password: every client that skips AUTH names is that user, usually with every permission",
-        "turn the default user off and give each client its own user";
-    SERVER_CERT = "server-certificate", High,
-        "the certificate the server presents does not verify against the CA for this host name: careful clients refuse it, careless ones can be intercepted",
-        "install a certificate issued by the deployment's CA for this name (`redis-harden rotate certs`)";
-    CERT_EXPIRY = "certificate-expiry", Medium,
-        "when the server certificate expires every TLS client is refused",
-        "re-issue it before then (`redis-harden rotate certs`) and reload: CONFIG SET tls-cert-file with the same path";
-    TLS_HANDSHAKE = "tls-handshake", High,
-        "no TLS handshake succeeded: clients cannot reach the server securely",
-        "check tls-port, tls-cert-file and tls-protocols, and that the URL names the TLS port";
-    TLS_VERSION_REFUSED = "tls-version-refused", Low,
-        "the policy allows this TLS version but the server refuses it: clients limited to it cannot connect",
-        "set `tls-protocols` to the versions of the environment's policy";
-    CHECK_SKIPPED = "check-skipped", Info,
-        "this check could not run with the connecting user's permissions",
-        "run the audit as a user that may run ACL DRYRUN, ACL GETUSER and CONFIG GET (an admin user) to cover it";
-}
 
 /// What the live audit needs.
 pub struct Options<'a> {
@@ -74,11 +46,18 @@ pub struct Options<'a> {
     pub now: OffsetDateTime,
     /// From REDISCLI_AUTH; else the bundle's client.env is read.
     pub password: Option<String>,
+    /// Whether `--engine`/`--set server.version` named the server: then a different family
+    /// or version found live is reported, and the live server is still judged by its own.
+    pub server_given: bool,
 }
 
 pub struct Report {
     /// The URL, without any password.
     pub target: String,
+    /// What HELLO reported (`Valkey 8.1.1`), when the audit got that far.
+    pub server: Option<String>,
+    /// The facts of that version, when it is a supported one.
+    pub facts: Option<&'static server::Facts>,
     pub findings: Vec<Finding>,
 }
 
@@ -389,6 +368,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         );
         return Ok(Report {
             target: a.shown.clone(),
+            server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -436,6 +417,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         );
         return Ok(Report {
             target: a.shown.clone(),
+            server: None,
+            facts: None,
             findings: a.findings,
         });
     }
@@ -465,13 +448,69 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         .map(|v| text(&v))
         .unwrap_or_else(|_| user.clone());
 
+    let detected = detect_server(&mut a, &mut con);
+    let facts = detected.as_ref().and_then(|d| d.facts().ok());
     check_default_user(&mut a, &mut con);
-    check_app_permissions(&mut a, &mut con, &whoami);
-    check_config(&mut a, &mut con);
+    check_app_permissions(&mut a, &mut con, &whoami, facts);
+    check_config(&mut a, &mut con, facts);
     Ok(Report {
         target: a.shown.clone(),
+        server: detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release)),
+        facts,
         findings: a.findings,
     })
+}
+
+/// The server's family and version from `HELLO 3`, which every authenticated user may run
+/// (INFO is @dangerous, and Valkey's INFO reports `redis_version:7.2.4` for compatibility).
+/// The live checks then follow that version: its commands to probe, its settings to read.
+/// Unsupported or unreadable: a finding, and the checks that do not depend on it still run.
+fn detect_server(a: &mut Auditor<'_>, con: &mut redis::Connection) -> Option<Detected> {
+    let reply = match redis::cmd("HELLO").arg(3).query::<Value>(con) {
+        Ok(v) => v,
+        Err(e) => {
+            a.add(
+                UNKNOWN_SERVER,
+                format!("HELLO 3: {}", first_line(&describe(&e))),
+            );
+            return None;
+        }
+    };
+    let fields = pairs(&reply);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| text(v))
+            .unwrap_or_default()
+    };
+    let (family, version) = (field("server"), field("version"));
+    let detected = match Detected::from_hello(&family, &version) {
+        Ok(d) => d,
+        Err(reason) => {
+            a.add(UNKNOWN_SERVER, reason);
+            return None;
+        }
+    };
+    if let Err(reason) = detected.facts() {
+        a.add(UNKNOWN_SERVER, reason);
+    } else if a.opts.server_given
+        && (detected.engine, detected.version)
+            != (a.opts.policy.server.engine, a.opts.policy.server.version)
+    {
+        a.add(
+            UNKNOWN_SERVER,
+            format!(
+                "the server is {} {}, not {} as given: it is judged as {} {}",
+                server::family_name(detected.engine),
+                detected.release,
+                a.opts.policy.server.label(),
+                server::family_name(detected.engine),
+                detected.version
+            ),
+        );
+    }
+    Some(detected)
 }
 
 /// Whether a password may be sent to `t`: over TLS (the caller has verified it), or in
@@ -721,15 +760,26 @@ fn refused(reply: &str) -> bool {
         || reply.contains("not found")
 }
 
-fn check_app_permissions(a: &mut Auditor<'_>, con: &mut redis::Connection, whoami: &str) {
+fn check_app_permissions(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    whoami: &str,
+    facts: Option<&'static server::Facts>,
+) {
     let app = a.opts.app_user.to_owned();
     let mut dryrun_denied = None;
-    for cmd in APP_FORBIDDEN {
+    // The commands every version has, then the detected version's own (Valkey: COMMANDLOG).
+    let probes: Vec<&[&str]> = APP_FORBIDDEN
+        .iter()
+        .copied()
+        .chain(facts.map_or(&[][..], |f| f.app_probes).iter().copied())
+        .collect();
+    for cmd in &probes {
         let shown = cmd.join(" ");
         match redis::cmd("ACL")
             .arg("DRYRUN")
             .arg(&app)
-            .arg(*cmd)
+            .arg(&cmd[..])
             .query::<Value>(con)
         {
             Ok(Value::Okay) => a.add(
@@ -775,7 +825,7 @@ fn check_app_permissions(a: &mut Auditor<'_>, con: &mut redis::Connection, whoam
         CHECK_SKIPPED,
         format!("ACL DRYRUN: {why}; {app}'s own permissions were probed with MULTI/DISCARD instead (SHUTDOWN not probed: it cannot be queued)"),
     );
-    for cmd in APP_FORBIDDEN.iter().filter(|c| c[0] != "SHUTDOWN") {
+    for cmd in probes.iter().filter(|c| c[0] != "SHUTDOWN") {
         match probe_in_multi(con, cmd) {
             Probe::Queued => a.add(
                 policy::APP_PERMISSIONS,
@@ -835,8 +885,12 @@ fn probe_in_multi(con: &mut redis::Connection, cmd: &[&str]) -> Probe {
 
 /// `CONFIG GET` of the settings a static audit would check, where the user may read them.
 /// Never of a password (requirepass, masterauth).
-fn check_config(a: &mut Auditor<'_>, con: &mut redis::Connection) {
-    let names = [
+fn check_config(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    facts: Option<&'static server::Facts>,
+) {
+    let mut names = vec![
         "protected-mode",
         "enable-debug-command",
         "enable-module-command",
@@ -847,6 +901,11 @@ fn check_config(a: &mut Auditor<'_>, con: &mut redis::Connection) {
         "tls-auth-clients",
         "aclfile",
     ];
+    // Settings only some versions have.
+    let hide_user_data = facts.filter(|f| f.has_directive("hide-user-data-from-log"));
+    if hide_user_data.is_some() {
+        names.push("hide-user-data-from-log");
+    }
     let mut cmd = redis::cmd("CONFIG");
     cmd.arg("GET");
     for n in names {
@@ -916,6 +975,14 @@ fn check_config(a: &mut Auditor<'_>, con: &mut redis::Connection) {
             );
         }
     }
+    if hide_user_data.is_some()
+        && let Some(v) = get("hide-user-data-from-log").filter(|v| v.eq_ignore_ascii_case("no"))
+    {
+        a.add(
+            policy::USER_DATA_IN_LOG,
+            format!("CONFIG GET hide-user-data-from-log: {v}"),
+        );
+    }
     if get("aclfile").is_some_and(|v| v.trim().is_empty()) {
         a.add(policy::ACLFILE, "CONFIG GET aclfile: \"\" (no ACL file)");
     }
@@ -977,13 +1044,6 @@ mod tests {
         let err = Target::parse("rediss://app:hunter2@localhost:6379").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.help().unwrap().contains("REDISCLI_AUTH"));
-    }
-
-    #[test]
-    fn live_rule_ids_do_not_clash_with_policy_rules() {
-        for r in LIVE_RULES {
-            assert!(policy::rule(r.id).is_none(), "{}", r.id);
-        }
     }
 
     #[test]

@@ -92,6 +92,85 @@ struct Report<'a> {
 struct Audited {
     target: String,
     kind: &'static str,
+    /// The family and version whose rules judged it (`Valkey 8.1`); for a live server what
+    /// HELLO reported (`Valkey 8.1.1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<String>,
+}
+
+/// Whether the command line names the engine or version (else a live server's own wins).
+fn server_given(args: &AuditArgs) -> bool {
+    args.engine.is_some() || !args.sets.is_empty()
+}
+
+/// The engine and version whose rules judge the files: `--engine` and `--set` (only
+/// `engine` and `server.version`), else Redis's default.
+fn server_of(args: &AuditArgs) -> Result<&'static crate::server::Facts, Error> {
+    use crate::profile::Engine;
+    use crate::server::{self, ServerVersion};
+    let mut engine = Engine::Redis;
+    let mut version = None;
+    let mut version_origin = None;
+    let bad = |arg: &str, key: &str, value: &str, reason: String| Error::Input {
+        origin: format!("--set {}", crate::values::visible(arg)),
+        key: key.into(),
+        // As a profile error shows it: one line of JSON, controls escaped.
+        value: Some(serde_json::Value::from(value).to_string()),
+        reason,
+    };
+    for arg in &args.sets {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(Error::Usage {
+                message: format!("--set {:?}: missing '=' between key and value", arg),
+                help: "write --set server.version=8.0 or --set engine=valkey".into(),
+            });
+        };
+        match key.trim() {
+            "engine" => {
+                engine = serde_json::from_value(serde_json::Value::from(value.trim())).map_err(
+                    |_| {
+                        bad(
+                            arg,
+                            "engine",
+                            value,
+                            "expected redis, valkey or dragonfly".into(),
+                        )
+                    },
+                )?;
+            }
+            "server.version" => {
+                version = Some(
+                    ServerVersion::parse(value.trim().trim_matches('"'))
+                        .map_err(|reason| bad(arg, "server.version", value, reason))?,
+                );
+                version_origin = Some(arg.clone());
+            }
+            other => {
+                return Err(Error::Usage {
+                    message: format!("--set {}: audit takes only engine and server.version, not {}", crate::values::visible(arg), crate::values::visible(other)),
+                    help: "the audit judges by the environment's built-in policy; only the server family and version are chosen".into(),
+                });
+            }
+        }
+    }
+    if let Some(e) = args.engine {
+        engine = e;
+    }
+    let version = version.unwrap_or_else(|| server::default_version(engine));
+    server::facts(engine, version).ok_or_else(|| {
+        let arg = version_origin
+            .unwrap_or_else(|| format!("engine={}", server::family_name(engine).to_lowercase()));
+        bad(
+            &arg,
+            "server.version",
+            &version.to_string(),
+            format!(
+                "{} {version} is not supported; supported versions: {}",
+                server::family_name(engine),
+                server::list(&server::supported_versions(engine))
+            ),
+        )
+    })
 }
 
 #[derive(Serialize, Default)]
@@ -109,8 +188,17 @@ pub fn run(
     cwd: &Path,
     stdout: &mut dyn Write,
 ) -> Result<(), Error> {
-    let policy = Policy::for_env(args.env, args.firewalled, args.container);
     let (bundle, _) = init::out_dir(args.out.as_deref(), args.env, cwd)?;
+    let bundle_audit = args.files.is_empty() && args.url.is_none();
+    let server = if bundle_audit && !server_given(args) {
+        // A bundle is judged by the engine and version its profile names, as `check` is.
+        crate::profile::resolve(args.env, None, &[], cwd)?
+            .settings
+            .server_facts()
+    } else {
+        server_of(args)?
+    };
+    let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
     let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_none() {
         bundle_files(&bundle, args)?
@@ -122,6 +210,32 @@ pub fn run(
             .iter()
             .map(|f| (f.display().to_string(), cwd.join(f)))
             .collect()
+    };
+
+    // The live server first: the version HELLO reports also judges the files given with it,
+    // unless the command line names one.
+    let mut live_report = None;
+    if let Some(url) = &args.url {
+        let live = live::Options {
+            url,
+            policy: &policy,
+            server_given: server_given(args),
+            bundle: &bundle,
+            ca: args.ca.as_ref().map(|p| cwd.join(p)),
+            cert: args.cert.as_ref().map(|p| cwd.join(p)),
+            key: args.key.as_ref().map(|p| cwd.join(p)),
+            app_user: &args.app_user,
+            warn_days: args.warn_days,
+            now,
+            password: std::env::var("REDISCLI_AUTH")
+                .ok()
+                .filter(|p| !p.is_empty()),
+        };
+        live_report = Some(live::audit(&live)?);
+    }
+    let (server, policy) = match live_report.as_ref().and_then(|r| r.facts) {
+        Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
+        _ => (server, policy),
     };
 
     let mut audited = vec![];
@@ -144,28 +258,15 @@ pub fn run(
         audited.push(Audited {
             target: shown,
             kind: kind_name(kind),
+            server: (kind == Kind::RedisConf || kind == Kind::Acl).then(|| server.label()),
         });
     }
 
-    if let Some(url) = &args.url {
-        let live = live::Options {
-            url,
-            policy: &policy,
-            bundle: &bundle,
-            ca: args.ca.as_ref().map(|p| cwd.join(p)),
-            cert: args.cert.as_ref().map(|p| cwd.join(p)),
-            key: args.key.as_ref().map(|p| cwd.join(p)),
-            app_user: &args.app_user,
-            warn_days: args.warn_days,
-            now,
-            password: std::env::var("REDISCLI_AUTH")
-                .ok()
-                .filter(|p| !p.is_empty()),
-        };
-        let report = live::audit(&live)?;
+    if let Some(report) = live_report {
         audited.push(Audited {
             target: report.target.clone(),
             kind: "live server",
+            server: report.server.clone(),
         });
         findings.extend(report.findings);
     }
@@ -297,7 +398,16 @@ fn text(
 ) -> String {
     let mut out = String::new();
     for a in audited {
-        out.push_str(&format!("audited {} ({})\n", a.target, a.kind));
+        match &a.server {
+            Some(s) if a.kind == "live server" => {
+                out.push_str(&format!("audited {} (live server: {s})\n", a.target));
+            }
+            Some(s) => out.push_str(&format!(
+                "audited {} ({}, by the rules of {s})\n",
+                a.target, a.kind
+            )),
+            None => out.push_str(&format!("audited {} ({})\n", a.target, a.kind)),
+        }
     }
     for f in findings {
         let at = f.line.map(|n| format!(":{n}")).unwrap_or_default();

@@ -3,7 +3,7 @@
 use super::{
     AclSettings, AdminUser, AppUser, CipherProfile, ClientAuth, DockerSettings, DragonflySettings,
     Engine, EnvProfile, Environment, FirewallSettings, KeyType, LogLevel, MaxmemoryPolicy,
-    RedisSettings, SecretSettings, TlsProtocol, TlsSettings,
+    RedisSettings, SecretSettings, ServerSettings, TlsProtocol, TlsSettings,
 };
 use crate::values::{BindAddr, ImageRef, KeyPattern, MemorySize, Port};
 
@@ -50,6 +50,9 @@ pub fn builtin(env: Environment) -> EnvProfile {
     };
     EnvProfile {
         engine: Engine::Redis,
+        server: ServerSettings {
+            version: crate::server::default_version(Engine::Redis),
+        },
         redis: RedisSettings {
             port: Port::new(6379).expect("6379 is a valid port"),
             // Loopback only until the team names the interface clients use.
@@ -90,8 +93,14 @@ pub fn builtin(env: Environment) -> EnvProfile {
             exporter_port: Port::new(9121).expect("valid port"),
         },
         docker: DockerSettings {
-            // The release that matches Debian's redis-server 7.0.15, which the tests boot.
-            redis_image: parsed::<ImageRef>("redis:7.0.15-bookworm"),
+            // The release the default version's facts were measured on (Debian's
+            // redis-server 7.0.15, which the tests boot); a profile that names another engine
+            // or version gets that version's image instead (profile::load).
+            redis_image: parsed::<ImageRef>(
+                crate::server::facts(Engine::Redis, crate::server::default_version(Engine::Redis))
+                    .expect("the default version is supported")
+                    .image,
+            ),
             dragonfly_image: parsed::<ImageRef>(
                 "docker.dragonflydb.io/dragonflydb/dragonfly:v1.40.0",
             ),

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{EnvProfile, Environment, defaults};
+use super::{EnvProfile, Environment, defaults, lines};
 use crate::error::Error;
+use crate::server;
 use crate::values::ProjectName;
 
 pub const PROFILE_FILE_NAME: &str = "redis-harden.yaml";
@@ -17,15 +18,25 @@ const SUPPORTED_VERSION: u32 = 1;
 
 /// The profile file as written by a team. Environment sections stay untyped here: they are
 /// partial and only become an [`EnvProfile`] after layering over the built-ins.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ProfileFile {
+#[schemars(title = "redis-harden.yaml")]
+pub(super) struct ProfileFile {
+    /// The profile format version: 1.
+    #[schemars(range(min = 1, max = 1))]
     version: u32,
+    /// Names the deployment: certificate subjects, compose project, network and volume names.
     project: Option<ProjectName>,
     /// A team template directory, relative to the profile file.
     templates: Option<PathBuf>,
+    /// One section per environment, each layered over that environment's built-in policy:
+    /// only the keys that differ need to be written.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::environments")]
     environments: BTreeMap<Environment, Option<Value>>,
+    /// The file's text, for the line numbers in errors.
+    #[serde(skip)]
+    text: String,
 }
 
 /// Where the profile file came from, if any.
@@ -56,6 +67,7 @@ pub fn resolve(
     cwd: &Path,
 ) -> Result<Resolved, Error> {
     let path = match file {
+        Some(p) if p == Path::new(lines::STDIN_ARG) => Some(PathBuf::from(lines::STDIN_NAME)),
         Some(p) => Some(p.to_path_buf()),
         None => Some(cwd.join(PROFILE_FILE_NAME)).filter(|p| p.is_file()),
     };
@@ -72,7 +84,7 @@ pub fn resolve(
     if let (Some(file), Some(p)) = (&parsed, &path) {
         for (other, section) in &file.environments {
             if *other != env {
-                layer(*other, p, section.as_ref(), &[])?;
+                layer(*other, p, section.as_ref(), &file.text, &[])?;
             }
         }
     }
@@ -81,8 +93,8 @@ pub fn resolve(
         .and_then(|f| f.environments.get(&env))
         .and_then(Option::as_ref);
     let settings = match &path {
-        Some(p) => layer(env, p, section, &sets)?,
-        None => layer(env, Path::new(PROFILE_FILE_NAME), None, &sets)?,
+        Some(p) => layer(env, p, section, &parsed.as_ref().expect("read").text, &sets)?,
+        None => layer(env, Path::new(PROFILE_FILE_NAME), None, "", &sets)?,
     };
     let templates = match (&parsed, &path) {
         (Some(f), Some(p)) => f
@@ -111,14 +123,14 @@ fn yaml_options() -> serde_saphyr::Options {
 
 fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
     // std, not fs_err: the error already names the path once.
-    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+    let text = lines::read_source(path).map_err(|e| Error::File {
         path: path.to_path_buf(),
         reason: format!("cannot read the profile: {e}"),
         help: "pass an existing file with --profile, or omit it to use the built-in defaults"
             .into(),
     })?;
-    let file: ProfileFile =
-        serde_saphyr::from_str_with_options(&text, yaml_options()).map_err(|e| Error::File {
+    let mut file: ProfileFile = serde_saphyr::from_str_with_options(&text, yaml_options())
+        .map_err(|e| Error::File {
             path: path.to_path_buf(),
             // The parser's hint is for programmers embedding it, not for profile authors.
             reason: format!("not a valid profile: {e}").replace(
@@ -134,6 +146,7 @@ fn read_profile_file(path: &Path) -> Result<ProfileFile, Error> {
             help: format!("this redis-harden reads profile version {SUPPORTED_VERSION}"),
         });
     }
+    file.text = text;
     Ok(file)
 }
 
@@ -182,6 +195,7 @@ fn layer(
     env: Environment,
     file: &Path,
     section: Option<&Value>,
+    text: &str,
     sets: &[Set],
 ) -> Result<EnvProfile, Error> {
     let file_origin = format!("{} (environments.{env})", file.display());
@@ -206,12 +220,17 @@ fn layer(
             return Some(format!("--set {}", crate::values::visible(&set.arg)));
         }
         if section.is_some_and(|s| lookup(s, key).is_some()) {
-            return Some(file_origin.clone());
+            let line = lines::line_of(text, &format!("environments.{env}.{key}"));
+            return Some(match line {
+                Some(n) => format!("{file_origin}, line {n}"),
+                None => file_origin.clone(),
+            });
         }
         None
     };
     let origin_of =
         |key: &str| user_origin(key).unwrap_or_else(|| format!("built-in {env} defaults"));
+    follow_engine(&mut merged, |key| user_origin(key).is_some());
 
     let profile: EnvProfile = serde_path_to_error::deserialize(&merged).map_err(|e| {
         let key = path_string(e.path());
@@ -238,6 +257,26 @@ fn layer(
         }
     })?;
     Ok(profile)
+}
+
+/// The built-in server version and image are Redis 7.0's. Where the profile names another
+/// engine or version but not these, they follow it: `--engine valkey` alone means Valkey's
+/// default version in its own image. A value the user set is kept (and validated later).
+fn follow_engine(merged: &mut Value, user_set: impl Fn(&str) -> bool) {
+    let Ok(engine) = serde_json::from_value::<super::Engine>(merged["engine"].clone()) else {
+        return;
+    };
+    if !user_set("server.version") {
+        merged["server"]["version"] = Value::from(server::default_version(engine).to_string());
+    }
+    if !user_set("docker.redis_image")
+        && let Ok(version) =
+            serde_json::from_value::<server::ServerVersion>(merged["server"]["version"].clone())
+        && let Some(facts) = server::facts(engine, version)
+        && engine.reads_redis_conf()
+    {
+        merged["docker"]["redis_image"] = Value::from(facts.image);
+    }
 }
 
 /// Deep-merges `over` into `base`: mappings merge key by key, anything else replaces.

@@ -6,12 +6,15 @@
 //! all validated types, and then checked as a whole ([`EnvProfile::validate`]).
 
 mod defaults;
+mod lines;
 mod load;
+pub mod schema;
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::server::{self, ServerVersion};
 use crate::values::{
     AclRule, BindAddr, Cidr, Hostname, ImageRef, KeyPattern, MemorySize, Port, ProjectName,
     UserName,
@@ -33,6 +36,7 @@ pub use load::{PROFILE_FILE_NAME, ProfileSource, Resolved, resolve};
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
@@ -68,12 +72,14 @@ impl std::fmt::Display for Environment {
 
 /// Everything that describes one environment. Every field is a validated type or an enum, so
 /// once a value of this type exists, nothing in it can break out of its directive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvProfile {
     /// Which server the bundle is for. Redis artifacts are always written; `dragonfly` adds
     /// the Dragonfly flagfile and ACL file.
     pub engine: Engine,
+    /// Which release line of the engine; see [`crate::server`].
+    pub server: ServerSettings,
     pub redis: RedisSettings,
     pub tls: TlsSettings,
     pub secrets: SecretSettings,
@@ -83,15 +89,34 @@ pub struct EnvProfile {
     pub dragonfly: DragonflySettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Redis,
+    // The Linux Foundation's fork of Redis 7.2: the same redis.conf and ACL file format.
+    Valkey,
     Dragonfly,
 }
 
+impl Engine {
+    /// Whether the server reads redis.conf and users.acl (Redis and Valkey).
+    pub fn reads_redis_conf(self) -> bool {
+        matches!(self, Engine::Redis | Engine::Valkey)
+    }
+}
+
+/// The server's release line. Without `server.version` a profile gets the engine's default
+/// ([`crate::server::default_version`]); the compose image follows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub version: ServerVersion,
+}
+
 /// Who may reach the server. Everything else is dropped on those ports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirewallSettings {
     /// Sources allowed to reach the data port.
@@ -103,7 +128,7 @@ pub struct FirewallSettings {
 }
 
 /// The container deployment (docker-compose).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DockerSettings {
     /// Pinned image references; a floating tag would change the server under you.
@@ -111,51 +136,69 @@ pub struct DockerSettings {
     pub dragonfly_image: ImageRef,
     /// The non-root uid:gid the container runs as; key files must be owned by it.
     pub uid: u32,
+    /// The container's group id; see `uid`.
     pub gid: u32,
+    /// The container's memory limit.
     pub memory_limit: MemorySize,
     /// CPU limit in cores, e.g. 1 or 0.5.
     pub cpus: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DragonflySettings {
     /// Worker threads (`--proactor_threads`); Dragonfly needs 256 MiB of maxmemory per thread.
     pub threads: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// The TLS port; the plaintext port when `tls.enabled` is false.
     pub port: Port,
+    /// Addresses the server listens on (redis.conf `bind`).
     pub bind: Vec<BindAddr>,
+    /// The memory limit of the data set (redis.conf `maxmemory`).
     pub maxmemory: MemorySize,
+    /// What to evict when `maxmemory` is reached.
     pub maxmemory_policy: MaxmemoryPolicy,
+    /// The most simultaneous client connections, 1-100000.
     pub maxclients: u32,
     /// Seconds before an idle client is disconnected (0 = never).
     pub timeout: u32,
+    /// Seconds between TCP keepalive probes to clients (0 = off).
     pub tcp_keepalive: u32,
+    /// How much the server logs.
     pub loglevel: LogLevel,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
+    /// Serve TLS only (the plaintext port is closed). Off only in `testing`, on loopback.
     pub enabled: bool,
+    /// TLS versions the server accepts.
     pub protocols: Vec<TlsProtocol>,
+    /// Which Mozilla server-side TLS configuration the cipher lists follow.
     pub ciphers: CipherProfile,
+    /// Whether clients must present a certificate from the bundle's CA.
     pub client_auth: ClientAuth,
+    /// DNS names in the server certificate (clients verify the one they connect to).
     pub hostnames: Vec<Hostname>,
+    /// IP addresses in the server certificate.
     pub ips: Vec<IpAddr>,
+    /// The key algorithm of the CA and the certificates.
     pub key_type: KeyType,
+    /// Days a server or client certificate is valid, 1-825.
     pub leaf_validity_days: u32,
+    /// Days the CA certificate is valid, 1-3650.
     pub ca_validity_days: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSettings {
+    /// Length of each generated password (alphanumeric), 12-256.
     pub password_length: u32,
     /// Master-key mode only: bump a secret's generation to rotate it without changing the
     /// master key. Keys are user names, `encryption_key` or `dragonfly_requirepass`; absent = 1.
@@ -169,37 +212,47 @@ impl SecretSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AclSettings {
+    /// The application user `app`.
     pub app: AppUser,
+    /// The `admin` user: every command, for operators. Off unless enabled.
     pub admin: AdminUser,
     /// Extra users, each with its own password in `secrets.env`.
     pub users: Vec<ExtraUser>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppUser {
+    /// Key patterns the user may touch (`~pattern`).
     pub keys: Vec<KeyPattern>,
+    /// Pub/sub channel patterns the user may use (`&pattern`).
     pub channels: Vec<KeyPattern>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUser {
+    /// Create the `admin` user (with its own password).
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraUser {
+    /// The user name; also names its password, REDIS_PASSWORD_NAME.
     pub name: UserName,
+    /// Key patterns the user may touch (`~pattern`).
     #[serde(default)]
     pub keys: Vec<KeyPattern>,
+    /// Pub/sub channel patterns the user may use (`&pattern`).
     #[serde(default)]
     pub channels: Vec<KeyPattern>,
+    /// Command rules, at least one: `+@read`, `-@dangerous`, `+get`.
     pub commands: Vec<AclRule>,
+    /// Whether the user can log in.
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -208,7 +261,9 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum TlsProtocol {
     #[serde(rename = "TLSv1.2")]
     Tls12,
@@ -226,7 +281,7 @@ impl TlsProtocol {
 }
 
 /// Which of Mozilla's server-side TLS configurations the cipher lists come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CipherProfile {
     Modern,
@@ -234,7 +289,7 @@ pub enum CipherProfile {
 }
 
 /// Whether clients must present a certificate signed by the deployment CA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
     Required,
@@ -253,7 +308,7 @@ impl ClientAuth {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum KeyType {
     #[serde(rename = "ecdsa-p256")]
     EcdsaP256,
@@ -267,7 +322,7 @@ pub enum KeyType {
     Rsa4096,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MaxmemoryPolicy {
     Noeviction,
@@ -280,7 +335,7 @@ pub enum MaxmemoryPolicy {
     VolatileTtl,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -450,10 +505,32 @@ impl EnvProfile {
                 );
             }
         }
+        let Some(facts) = server::facts(self.engine, self.server.version) else {
+            return fail(
+                "server.version,engine",
+                format!(
+                    "{} {} is not supported; supported versions: {}",
+                    server::family_name(self.engine),
+                    self.server.version,
+                    server::list(&server::supported_versions(self.engine))
+                ),
+            );
+        };
+        if self.engine.reads_redis_conf() {
+            // The image runs the server: it must be the version the config was written for.
+            server::image_matches(self.docker.redis_image.as_str(), self.engine, facts.version)
+                .or_else(|reason| fail("docker.redis_image,server.version", reason))?;
+        }
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }
         Ok(())
+    }
+
+    /// The facts of the profile's engine and version. A validated profile always has them.
+    pub fn server_facts(&self) -> &'static server::Facts {
+        server::facts(self.engine, self.server.version)
+            .expect("validate() refuses an unsupported engine version")
     }
 
     /// Every ACL user that has a password, in a stable order.

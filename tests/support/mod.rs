@@ -155,17 +155,131 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// One real server the live tests boot: an engine and version of redis-harden, and the
+/// programs of the release it is proven on.
+#[derive(Debug)]
+pub struct ServerUnderTest {
+    /// `redis-7.0`: for messages.
+    pub label: &'static str,
+    /// What `init` needs to target it.
+    pub init_args: &'static [&'static str],
+    pub engine: redis_harden::profile::Engine,
+    pub version: (u16, u16),
+    /// The release `INFO server` reports, as `FIELD:VALUE`.
+    pub info_version: &'static str,
+    /// Program names; a bare name is looked up on PATH, others under the private prefix
+    /// made by tests/install-servers.sh.
+    server: &'static str,
+    cli: &'static str,
+    install: &'static str,
+}
+
+const INSTALL_PREFIXED: &str =
+    "sudo bash tests/install-servers.sh (Debian 13's packages in /opt/redis-harden-servers)";
+
+/// Debian 12's own redis-server 7.0.15: the default engine and version.
+pub const REDIS_7_0: ServerUnderTest = ServerUnderTest {
+    label: "redis-7.0",
+    init_args: &[],
+    engine: redis_harden::profile::Engine::Redis,
+    version: (7, 0),
+    info_version: "redis_version:7.0.15",
+    server: "redis-server",
+    cli: "redis-cli",
+    install: "apt-get install -y redis-server redis-tools",
+};
+
+/// Debian 13's redis-server 8.0.2 (tests/install-servers.sh).
+pub const REDIS_8_0: ServerUnderTest = ServerUnderTest {
+    label: "redis-8.0",
+    init_args: &["--set", "server.version=8.0"],
+    engine: redis_harden::profile::Engine::Redis,
+    version: (8, 0),
+    info_version: "redis_version:8.0.2",
+    server: "redis8-server",
+    cli: "redis8-cli",
+    install: INSTALL_PREFIXED,
+};
+
+/// Debian 13's valkey-server 8.1.1 (tests/install-servers.sh). Its INFO says
+/// `redis_version:7.2.4` for compatibility; `valkey_version` is the real one.
+pub const VALKEY_8_1: ServerUnderTest = ServerUnderTest {
+    label: "valkey-8.1",
+    init_args: &["--engine", "valkey"],
+    engine: redis_harden::profile::Engine::Valkey,
+    version: (8, 1),
+    info_version: "valkey_version:8.1.1",
+    server: "valkey-server",
+    cli: "valkey-cli",
+    install: INSTALL_PREFIXED,
+};
+
+pub const ALL_SERVERS: [&ServerUnderTest; 3] = [&REDIS_7_0, &REDIS_8_0, &VALKEY_8_1];
+
+/// Where tests/install-servers.sh puts Redis 8 and Valkey.
+pub fn servers_prefix() -> PathBuf {
+    std::env::var_os("REDIS_HARDEN_SERVERS")
+        .map_or_else(|| PathBuf::from("/opt/redis-harden-servers"), PathBuf::from)
+}
+
+impl ServerUnderTest {
+    #[track_caller]
+    fn program(&self, name: &str) -> PathBuf {
+        if self.install == INSTALL_PREFIXED {
+            let path = servers_prefix().join("bin").join(name);
+            assert!(
+                path.is_file(),
+                "{} is not installed ({} is missing); this test needs it. Install it with: {}",
+                self.label,
+                path.display(),
+                self.install
+            );
+            path
+        } else {
+            require(name, self.install);
+            PathBuf::from(name)
+        }
+    }
+
+    #[track_caller]
+    pub fn server_program(&self) -> PathBuf {
+        self.program(self.server)
+    }
+
+    #[track_caller]
+    pub fn cli_program(&self) -> PathBuf {
+        self.program(self.cli)
+    }
+
+    /// redis-harden's facts about this server.
+    pub fn facts(&self) -> &'static redis_harden::server::Facts {
+        let (major, minor) = self.version;
+        redis_harden::server::facts(
+            self.engine,
+            redis_harden::server::ServerVersion::new(major, minor),
+        )
+        .expect("a supported version")
+    }
+}
+
 /// A bundle made by `init --target local` in a temp dir, with the server on a free port.
 pub struct Bundle {
     pub tmp: tempfile::TempDir,
     pub dir: PathBuf,
     pub port: u16,
     pub env: String,
+    /// The server it is made for, and which the harness boots.
+    pub server: &'static ServerUnderTest,
 }
 
 impl Bundle {
     /// Runs `init --env ENV --target local` with the port set to a free one, plus `extra` args.
     pub fn init(env: &str, extra: &[&str]) -> Bundle {
+        Bundle::init_for(&REDIS_7_0, env, extra)
+    }
+
+    /// As [`Bundle::init`], for the engine and version of `server`.
+    pub fn init_for(server: &'static ServerUnderTest, env: &str, extra: &[&str]) -> Bundle {
         let tmp = tempfile::tempdir().unwrap();
         let port = free_port();
         let dir = tmp.path().join("bundle");
@@ -179,6 +293,7 @@ impl Bundle {
             "--set",
             &port_set,
         ];
+        args.extend_from_slice(server.init_args);
         args.extend_from_slice(extra);
         run(tmp.path(), &args).success();
         Bundle {
@@ -186,6 +301,7 @@ impl Bundle {
             dir,
             port,
             env: env.into(),
+            server,
         }
     }
 
@@ -216,7 +332,8 @@ impl Bundle {
     }
 }
 
-/// A real `redis-server` started from a bundle's redis.conf; killed on drop.
+/// A real server (`redis-server`, `valkey-server`) started from a bundle's redis.conf; killed
+/// on drop.
 pub struct Server {
     child: Child,
     pub pid: u32,
@@ -224,19 +341,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `redis-server DIR/redis.conf` unchanged and waits until it accepts connections.
+    /// Starts the bundle's server (`redis-server DIR/redis.conf`, or the server of the
+    /// bundle's engine and version) unchanged and waits until it accepts connections.
     pub fn start(bundle: &Bundle) -> Server {
         let log = bundle.tmp.path().join("redis-server.log");
-        Server::start_conf(&bundle.path("redis.conf"), &[], bundle.port, &log)
+        Server::start_program(
+            &bundle.server.server_program(),
+            &bundle.path("redis.conf"),
+            &[],
+            bundle.port,
+            &log,
+        )
     }
 
     /// Starts `redis-server CONF OVERRIDES...` (command-line overrides such as
     /// `--port N --dir DIR` win over the file), logging to `log`, and waits until it accepts
     /// connections on 127.0.0.1:`port`.
     pub fn start_conf(conf: &Path, overrides: &[&str], port: u16, log: &Path) -> Server {
-        require("redis-server", "apt-get install -y redis-server");
+        Server::start_program(&REDIS_7_0.server_program(), conf, overrides, port, log)
+    }
+
+    /// As [`Server::start_conf`], with another server program.
+    pub fn start_program(
+        program: &Path,
+        conf: &Path,
+        overrides: &[&str],
+        port: u16,
+        log: &Path,
+    ) -> Server {
         let log = log.to_path_buf();
-        let child = Command::new("redis-server")
+        // The wrappers of tests/install-servers.sh `exec` the server, so this PID is its own.
+        let child = Command::new(program)
             .arg(conf)
             .args(overrides)
             .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
@@ -351,21 +486,14 @@ impl Cli<'_> {
     /// Runs the command; returns stdout+stderr joined (redis-cli prints error replies on
     /// stdout with exit code 0, and connection errors on stderr).
     pub fn run(&self, args: &[&str]) -> String {
-        require("redis-cli", "apt-get install -y redis-tools");
         let b = self.bundle;
+        let cli = b.server.cli_program();
         // A TLS client talking to a plaintext server waits forever for a ServerHello: bound
         // every call so a refused connection shows as a failure, not a hung test.
         let mut cmd = Command::new("timeout");
-        cmd.args([
-            "-k",
-            "1",
-            "10",
-            "redis-cli",
-            "-h",
-            "localhost",
-            "-p",
-            &b.port.to_string(),
-        ]);
+        cmd.args(["-k", "1", "10"]);
+        cmd.arg(&cli)
+            .args(["-h", "localhost", "-p", &b.port.to_string()]);
         if self.tls {
             let ca = self.ca_file.clone().unwrap_or_else(|| b.path("tls/ca.crt"));
             cmd.arg("--tls").arg("--cacert").arg(ca);
@@ -387,7 +515,7 @@ impl Cli<'_> {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .expect("run redis-cli");
+            .expect("run the server's cli");
         format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -442,4 +570,10 @@ pub fn pin(name: &str, content: &str) {
     }, {
         insta::assert_snapshot!(name, content);
     });
+}
+
+/// Whether the tests run as root (effective uid 0).
+pub fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }

@@ -1,0 +1,168 @@
+//! ACL files: rules replayed in order, per command, the way Redis 7.0's `ACL SETUSER`
+//! applies them (and Dragonfly's ACL file, which spells the keyword `USER`).
+
+use super::acl_tables::{MONITORING_MAY_RUN, forbidden_for_apps};
+use super::redis_conf::redact_user_args;
+use super::{Findings, Policy, rules::*};
+
+/// The rules an ACL file can break.
+pub const RULES: &[Rule] = &[
+    DEFAULT_USER,
+    ACL_PLAINTEXT_PASSWORD,
+    APP_PERMISSIONS,
+    MONITORING_PERMISSIONS,
+];
+
+/// Replays an ACL file (Redis's users.acl or Dragonfly's ACL file) user by user.
+pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
+    let mut saw_default = false;
+    for (i, raw) in content.lines().enumerate() {
+        // Redis splits ACL file lines on spaces (no quoting: `"+@all"` is a syntax error that
+        // makes it refuse the whole file); Dragonfly on whitespace.
+        let tokens: Vec<&str> = raw.split_whitespace().collect();
+        if tokens.len() < 2 || !tokens[0].eq_ignore_ascii_case("user") {
+            continue;
+        }
+        let (name, rules) = (tokens[1], &tokens[2..]);
+        saw_default |= name == "default";
+        check_user(
+            f,
+            p,
+            Some(i + 1),
+            name,
+            rules,
+            &redact_user_args(tokens[0], &tokens[1..]),
+        );
+    }
+    if !saw_default {
+        f.add(
+            DEFAULT_USER,
+            None,
+            "no `user default` line: Redis and Dragonfly create default as `on nopass +@all`",
+        );
+    }
+}
+
+/// The checks of one ACL user, from an ACL file or a `user` line of redis.conf. `shown` is
+/// the line with its passwords redacted.
+pub fn check_user<S: AsRef<str>>(
+    f: &mut Findings<'_>,
+    p: &Policy,
+    line: Option<usize>,
+    name: &str,
+    rules: &[S],
+    shown: &str,
+) {
+    // Keywords, commands and categories are case-insensitive; user names are not.
+    let rules: Vec<String> = rules
+        .iter()
+        .map(|t| t.as_ref().to_ascii_lowercase())
+        .collect();
+    let on = rules.iter().fold(false, |on, r| match r.as_str() {
+        "on" => true,
+        "off" | "reset" => false,
+        _ => on,
+    });
+    if rules.iter().any(|r| r.starts_with('>') || r == "nopass") {
+        f.add(ACL_PLAINTEXT_PASSWORD, line, shown);
+    }
+    if name == "default" && on {
+        f.add(DEFAULT_USER, line, shown);
+    }
+    if !on {
+        return;
+    }
+    if name == "monitoring" {
+        if !monitoring_confined(&rules, p) {
+            f.add(MONITORING_PERMISSIONS, line, shown);
+        }
+    } else if is_confined_user(name) && grants_forbidden(&rules, p) {
+        f.add(APP_PERMISSIONS, line, shown);
+    }
+}
+
+/// Users whose permissions must stay confined: the application user and any extra user.
+/// (`monitoring` is confined more tightly, by [`monitoring_confined`].)
+fn is_confined_user(name: &str) -> bool {
+    !matches!(name, "default" | "admin" | "monitoring")
+}
+
+/// Whether the monitoring user may run `cmd` ([`MONITORING_MAY_RUN`]).
+fn monitoring_may_run(cmd: &str) -> bool {
+    MONITORING_MAY_RUN
+        .iter()
+        .any(|m| cmd == *m || m.strip_suffix('*').is_some_and(|p| cmd.starts_with(p)))
+}
+
+/// Whether the monitoring user's rules, replayed in order, leave it without key or channel
+/// access, without selectors, and with no forbidden-table command but those it needs.
+fn monitoring_confined(rules: &[String], p: &Policy) -> bool {
+    let keys = rules.iter().fold(false, |keys, r| match r.as_str() {
+        "allkeys" => true,
+        "resetkeys" | "reset" => false,
+        r if r.starts_with('~') || (r.starts_with('%') && r.contains('~')) => true,
+        _ => keys,
+    });
+    let channels = rules.iter().fold(false, |channels, r| match r.as_str() {
+        "allchannels" => true,
+        "resetchannels" | "reset" => false,
+        r if r.starts_with('&') => true,
+        _ => channels,
+    });
+    let selectors = rules.iter().any(|r| r.starts_with('('));
+    !keys
+        && !channels
+        && !selectors
+        && forbidden_for_apps(p)
+            .iter()
+            .all(|(cmd, cats)| monitoring_may_run(cmd) || !grants(rules, cmd, cats))
+}
+
+/// Replays a user's command rules in order, for every dangerous, admin or scripting command,
+/// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
+/// their own, so an application user may not have any.
+fn grants_forbidden(rules: &[String], p: &Policy) -> bool {
+    rules.iter().any(|r| r.starts_with('('))
+        || forbidden_for_apps(p)
+            .iter()
+            .any(|(cmd, cats)| grants(rules, cmd, cats))
+}
+
+/// Whether `rules` (lowercase), replayed in order as Redis 7.0's ACL SETUSER does, leave the
+/// forbidden-table entry `cmd` (`flushall`, `config|set`) with its categories allowed.
+///
+/// `+X|Y` where X has subcommands grants just that subcommand. Where X has none (FLUSHALL,
+/// SHUTDOWN, REPLICAOF...), `+X|Y` is a "first-arg" rule: Redis 7.0 accepts it (with a
+/// deprecation warning) and lets the user run X with first argument Y, so `+flushall|async`
+/// grants FLUSHALL. `-X|Y` is then an error Redis refuses, and revokes nothing.
+fn grants(rules: &[String], cmd: &str, cats: &[&str]) -> bool {
+    let (base, has_sub) = match cmd.split_once('|') {
+        Some((base, _)) => (base, true),
+        None => (cmd, false),
+    };
+    rules.iter().fold(false, |allowed, r| match r.as_str() {
+        "allcommands" | "+@all" => true,
+        "nocommands" | "-@all" | "reset" => false,
+        _ => {
+            let Some((plus, body)) = r
+                .strip_prefix('+')
+                .map(|b| (true, b))
+                .or_else(|| r.strip_prefix('-').map(|b| (false, b)))
+            else {
+                return allowed;
+            };
+            let hit = match (body.strip_prefix('@'), body.split_once('|')) {
+                (Some(cat), _) => cats.contains(&cat),
+                // `+config` grants every CONFIG subcommand; `-flushall` revokes FLUSHALL and
+                // every first-arg rule of it.
+                (None, None) => body == base,
+                // `+config|set` grants just that one.
+                (None, Some(_)) if has_sub => body == cmd,
+                // `+flushall|async`: a first-arg rule grants the command; `-flushall|async`
+                // is refused by Redis and changes nothing.
+                (None, Some((b, first_arg))) => plus && b == base && !first_arg.is_empty(),
+            };
+            if hit { plus } else { allowed }
+        }
+    })
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs the servers the live tests boot besides Debian 12's own redis-server 7.0:
+# Redis 8.0 and Valkey 8.1 from Debian 13 ("trixie") packages, unpacked into a private prefix
+# and started through trixie's own dynamic loader. Nothing in /etc/apt, dpkg's database or the
+# system's libraries changes; only Debian's archive is contacted. Idempotent: a complete prefix
+# is left alone.
+#
+# Result (names the tests use; see docs/servers.md):
+#   PREFIX/bin/redis8-server  PREFIX/bin/redis8-cli     Redis 8.0 (trixie's redis-server)
+#   PREFIX/bin/valkey-server  PREFIX/bin/valkey-cli     Valkey 8.1
+# Each is a wrapper that `exec`s the loader, so the wrapper's PID is the server's.
+#
+# Usage: tests/install-servers.sh [PREFIX]   (default /opt/redis-harden-servers; or set
+# REDIS_HARDEN_SERVERS). Needs no root when PREFIX is writable.
+set -euo pipefail
+
+prefix="${1:-${REDIS_HARDEN_SERVERS:-/opt/redis-harden-servers}}"
+wrappers=(redis8-server redis8-cli valkey-server valkey-cli)
+# What the packages need at run time beyond themselves (Lua is linked in statically).
+packages=(valkey-server valkey-tools redis-server redis-tools libc6 libgcc-s1 libstdc++6
+    libatomic1 libssl3t64 libjemalloc2 liblzf1 libsystemd0 libcap2 libzstd1 zlib1g)
+
+complete() {
+    local w
+    for w in "${wrappers[@]}"; do
+        [ -x "$prefix/bin/$w" ] || return 1
+    done
+    [ -f "$prefix/.complete" ]
+}
+
+if complete; then
+    echo "install-servers: $prefix already complete"
+    exit 0
+fi
+
+# Work in a scratch directory next to the prefix; the prefix appears only when whole.
+mkdir -p "$(dirname "$prefix")"
+work="$(mktemp -d "$(dirname "$prefix")/.redis-harden-servers.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+apt_dir="$work/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/etc/preferences.d" \
+    "$apt_dir/etc/apt.conf.d" "$apt_dir/debs" "$work/stage/root" "$work/stage/bin"
+: >"$apt_dir/status"
+cat >"$apt_dir/sources.list" <<'EOF'
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+EOF
+cat >"$apt_dir/apt.conf" <<EOF
+Dir::Etc::SourceList "$apt_dir/sources.list";
+Dir::Etc::SourceParts "$apt_dir/etc/sources.list.d";
+Dir::Etc::Preferences "$apt_dir/etc/preferences";
+Dir::Etc::PreferencesParts "$apt_dir/etc/preferences.d";
+Dir::Etc::Parts "$apt_dir/etc/apt.conf.d";
+Dir::State "$apt_dir";
+Dir::State::Lists "$apt_dir/lists";
+Dir::State::status "$apt_dir/status";
+Dir::Cache "$apt_dir/cache";
+Dir::Cache::Archives "$apt_dir/cache/archives";
+APT::Architecture "amd64";
+APT::Get::AllowUnauthenticated "false";
+// The scratch directory belongs to whoever runs this; apt need not drop to _apt.
+APT::Sandbox::User "$(id -un)";
+EOF
+mkdir -p "$apt_dir/etc/sources.list.d"
+export APT_CONFIG="$apt_dir/apt.conf"
+
+echo "install-servers: fetching trixie's package lists (private apt configuration)"
+apt-get update -q -o Dpkg::Progress-Fancy=0 >/dev/null
+echo "install-servers: downloading ${packages[*]}"
+(cd "$apt_dir/debs" && apt-get download -q "${packages[@]}" >/dev/null)
+for deb in "$apt_dir"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$work/stage/root"
+done
+
+root="$prefix/root"
+lib="$root/usr/lib/x86_64-linux-gnu"
+wrap() { # NAME BINARY
+    cat >"$work/stage/bin/$1" <<EOF
+#!/bin/sh
+# $1: Debian 13's $2 through its own loader and libraries (tests/install-servers.sh).
+exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$root/usr/bin/$2" "\$@"
+EOF
+    chmod 0755 "$work/stage/bin/$1"
+}
+wrap redis8-server redis-server
+wrap redis8-cli redis-cli
+wrap valkey-server valkey-server
+wrap valkey-cli valkey-cli
+touch "$work/stage/.complete"
+
+rm -rf "$prefix"
+mv "$work/stage" "$prefix"
+
+for w in redis8-server valkey-server; do
+    "$prefix/bin/$w" --version
+done
+echo "install-servers: installed into $prefix"
