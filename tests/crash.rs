@@ -330,6 +330,11 @@ fn crash_case(case: &Case) {
                 break;
             }
             kills += 1;
+            // Exit 0 even when the killed run had already committed: the issue asks for it,
+            // and a user who re-runs `rotate passwords` after a crash must hear "done", not
+            // "already being rotated, run --finish" (which would drop the old passwords before
+            // any client has the new ones). So the commit record has to outlive every step of
+            // the command, the summary on stdout included.
             let again = run(dir, &cmd);
             if again.code != 0 {
                 failures.push(format!(
