@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Create or refresh a deployment bundle: keys, certificates, secrets and configs.
     #[command(
-        after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
+        after_help = "Examples:\n  redis-harden init --env production\n  redis-server deploy/production/redis.conf\n\n  redis-harden init --env staging --out /srv/redis --target host --set 'tls.hostnames=[redis.internal]'\n  redis-harden init --env production --format json > summary.json\n  redis-harden init --env production --profile - < team.yaml\n\nRe-running is safe: existing secrets, keys and certificates are reused, never replaced,\nand configs are re-rendered from them byte for byte."
     )]
     Init(WriteArgs),
     /// Re-render every config from the profile, templates and the secrets already in DIR.

@@ -359,45 +359,63 @@ fn dragonfly_needs_256_mib_per_thread() {
     .success();
 }
 
-/// The compose healthcheck, run for real against a live redis-server (the same bundle files,
-/// at their local paths): it passes with the monitoring password in REDISCLI_AUTH and fails
-/// with a wrong one, so it proves a TLS login rather than a listening port.
+/// The compose healthcheck, run for real against a live server of each family and version
+/// (the same bundle files, at their local paths): it passes with the monitoring password in
+/// REDISCLI_AUTH and fails with a wrong one, so it proves a TLS login rather than a listening
+/// port. Valkey's healthcheck runs valkey-cli.
 #[test]
 fn the_healthcheck_really_logs_in() {
-    for env in ["production", "testing"] {
-        let bundle = Bundle::init(env, &[]);
-        let _server = Server::start(&bundle);
-        // The docker bundle of the same profile, for its healthcheck command.
-        let docker = bundle.tmp.path().join("docker");
-        let port = format!("redis.port={}", bundle.port);
-        run(
-            bundle.tmp.path(),
-            &[
+    for srv in crate::support::ALL_SERVERS {
+        for env in ["production", "testing"] {
+            let bundle = Bundle::init_for(srv, env, &[]);
+            let _server = Server::start(&bundle);
+            // The docker bundle of the same profile, for its healthcheck command.
+            let docker = bundle.tmp.path().join("docker");
+            let port = format!("redis.port={}", bundle.port);
+            let mut args = vec![
                 "init", "--env", env, "--target", "docker", "--out", "docker", "--set", &port,
-            ],
-        )
-        .success();
-        let compose: Value = serde_saphyr::from_str(
-            &std::fs::read_to_string(docker.join("docker-compose.yml")).unwrap(),
-        )
-        .unwrap();
-        let test = strings(&compose["services"]["redis"]["healthcheck"]["test"]);
-        let local = format!("{}/", bundle.dir.display());
-        let cmd = test[1].replace("/usr/local/etc/redis/", &local);
-        let healthcheck = |password: &str| {
-            require("redis-cli", "apt-get install -y redis-tools");
-            Command::new("timeout")
-                .args(["-k", "1", "10", "sh", "-c", &cmd])
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("REDISCLI_AUTH", password)
-                .status()
-                .expect("run the healthcheck")
-        };
-        assert!(
-            healthcheck(&bundle.password("monitoring")).success(),
-            "{env}: {cmd}"
-        );
-        assert!(!healthcheck("wrong-password").success(), "{env}: {cmd}");
+            ];
+            args.extend_from_slice(srv.init_args);
+            run(bundle.tmp.path(), &args).success();
+            let compose: Value = serde_saphyr::from_str(
+                &std::fs::read_to_string(docker.join("docker-compose.yml")).unwrap(),
+            )
+            .unwrap();
+            let facts = srv.facts();
+            let service = if facts.name == "Valkey" {
+                "valkey"
+            } else {
+                "redis"
+            };
+            let test = strings(&compose["services"][service]["healthcheck"]["test"]);
+            let local = format!("{}/", bundle.dir.display());
+            let cmd = test[1].replace(&format!("{}/", facts.container_config_dir), &local);
+            assert!(cmd.starts_with(facts.cli_program), "{cmd}");
+            // The image's cli: Debian's redis-cli, or valkey-cli from install-servers.sh.
+            let cli = srv.cli_program();
+            let mut path = std::ffi::OsString::new();
+            if facts.cli_program == "valkey-cli" {
+                path.push(cli.parent().unwrap());
+                path.push(":");
+            } else {
+                require("redis-cli", "apt-get install -y redis-tools");
+            }
+            path.push(std::env::var_os("PATH").unwrap_or_default());
+            let healthcheck = |password: &str| {
+                Command::new("timeout")
+                    .args(["-k", "1", "10", "sh", "-c", &cmd])
+                    .env_clear()
+                    .env("PATH", &path)
+                    .env("REDISCLI_AUTH", password)
+                    .status()
+                    .expect("run the healthcheck")
+            };
+            let ctx = format!("{} {env}: {cmd}", srv.label);
+            assert!(
+                healthcheck(&bundle.password("monitoring")).success(),
+                "{ctx}"
+            );
+            assert!(!healthcheck("wrong-password").success(), "{ctx}");
+        }
     }
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the servers the live tests boot besides Debian 12's own redis-server 7.0:
 # Redis 8.0 and Valkey 8.1 from Debian 13 ("trixie") packages, unpacked into a private prefix
-# and started through trixie's own dynamic loader. Nothing in /etc/apt, dpkg's database or the
+# and started through trixie's own dynamic loader, and Valkey 8.0 from bookworm-backports
+# (built for this release: it runs on the system's own libraries). Nothing in /etc/apt, dpkg's database or the
 # system's libraries changes; only Debian's archive is contacted. Idempotent: a complete prefix
 # is left alone.
 #
 # Result (names the tests use; see docs/servers.md):
 #   PREFIX/bin/redis8-server  PREFIX/bin/redis8-cli     Redis 8.0 (trixie's redis-server)
 #   PREFIX/bin/valkey-server  PREFIX/bin/valkey-cli     Valkey 8.1
+#   PREFIX/bin/valkey80-server PREFIX/bin/valkey80-cli  Valkey 8.0 (bookworm-backports)
 # Each is a wrapper that `exec`s the loader, so the wrapper's PID is the server's.
 #
 # Usage: tests/install-servers.sh [PREFIX]   (default /opt/redis-harden-servers; or set
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 prefix="${1:-${REDIS_HARDEN_SERVERS:-/opt/redis-harden-servers}}"
-wrappers=(redis8-server redis8-cli valkey-server valkey-cli)
+wrappers=(redis8-server redis8-cli valkey-server valkey-cli valkey80-server valkey80-cli)
 # What the packages need at run time beyond themselves (Lua is linked in statically).
 packages=(valkey-server valkey-tools redis-server redis-tools libc6 libgcc-s1 libstdc++6
     libatomic1 libssl3t64 libjemalloc2 liblzf1 libsystemd0 libcap2 libzstd1 zlib1g)
@@ -39,10 +41,12 @@ work="$(mktemp -d "$(dirname "$prefix")/.redis-harden-servers.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 apt_dir="$work/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/etc/preferences.d" \
-    "$apt_dir/etc/apt.conf.d" "$apt_dir/debs" "$work/stage/root" "$work/stage/bin"
+    "$apt_dir/etc/apt.conf.d" "$apt_dir/debs" "$apt_dir/debs-valkey80" "$work/stage/root" \
+    "$work/stage/root-valkey80" "$work/stage/bin"
 : >"$apt_dir/status"
 cat >"$apt_dir/sources.list" <<'EOF'
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
 EOF
 cat >"$apt_dir/apt.conf" <<EOF
 Dir::Etc::SourceList "$apt_dir/sources.list";
@@ -70,6 +74,12 @@ echo "install-servers: downloading ${packages[*]}"
 for deb in "$apt_dir"/debs/*.deb; do
     dpkg-deb -x "$deb" "$work/stage/root"
 done
+echo "install-servers: downloading valkey-server and valkey-tools from bookworm-backports"
+(cd "$apt_dir/debs-valkey80" &&
+    apt-get download -q valkey-server/bookworm-backports valkey-tools/bookworm-backports >/dev/null)
+for deb in "$apt_dir"/debs-valkey80/*.deb; do
+    dpkg-deb -x "$deb" "$work/stage/root-valkey80"
+done
 
 root="$prefix/root"
 lib="$root/usr/lib/x86_64-linux-gnu"
@@ -85,12 +95,21 @@ wrap redis8-server redis-server
 wrap redis8-cli redis-cli
 wrap valkey-server valkey-server
 wrap valkey-cli valkey-cli
+# Valkey 8.0 is built for Debian 12: no loader of its own is needed.
+for w in server cli; do
+    cat >"$work/stage/bin/valkey80-$w" <<EOF
+#!/bin/sh
+# valkey80-$w: bookworm-backports' valkey-$w 8.0 (tests/install-servers.sh).
+exec "$prefix/root-valkey80/usr/bin/valkey-$w" "\$@"
+EOF
+    chmod 0755 "$work/stage/bin/valkey80-$w"
+done
 touch "$work/stage/.complete"
 
 rm -rf "$prefix"
 mv "$work/stage" "$prefix"
 
-for w in redis8-server valkey-server; do
+for w in redis8-server valkey-server valkey80-server; do
     "$prefix/bin/$w" --version
 done
 echo "install-servers: installed into $prefix"

@@ -18,6 +18,9 @@ macro_rules! on_every_server {
         mod redis_8_0 {
             $(#[test] fn $name() { super::$name(&crate::support::REDIS_8_0) })*
         }
+        mod valkey_8_0 {
+            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_0) })*
+        }
         mod valkey_8_1 {
             $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
         }

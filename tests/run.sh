@@ -55,9 +55,10 @@ python3 -m pip install "${pip_args[@]}" 'jsonschema>=4.18'
 (cd examples/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- issue 10: server families and versions ---------------------------------------------
-# Redis 8.0 and Valkey 8.1 for the live tests, from Debian 13's packages in a private prefix
-# (/opt/redis-harden-servers/bin/{redis8-server,redis8-cli,valkey-server,valkey-cli}); only
-# Debian's archive is contacted and nothing in the system changes. See docs/servers.md.
+# Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
+# live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
+# valkey-server,valkey-cli,valkey80-server,valkey80-cli}. Only Debian's archive is contacted
+# and nothing in the system changes. See docs/servers.md.
 bash tests/install-servers.sh
 # --- end issue 10 ---------------------------------------------------------------------------
 
@@ -76,6 +77,7 @@ redis-server --version
 redis-cli --version
 /opt/redis-harden-servers/bin/redis8-server --version
 /opt/redis-harden-servers/bin/valkey-server --version
+/opt/redis-harden-servers/bin/valkey80-server --version
 openssl version
 timeout --version | head -n 1
 git --version

@@ -272,8 +272,8 @@ fn static_audit_judges_by_the_named_version() {
             "`server.version` = \"9.9\": Redis 9.9 is not supported",
         ),
         (
-            &["--engine", "valkey", "--set", "server.version=8.0"][..],
-            "Valkey 8.0 is not supported",
+            &["--engine", "valkey", "--set", "server.version=7.2"][..],
+            "Valkey 7.2 is not supported",
         ),
         (&["--set", "server.version=8"][..], "`server.version`"),
         (
@@ -320,4 +320,62 @@ fn a_bundle_audit_follows_the_profiles_version() {
     );
     r.failure(1);
     assert_eq!(rules(&r), ["unknown-directive"], "{}", r.stdout);
+}
+
+/// `server.version` is validated per engine, and the image must be the engine's at that
+/// version: bad input exits 2 naming the key and value, and writes nothing.
+#[test]
+fn versions_and_images_are_validated_per_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (
+            &["--set", "server.version=9.9"][..],
+            "`server.version` = 9.9: Redis 9.9 is not supported; supported versions: 7.0, 8.0",
+        ),
+        (
+            &["--engine", "valkey", "--set", "server.version=7.2"][..],
+            "Valkey 7.2 is not supported; supported versions: 8.0, 8.1",
+        ),
+        (
+            &["--set", "server.version=\"8.0\\nport 6379\""][..],
+            "is not a server version",
+        ),
+        (
+            &["--set", "docker.redis_image=valkey/valkey:8.1"][..],
+            "`docker.redis_image` = \"valkey/valkey:8.1\": is not a Redis image",
+        ),
+        (
+            &[
+                "--set",
+                "server.version=8.0",
+                "--set",
+                "docker.redis_image=redis:8.2.1",
+            ][..],
+            "tag \"8.2.1\" is not a Redis 8.0 release",
+        ),
+        (
+            &[
+                "--engine",
+                "valkey",
+                "--set",
+                "docker.redis_image=redis:7.0.15",
+            ][..],
+            "is not a Valkey image",
+        ),
+    ] {
+        let mut all = vec!["init", "--env", "production", "--out", "out"];
+        all.extend_from_slice(args);
+        run(tmp.path(), &all).failure(2).stderr_has(needle);
+        assert!(!tmp.path().join("out").exists(), "{args:?} wrote a bundle");
+    }
+    // A profile file may write the version as a YAML number; the image follows it.
+    std::fs::write(
+        tmp.path().join("redis-harden.yaml"),
+        "version: 1\nenvironments:\n  staging:\n    server:\n      version: 8.0\n",
+    )
+    .unwrap();
+    let r = run(tmp.path(), &["profile", "show", "--env", "staging"]);
+    r.success()
+        .stdout_has("version: \"8.0\"")
+        .stdout_has("redis_image: redis:8.0.2-bookworm");
 }

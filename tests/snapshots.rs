@@ -65,6 +65,7 @@ fn production_with_team_settings() {
 fn each_engine_and_version() {
     for (name, sets) in [
         ("redis-8.0", &["server.version=8.0"][..]),
+        ("valkey-8.0", &["engine=valkey", "server.version=8.0"][..]),
         ("valkey-8.1", &["engine=valkey"][..]),
     ] {
         pin(

@@ -564,12 +564,12 @@ fn rename_command(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
     }
 }
 
-fn password_in_conf(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
-    for d in c
-        .directives
-        .iter()
-        .filter(|d| d.name == "requirepass" || d.name == "masterauth")
-    {
+fn password_in_conf(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // Valkey 8 also spells the replication password `primaryauth`.
+    let primary = p.server.primary_spelling == crate::server::PrimarySpelling::Primary;
+    for d in c.directives.iter().filter(|d| {
+        d.name == "requirepass" || d.name == "masterauth" || (primary && d.name == "primaryauth")
+    }) {
         if d.args.first().is_some_and(|a| !a.is_empty()) {
             f.add(
                 PASSWORD_IN_CONF,

@@ -68,7 +68,7 @@ rules! {
         "move users into the ACL file";
     PASSWORD_IN_CONF = "password-in-conf", High,
         "a plaintext password in a config file is readable by anyone who can read the file",
-        "use ACL users with #<sha256> hashes instead of requirepass/masterauth";
+        "use ACL users with #<sha256> hashes instead of requirepass/masterauth (primaryauth in Valkey)";
     DEFAULT_USER = "default-user", Critical,
         "an enabled default user lets unauthenticated connections run commands",
         "write `user default off` in the ACL file";

@@ -112,6 +112,8 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// The release line, `MAJOR.MINOR`: 7.0 or 8.0 for Redis, 8.1 for Valkey (see
+    /// docs/servers.md). Decides the directives written and the compose image.
     pub version: ServerVersion,
 }
 
@@ -131,7 +133,8 @@ pub struct FirewallSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DockerSettings {
-    /// Pinned image references; a floating tag would change the server under you.
+    /// Pinned image references, by a version tag or a digest; a floating tag (none, or
+    /// `:latest`) would change the server under you, and is refused.
     pub redis_image: ImageRef,
     pub dragonfly_image: ImageRef,
     /// The non-root uid:gid the container runs as; key files must be owned by it.
@@ -140,14 +143,15 @@ pub struct DockerSettings {
     pub gid: u32,
     /// The container's memory limit.
     pub memory_limit: MemorySize,
-    /// CPU limit in cores, e.g. 1 or 0.5.
+    /// CPU limit in cores, e.g. 1 or 0.5: more than 0, at most 1024.
     pub cpus: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DragonflySettings {
-    /// Worker threads (`--proactor_threads`); Dragonfly needs 256 MiB of maxmemory per thread.
+    /// Worker threads (`--proactor_threads`), 1-1024; Dragonfly needs 256 MiB of maxmemory
+    /// per thread.
     pub threads: u32,
 }
 
@@ -156,7 +160,8 @@ pub struct DragonflySettings {
 pub struct RedisSettings {
     /// The TLS port; the plaintext port when `tls.enabled` is false.
     pub port: Port,
-    /// Addresses the server listens on (redis.conf `bind`).
+    /// Addresses the server listens on (redis.conf `bind`), at least one. Host names are
+    /// refused; with TLS off, only loopback addresses.
     pub bind: Vec<BindAddr>,
     /// The memory limit of the data set (redis.conf `maxmemory`).
     pub maxmemory: MemorySize,
@@ -183,9 +188,10 @@ pub struct TlsSettings {
     pub ciphers: CipherProfile,
     /// Whether clients must present a certificate from the bundle's CA.
     pub client_auth: ClientAuth,
-    /// DNS names in the server certificate (clients verify the one they connect to).
+    /// DNS names in the server certificate (clients verify the one they connect to);
+    /// `localhost` is always added. IP addresses and wildcards are refused.
     pub hostnames: Vec<Hostname>,
-    /// IP addresses in the server certificate.
+    /// IP addresses in the server certificate; `127.0.0.1` is always added.
     pub ips: Vec<IpAddr>,
     /// The key algorithm of the CA and the certificates.
     pub key_type: KeyType,
@@ -198,7 +204,7 @@ pub struct TlsSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSettings {
-    /// Length of each generated password (alphanumeric), 12-256.
+    /// Length of each generated password (alphanumeric), 12-256; used for new passwords only.
     pub password_length: u32,
     /// Master-key mode only: bump a secret's generation to rotate it without changing the
     /// master key. Keys are user names, `encryption_key` or `dragonfly_requirepass`; absent = 1.
@@ -226,9 +232,9 @@ pub struct AclSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppUser {
-    /// Key patterns the user may touch (`~pattern`).
+    /// Key patterns the user may touch (`~pattern`); at least one.
     pub keys: Vec<KeyPattern>,
-    /// Pub/sub channel patterns the user may use (`&pattern`).
+    /// Pub/sub channel patterns the user may use (`&pattern`); may be empty.
     pub channels: Vec<KeyPattern>,
 }
 
@@ -242,7 +248,9 @@ pub struct AdminUser {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraUser {
-    /// The user name; also names its password, REDIS_PASSWORD_NAME.
+    /// The user name; also names its password, `REDIS_PASSWORD_<NAME>` in `secrets.env`. Not
+    /// `default`, `app`, `monitoring` or `admin`, and not one whose variable another's shares
+    /// (`a-b` and `a_b`).
     pub name: UserName,
     /// Key patterns the user may touch (`~pattern`).
     #[serde(default)]
@@ -250,7 +258,8 @@ pub struct ExtraUser {
     /// Pub/sub channel patterns the user may use (`&pattern`).
     #[serde(default)]
     pub channels: Vec<KeyPattern>,
-    /// Command rules, at least one: `+@read`, `-@dangerous`, `+get`.
+    /// Command rules, at least one: `+@read`, `-@dangerous`, `+get`. `|` only after a command
+    /// that has subcommands, since `+flushall|async` would grant FLUSHALL.
     pub commands: Vec<AclRule>,
     /// Whether the user can log in.
     #[serde(default = "yes")]

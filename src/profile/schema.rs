@@ -266,14 +266,26 @@ fn walk(
     }
 }
 
+/// The values of an enum: `enum`, or (when a variant is documented) `oneOf` of `enum`s and
+/// `const`s.
+fn enum_values(schema: &Value) -> Option<Vec<&str>> {
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return Some(values.iter().filter_map(Value::as_str).collect());
+    }
+    if let Some(c) = schema.get("const").and_then(Value::as_str) {
+        return Some(vec![c]);
+    }
+    let branches = schema.get("oneOf")?.as_array()?;
+    branches.iter().try_fold(vec![], |mut all, b| {
+        all.extend(enum_values(b)?);
+        Some(all)
+    })
+}
+
 fn type_name(defs: &Map<String, Value>, schema: &Value) -> String {
     let target = deref(defs, schema);
-    if let Some(values) = target.get("enum").and_then(Value::as_array) {
-        let names: Vec<String> = values
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|v| format!("`{v}`"))
-            .collect();
+    if let Some(values) = enum_values(target) {
+        let names: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
         return format!("one of {}", names.join(", "));
     }
     if let Some(r) = reference(schema) {

@@ -160,6 +160,9 @@ const VALKEY_HOST: HostLayout = HostLayout {
     user: "valkey",
 };
 
+/// Valkey 8.0's addition to the forbidden table (`ACL CAT` on valkey-server 8.0.1).
+const VALKEY_8_0_EXTRA: &[(&str, &[&str])] = &[("script|show", &["scripting", "slow"])];
+
 /// Valkey 8.1's additions to the forbidden table (`ACL CAT` on valkey-server 8.1.1).
 const VALKEY_8_1_EXTRA: &[(&str, &[&str])] = &[
     ("commandlog|get", &["admin", "dangerous", "slow"]),
@@ -202,6 +205,22 @@ pub const SUPPORTED: &[Facts] = &[
         primary_spelling: PrimarySpelling::Master,
         host_layout: REDIS_HOST,
         container_config_dir: "/usr/local/etc/redis",
+    },
+    Facts {
+        engine: Engine::Valkey,
+        version: ServerVersion::new(8, 0),
+        proven: "8.0.1",
+        image: "valkey/valkey:8.0.1-bookworm",
+        name: "Valkey",
+        server_program: "valkey-server",
+        cli_program: "valkey-cli",
+        directives: include_str!("valkey-8.0.directives"),
+        forbidden_extra: VALKEY_8_0_EXTRA,
+        hide_user_data_default: Some(true),
+        app_probes: &[],
+        primary_spelling: PrimarySpelling::Primary,
+        host_layout: VALKEY_HOST,
+        container_config_dir: "/usr/local/etc/valkey",
     },
     Facts {
         engine: Engine::Valkey,
@@ -488,6 +507,22 @@ mod tests {
     }
 
     #[test]
+    fn valkeys_primaryauth_is_a_password_in_the_config() {
+        use crate::policy::{self, Policy};
+        use crate::profile::Environment;
+        let conf = "port 0\ntls-port 6379\naclfile /x\nprimaryauth Hunter2Hunter2\n";
+        let p = Policy::for_env(Environment::Production, false, false)
+            .for_server(facts(Engine::Valkey, ServerVersion::new(8, 1)).unwrap());
+        let found = policy::check("redis.conf", conf, &p);
+        let f = found
+            .iter()
+            .find(|f| f.rule == "password-in-conf")
+            .expect("primaryauth is found");
+        assert_eq!(f.text, "primaryauth <redacted>");
+        assert!(found.iter().all(|f| !f.text.contains("Hunter2")));
+    }
+
+    #[test]
     fn hello_names_the_family_and_version() {
         let d = Detected::from_hello("valkey", "8.1.1").unwrap();
         assert_eq!(
@@ -495,6 +530,8 @@ mod tests {
             (Engine::Valkey, ServerVersion::new(8, 1))
         );
         assert_eq!(d.facts().unwrap().proven, "8.1.1");
+        let d = Detected::from_hello("valkey", "8.0.1").unwrap();
+        assert_eq!(d.facts().unwrap().proven, "8.0.1");
         let d = Detected::from_hello("redis", "7.2.4").unwrap();
         let err = d.facts().unwrap_err();
         assert!(

@@ -214,7 +214,19 @@ pub const VALKEY_8_1: ServerUnderTest = ServerUnderTest {
     install: INSTALL_PREFIXED,
 };
 
-pub const ALL_SERVERS: [&ServerUnderTest; 3] = [&REDIS_7_0, &REDIS_8_0, &VALKEY_8_1];
+/// bookworm-backports' valkey-server 8.0.1 (tests/install-servers.sh).
+pub const VALKEY_8_0: ServerUnderTest = ServerUnderTest {
+    label: "valkey-8.0",
+    init_args: &["--engine", "valkey", "--set", "server.version=8.0"],
+    engine: redis_harden::profile::Engine::Valkey,
+    version: (8, 0),
+    info_version: "valkey_version:8.0.1",
+    server: "valkey80-server",
+    cli: "valkey80-cli",
+    install: INSTALL_PREFIXED,
+};
+
+pub const ALL_SERVERS: [&ServerUnderTest; 4] = [&REDIS_7_0, &REDIS_8_0, &VALKEY_8_0, &VALKEY_8_1];
 
 /// Where tests/install-servers.sh puts Redis 8 and Valkey.
 pub fn servers_prefix() -> PathBuf {
