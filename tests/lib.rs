@@ -7,6 +7,8 @@ mod certs;
 mod check;
 mod cli_conventions;
 mod client_examples;
+mod concurrency;
+mod crash;
 mod deploy;
 mod docs;
 mod examples;

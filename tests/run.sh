@@ -26,6 +26,12 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 \
     redis-server redis-tools openssl coreutils bash git ca-certificates \
     nftables iptables iproute2 ufw shellcheck docker-compose hyperfine
+# --- issue 8: the bundle as a safe store ---
+# strace: tests/crash.rs kills every writing command at each file-system syscall
+# (-e inject=SYSCALL:signal=KILL:when=N); tests/concurrency.rs widens the race between two
+# writers with -e inject=...:delay_enter.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 strace
+# --- end issue 8 ---
 if ! command -v node >/dev/null; then
     apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 nodejs npm
 fi
@@ -104,6 +110,7 @@ shellcheck --version | sed -n 2p
 docker-compose --version
 node --version
 hyperfine --version
+strace -V | head -n 1
 man --version
 prometheus-redis-exporter --version 2>&1 | head -n 1
 promtool --version | head -n 1

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod store;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_redis-harden");
 
 /// The result of one run of the binary.
