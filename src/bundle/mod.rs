@@ -9,7 +9,7 @@ pub mod manifest;
 pub mod txn;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -302,6 +302,9 @@ pub struct Session {
     /// so bad input leaves even a directory that was never a bundle byte for byte.
     created_lock: bool,
     pub recovered: Option<txn::Recovery>,
+    /// This command committed (or found a committed transaction): once it exits normally,
+    /// `.committed` is removed (see [`txn::COMMITTED`]).
+    acknowledge: bool,
 }
 
 /// The result of [`Session::commit`].
@@ -324,12 +327,14 @@ impl Session {
             fresh: !root.exists(),
             created_lock: false,
             recovered: None,
+            acknowledge: false,
         };
         if let (Access::Write { wait }, false) = (access, s.fresh) {
             let (lock, created) = lock::acquire(root, shown, wait)?;
             s.lock = Some(lock);
             s.created_lock = created;
             s.recovered = txn::recover(root)?;
+            s.acknowledge = matches!(s.recovered, Some(txn::Recovery::RolledForward { .. }));
         }
         Ok(s)
     }
@@ -370,6 +375,7 @@ impl Session {
             }
             self.created_lock = false;
             committed?;
+            self.acknowledge = true;
         }
         self.created_lock = false;
         Ok(Committed::Done)
@@ -378,6 +384,10 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // Runs only when the command returns (after its summary), never when it is killed.
+        if self.acknowledge && self.lock.is_some() {
+            txn::acknowledge(&self.root);
+        }
         if self.created_lock && self.lock.is_some() {
             // Still locked: anyone who opened the file meanwhile re-checks it (see lock.rs).
             let _ = std::fs::remove_file(self.root.join(lock::LOCK_FILE));
@@ -397,7 +407,11 @@ fn create_dirs(root: &Path) -> Result<(), Error> {
         path: root.to_path_buf(),
         source,
     };
-    match std::fs::create_dir(root) {
+    // Created with its mode (the umask can only take bits away), so a crash before the
+    // chmod below never leaves a more open directory than an uninterrupted run.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(layout::DIR_MODE);
+    match builder.create(root) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
         other => other.map_err(err)?,
     }

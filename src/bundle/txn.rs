@@ -21,6 +21,11 @@ use crate::error::Error;
 pub const TXN_DIR: &str = ".txn";
 const JOURNAL: &str = "journal";
 const JOURNAL_TMP: &str = "journal.tmp";
+/// The journal of the last committed transaction, moved out of `.txn/` once applied and
+/// removed only when its command exits normally (see [`acknowledge`]). While it exists, a
+/// re-run of the same command knows its work is done: a crash between the commit and the
+/// end of the summary must not turn into "a rotation is already running".
+pub const COMMITTED: &str = ".committed";
 
 /// One file to put in place.
 #[derive(Debug, Clone)]
@@ -136,7 +141,7 @@ fn preflight(root: &Path, changes: &ChangeSet) -> Result<(), Error> {
 pub fn recover(root: &Path) -> Result<Option<Recovery>, Error> {
     let txn = root.join(TXN_DIR);
     let meta = match std::fs::symlink_metadata(&txn) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return last_committed(root),
         Err(source) => return Err(Error::Write { path: txn, source }),
         Ok(meta) => meta,
     };
@@ -148,28 +153,53 @@ pub fn recover(root: &Path) -> Result<Option<Recovery>, Error> {
         });
     }
     let journal_path = txn.join(JOURNAL);
-    match std::fs::read(&journal_path) {
-        Ok(bytes) => {
-            let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| Error::State {
-                path: journal_path.clone(),
-                reason: format!("is not a redis-harden journal: {e}"),
-                help: "restore the bundle from a backup".into(),
-            })?;
+    let found = match read_journal(&journal_path)? {
+        Some(journal) => {
             apply(root, &journal)?;
-            Ok(Some(Recovery::RolledForward {
+            Recovery::RolledForward {
                 command: journal.command,
-            }))
+            }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             std::fs::remove_dir_all(&txn).map_err(io(&txn))?;
             sync_dir(root)?;
-            Ok(Some(Recovery::RolledBack))
+            Recovery::RolledBack
         }
+    };
+    // `.txn/` without a journal is also what a crash leaves after the journal moved to
+    // `.committed`: that transaction did commit.
+    Ok(Some(last_committed(root)?.unwrap_or(found)))
+}
+
+/// The transaction whose command did not finish normally after committing, if any.
+fn last_committed(root: &Path) -> Result<Option<Recovery>, Error> {
+    Ok(
+        read_journal(&root.join(COMMITTED))?
+            .map(|j| Recovery::RolledForward { command: j.command }),
+    )
+}
+
+fn read_journal(path: &Path) -> Result<Option<Journal>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::State {
+                path: path.to_path_buf(),
+                reason: format!("is not a redis-harden journal: {e}"),
+                help: "restore the bundle from a backup".into(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Write {
-            path: journal_path,
+            path: path.to_path_buf(),
             source,
         }),
     }
+}
+
+/// Forgets the last committed transaction: its command has finished (summary printed).
+pub fn acknowledge(root: &Path) {
+    // Best effort: a marker left behind only makes a re-run of that command report it done.
+    let _ = std::fs::remove_file(root.join(COMMITTED));
 }
 
 /// Redoes a committed journal: idempotent, so a crash in here is completed by the next run.
@@ -214,7 +244,10 @@ fn apply(root: &Path, journal: &Journal) -> Result<(), Error> {
     for dir in &touched {
         sync_dir(dir)?;
     }
-    std::fs::remove_file(txn.join(JOURNAL)).map_err(io(&txn))?;
+    // Atomically: the journal leaves `.txn/` (so it is never applied twice over newer files)
+    // and stays as the record that this command's work is done until it exits.
+    let journal_path = txn.join(JOURNAL);
+    std::fs::rename(&journal_path, root.join(COMMITTED)).map_err(io(&journal_path))?;
     std::fs::remove_dir_all(&txn).map_err(io(&txn))?;
     sync_dir(root)
 }
