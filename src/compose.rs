@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::dragonfly;
 use crate::pki;
 use crate::profile::{Engine, EnvProfile, Environment};
-use crate::render::{self, Target};
-use crate::values::{BindAddr, ConfPath, ProjectName};
+use crate::target::{self, Target};
+use crate::values::{ConfPath, ProjectName};
 
 /// Relative paths of the files in the output directory.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -25,22 +25,6 @@ pub fn enabled(_: &EnvProfile, target: Target) -> bool {
 /// healthcheck password.
 pub fn server_env_enabled(p: &EnvProfile, target: Target) -> bool {
     p.engine == Engine::Dragonfly || target == Target::Docker
-}
-
-/// The addresses the server binds. In a container they are the container's own: `redis.bind`
-/// names host interfaces that do not exist there, and loopback would shut out every other
-/// container. So with TLS the server binds all interfaces of its network namespace, and who
-/// can reach it is decided by the compose networks (internal, nothing published outside
-/// development). Plaintext (testing) keeps loopback even there: it never reaches a network.
-pub fn server_bind(p: &EnvProfile, target: Target) -> Vec<BindAddr> {
-    if target == Target::Docker && p.tls.enabled {
-        vec![
-            BindAddr::parse("0.0.0.0").expect("valid"),
-            BindAddr::parse("-::").expect("valid"),
-        ]
-    } else {
-        p.redis.bind.clone()
-    }
 }
 
 /// What docker-compose.yml.tera needs.
@@ -84,7 +68,7 @@ struct Mount {
 /// certificate, key and the CA. Never the CA key, the client key or secrets.env.
 fn mounted(p: &EnvProfile) -> Vec<&'static str> {
     let mut files = match p.engine {
-        Engine::Redis | Engine::Valkey => vec![render::REDIS_CONF, render::USERS_ACL],
+        Engine::Redis | Engine::Valkey => vec![target::REDIS_CONF, target::USERS_ACL],
         Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
     };
     if p.tls.enabled {
@@ -174,7 +158,7 @@ pub fn context(
             p.docker.redis_image.to_string(),
             vec![
                 facts.server_program.to_string(),
-                dir.join(render::REDIS_CONF).to_string(),
+                dir.join(target::REDIS_CONF).to_string(),
             ],
         ),
         // The image's entrypoint prepends `dragonfly --logtostderr` to arguments that start
@@ -333,7 +317,7 @@ mod tests {
                 p.engine = engine;
                 let files = mounted(&p);
                 assert!(!files.contains(&pki::CA_KEY) && !files.contains(&pki::CLIENT_KEY));
-                assert!(!files.contains(&render::SECRETS_ENV));
+                assert!(!files.contains(&target::SECRETS_ENV));
                 assert_eq!(files.contains(&pki::SERVER_KEY), p.tls.enabled);
             }
         }

@@ -15,7 +15,7 @@ use crate::mozilla;
 use crate::profile::{
     CipherProfile, ClientAuth, EnvProfile, MaxmemoryPolicy, TlsProtocol, Violation,
 };
-use crate::render::Target;
+use crate::target::Target;
 use crate::values::ConfPath;
 
 /// Relative paths of the Dragonfly files in the output directory.
@@ -76,7 +76,7 @@ pub fn server_dir(target: Target, out_dir: &ConfPath) -> ConfPath {
 
 fn data_dir(target: Target, out_dir: &ConfPath) -> ConfPath {
     match target {
-        Target::Local => out_dir.join(crate::render::DATA_DIR),
+        Target::Local => out_dir.join(crate::target::DATA_DIR),
         Target::Host => ConfPath::parse("/var/lib/dragonfly").expect("valid"),
         // The image's VOLUME, owned by its dfly user.
         Target::Docker => ConfPath::parse("/data").expect("valid"),
@@ -214,7 +214,7 @@ pub fn context(p: &EnvProfile, target: Target, out_dir: &ConfPath) -> Result<Con
                 .into(),
         });
     }
-    let bind = crate::compose::server_bind(p, target)
+    let bind = crate::target::server_bind(p, target)
         .into_iter()
         .find(|b| !b.optional)
         .map(|b| b.ip.to_string())

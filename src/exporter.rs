@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::pki;
 use crate::profile::EnvProfile;
-use crate::render::Target;
+use crate::target::Target;
 use crate::values::ConfPath;
 
 /// The exporter's environment file, relative to the bundle. Secret: mode 0600.

@@ -6,7 +6,7 @@
 //! printed start line, the host's systemd drop-in, and compose's `environment:`.
 
 use crate::profile::EnvProfile;
-use crate::render::Target;
+use crate::target::Target;
 
 /// Where the file sits in the bundle (and, below the server's base directory, on the server).
 pub const CNF: &str = "openssl.cnf";

@@ -26,44 +26,10 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
     }
 }
 
-/// Where the server will find its files, which decides the paths inside `redis.conf`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Absolute paths inside the output directory: `redis-server DIR/redis.conf` boots as is.
-    Local,
-    /// Debian/Ubuntu packaging layout: /etc/redis, /var/lib/redis, systemd supervision.
-    Host,
-    /// Paths inside the official Redis container image (for docker-compose).
-    Docker,
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Target::Local => "local",
-            Target::Host => "host",
-            Target::Docker => "docker",
-        })
-    }
-}
-
-/// Relative paths of the rendered files in the output directory.
-pub const REDIS_CONF: &str = "redis.conf";
-pub const USERS_ACL: &str = "users.acl";
-pub const CLIENT_ENV: &str = "client.env";
-pub const GITIGNORE: &str = ".gitignore";
-pub const SECRETS_ENV: &str = "secrets.env";
-pub const DATA_DIR: &str = "data";
-pub const NFTABLES: &str = "firewall/nftables.nft";
-pub const IPTABLES: &str = "firewall/iptables.rules";
-pub const IP6TABLES: &str = "firewall/ip6tables.rules";
-pub const UFW: &str = "firewall/ufw.sh";
-/// For `--target host`: a drop-in for Debian's redis-server.service (installed as
-/// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
-pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
+pub use crate::target::{
+    CLIENT_ENV, DATA_DIR, GITIGNORE, IP6TABLES, IPTABLES, NFTABLES, REDIS_CONF, SECRETS_ENV,
+    SYSTEMD_DROPIN, Target, UFW, USERS_ACL,
+};
 
 /// One rendered file: where it goes, which template makes it, its mode, and whether this
 /// profile needs it.
@@ -658,7 +624,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         },
         redis: RedisCtx {
             port: p.redis.port.get(),
-            bind: strings(&compose::server_bind(p, input.target)),
+            bind: strings(&crate::target::server_bind(p, input.target)),
             maxmemory: p.redis.maxmemory.to_string(),
             maxmemory_policy: enum_str(&p.redis.maxmemory_policy),
             maxclients: p.redis.maxclients,
