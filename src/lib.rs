@@ -150,32 +150,7 @@ fn dispatch(
             stderr,
             &rerun_hint(argv),
         ),
-        cli::Command::Certs(cli::CertsCommand::Status {
-            env,
-            out,
-            files,
-            connect,
-            ca,
-            cert,
-            key,
-            warn_days,
-            format,
-            output,
-        }) => {
-            let opts = certs::Options {
-                env,
-                out,
-                files,
-                connect,
-                ca,
-                cert,
-                key,
-                warn_days,
-                format,
-                output,
-            };
-            certs::run(&opts, rt.now, &cwd, stdout)
-        }
+        cli::Command::Certs(cmd) => certs_status(cmd, rt.now, &cwd, stdout),
         cli::Command::Audit(args) => audit::run(&args, rt.now, &cwd, stdout),
         cli::Command::Profile(cli::ProfileCommand::Show { profile, format }) => {
             let resolved = profile::resolve(
@@ -196,55 +171,106 @@ fn dispatch(
             .map_err(io),
         cli::Command::Man => cli::man_page(stdout).map_err(io),
         cli::Command::Templates(cli::TemplatesCommand::List { templates: dir }) => {
-            let dir = dir.map(|d| cwd.join(d));
-            let t = templates::Templates::load(dir.as_deref())?;
-            for name in templates::builtin_names() {
-                let state = if t.is_overridden(&name) {
-                    "overridden"
-                } else {
-                    "built-in"
-                };
-                writeln!(stdout, "{name:<28} {state}").map_err(io)?;
-            }
-            for name in t.extra_names() {
-                writeln!(
-                    stdout,
-                    "{name:<28} team (not a built-in name: only used via include/extends)"
-                )
-                .map_err(io)?;
-            }
-            Ok(())
+            list_templates(dir.map(|d| cwd.join(d)).as_deref(), stdout)
         }
-        cli::Command::Rotate(cmd) => {
-            let (bundle, what, finish) = match cmd {
-                cli::RotateCommand::Passwords {
-                    bundle,
-                    user,
-                    finish,
-                } => (bundle, rotate::What::Passwords { user }, finish),
-                cli::RotateCommand::EncryptionKey { bundle, finish } => {
-                    (bundle, rotate::What::EncryptionKey, finish)
-                }
-                cli::RotateCommand::Certs { bundle, finish } => {
-                    (bundle, rotate::What::Certs, finish)
-                }
-                cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
-            };
-            rotate::run(
-                &bundle.options(),
-                &what,
-                finish,
-                bundle.format,
-                &mut rt,
-                stdout,
-                stderr,
-            )
-        }
+        cli::Command::Rotate(cmd) => rotate(cmd, &mut rt, stdout, stderr),
         cli::Command::Templates(cli::TemplatesCommand::Export { dir }) => {
             let written = templates::export(&cwd.join(&dir))?;
             writeln!(stdout, "wrote {written} templates to {}; point --templates (or `templates:` in the profile) at it", dir.display()).map_err(io)
         }
     }
+}
+
+fn stdout_error(source: std::io::Error) -> Error {
+    Error::Write {
+        path: "<stdout>".into(),
+        source,
+    }
+}
+
+/// `certs status`.
+fn certs_status(
+    cmd: cli::CertsCommand,
+    now: time::OffsetDateTime,
+    cwd: &std::path::Path,
+    stdout: &mut dyn Write,
+) -> Result<(), Error> {
+    let cli::CertsCommand::Status {
+        env,
+        out,
+        files,
+        connect,
+        ca,
+        cert,
+        key,
+        warn_days,
+        format,
+        output,
+    } = cmd;
+    let opts = certs::Options {
+        env,
+        out,
+        files,
+        connect,
+        ca,
+        cert,
+        key,
+        warn_days,
+        format,
+        output,
+    };
+    certs::run(&opts, now, cwd, stdout)
+}
+
+/// `templates list`: every built-in name and whether the team directory overrides it.
+fn list_templates(dir: Option<&std::path::Path>, stdout: &mut dyn Write) -> Result<(), Error> {
+    let t = templates::Templates::load(dir)?;
+    for name in templates::builtin_names() {
+        let state = if t.is_overridden(&name) {
+            "overridden"
+        } else {
+            "built-in"
+        };
+        writeln!(stdout, "{name:<28} {state}").map_err(stdout_error)?;
+    }
+    for name in t.extra_names() {
+        writeln!(
+            stdout,
+            "{name:<28} team (not a built-in name: only used via include/extends)"
+        )
+        .map_err(stdout_error)?;
+    }
+    Ok(())
+}
+
+/// `rotate passwords|encryption-key|certs|ca [--finish]`.
+fn rotate<R: rand::CryptoRng + ?Sized>(
+    cmd: cli::RotateCommand,
+    rt: &mut init::Runtime<'_, R>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    let (bundle, what, finish) = match cmd {
+        cli::RotateCommand::Passwords {
+            bundle,
+            user,
+            finish,
+        } => (bundle, rotate::What::Passwords { user }, finish),
+        cli::RotateCommand::EncryptionKey { bundle, finish } => {
+            (bundle, rotate::What::EncryptionKey, finish)
+        }
+        cli::RotateCommand::Certs { bundle, finish } => (bundle, rotate::What::Certs, finish),
+        cli::RotateCommand::Ca { bundle, finish } => (bundle, rotate::What::Ca, finish),
+    };
+    rotate::run(
+        &bundle.options(),
+        &what,
+        finish,
+        bundle.format,
+        rt,
+        stdout,
+        stderr,
+    )
 }
 
 /// This invocation's arguments without the ones only `check` takes, shell-quoted where needed:
