@@ -15,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod store;
+pub mod topology;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_redis-harden");
 
