@@ -5,6 +5,7 @@
 //! exit code: 1 when any is at or above `--fail-on`.
 
 pub mod live;
+pub mod sentinel;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -189,7 +190,7 @@ pub fn run(
     stdout: &mut dyn Write,
 ) -> Result<(), Error> {
     let (bundle, _) = init::out_dir(args.out.as_deref(), args.env, cwd)?;
-    let bundle_audit = args.files.is_empty() && args.url.is_none();
+    let bundle_audit = args.files.is_empty() && args.url.is_empty();
     let server = if bundle_audit && !server_given(args) {
         // A bundle is judged by the engine and version its profile names, as `check` is.
         crate::profile::resolve(args.env, None, &[], cwd)?
@@ -200,7 +201,7 @@ pub fn run(
     };
     let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
-    let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_none() {
+    let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_empty() {
         bundle_files(&bundle, args)?
             .into_iter()
             .map(|p| (shown_in_bundle(&bundle, &p), p))
@@ -212,28 +213,10 @@ pub fn run(
             .collect()
     };
 
-    // The live server first: the version HELLO reports also judges the files given with it,
-    // unless the command line names one.
-    let mut live_report = None;
-    if let Some(url) = &args.url {
-        let live = live::Options {
-            url,
-            policy: &policy,
-            server_given: server_given(args),
-            bundle: &bundle,
-            ca: args.ca.as_ref().map(|p| cwd.join(p)),
-            cert: args.cert.as_ref().map(|p| cwd.join(p)),
-            key: args.key.as_ref().map(|p| cwd.join(p)),
-            app_user: &args.app_user,
-            warn_days: args.warn_days,
-            now,
-            password: std::env::var("REDISCLI_AUTH")
-                .ok()
-                .filter(|p| !p.is_empty()),
-        };
-        live_report = Some(live::audit(&live)?);
-    }
-    let (server, policy) = match live_report.as_ref().and_then(|r| r.facts) {
+    // The live servers first: the version HELLO reports (the first server's) also judges the
+    // files given with them, unless the command line names one.
+    let live = live_audits(args, &policy, &bundle, cwd, now)?;
+    let (server, policy) = match live.reports.first().and_then(|r| r.facts) {
         Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
         _ => (server, policy),
     };
@@ -262,7 +245,9 @@ pub fn run(
         });
     }
 
-    if let Some(report) = live_report {
+    audited.extend(live.sentinels);
+    findings.extend(live.findings);
+    for report in live.reports {
         audited.push(Audited {
             target: report.target.clone(),
             kind: "live server",
@@ -314,6 +299,75 @@ pub fn run(
         ),
         help: "each finding's `fix:` line says what to change; a bundle from `redis-harden init` passes this audit".into(),
     })
+}
+
+/// What the live part of an audit found: every server's report, and for each Sentinel URL
+/// the Sentinel asked (with what it said) and the findings about servers it reports down.
+struct LiveAudits {
+    reports: Vec<live::Report>,
+    sentinels: Vec<Audited>,
+    findings: Vec<Finding>,
+}
+
+/// Audits every `--url`, in order; a Sentinel URL stands for the primary and replicas the
+/// Sentinel reports, each audited as its own URL.
+fn live_audits(
+    args: &AuditArgs,
+    policy: &Policy,
+    bundle: &Path,
+    cwd: &Path,
+    now: OffsetDateTime,
+) -> Result<LiveAudits, Error> {
+    let base = live::Options {
+        url: "",
+        policy,
+        server_given: server_given(args),
+        bundle,
+        ca: args.ca.as_ref().map(|p| cwd.join(p)),
+        cert: args.cert.as_ref().map(|p| cwd.join(p)),
+        key: args.key.as_ref().map(|p| cwd.join(p)),
+        app_user: &args.app_user,
+        warn_days: args.warn_days,
+        now,
+        password: std::env::var("REDISCLI_AUTH")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    };
+    let mut out = LiveAudits {
+        reports: vec![],
+        sentinels: vec![],
+        findings: vec![],
+    };
+    for url in &args.url {
+        let Some(parsed) = sentinel::SentinelUrl::parse(url) else {
+            out.reports.push(live::audit(&live::Options {
+                url,
+                ..base.clone()
+            })?);
+            continue;
+        };
+        let parsed = parsed?;
+        let found = sentinel::discover(
+            &parsed,
+            &live::Options {
+                url,
+                ..base.clone()
+            },
+        )?;
+        out.sentinels.push(Audited {
+            target: parsed.shown(),
+            kind: "Sentinel",
+            server: Some(found.summary.join("; ")),
+        });
+        out.findings.extend(found.findings);
+        for server in &found.urls {
+            out.reports.push(live::audit(&live::Options {
+                url: server,
+                ..base.clone()
+            })?);
+        }
+    }
+    Ok(out)
 }
 
 /// A redis.conf without an ACL file, a password or a `user default` line leaves Redis's
@@ -401,6 +455,9 @@ fn text(
         match &a.server {
             Some(s) if a.kind == "live server" => {
                 out.push_str(&format!("audited {} (live server: {s})\n", a.target));
+            }
+            Some(s) if a.kind == "Sentinel" => {
+                out.push_str(&format!("asked {} (Sentinel: {s})\n", a.target));
             }
             Some(s) => out.push_str(&format!(
                 "audited {} ({}, by the rules of {s})\n",
