@@ -31,9 +31,12 @@ pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
 pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
+/// Topologies: each Sentinel's config and the Sentinels' ACL file.
+pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
+pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 19] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -51,6 +54,8 @@ pub const ALL: [&str; 17] = [
     SYSTEMD_OPENSSL,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
+    SENTINEL_CONF,
+    SENTINEL_ACL,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
