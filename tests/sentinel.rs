@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::support::ServerUnderTest;
 use crate::support::topology::{
-    Deployment, PY_CLIENT_ENV, Topology, info_field, python, wait_until,
+    Deployment, PY_CLIENT_ENV, Shape, Topology, info_field, python, wait_until,
 };
-use crate::support::{ServerUnderTest, env_file, run};
 
 /// The servers the Sentinel tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
 macro_rules! on_sentinel_servers {
@@ -21,101 +21,21 @@ macro_rules! on_sentinel_servers {
     };
 }
 
-on_sentinel_servers!(harness_boots_a_hand_made_sentinel_deployment);
+on_sentinel_servers!(sentinel_failover_from_one_init);
 
-/// TEMPORARY: a Sentinel deployment written by hand from topology-facts.md on top of a
-/// standalone production bundle (its server certificate has serverAuth and clientAuth), to
-/// prove the harness until `init` writes topology bundles.
-fn fixture(srv: &'static ServerUnderTest) -> Topology {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("bundle");
-    let first = crate::support::topology::free_port_run(6);
-    let port = format!("redis.port={first}");
-    let mut args = vec![
-        "init",
-        "--env",
+/// The issue's "Done means": a primary, two replicas and three Sentinels from one `init`,
+/// TLS-only with mTLS, survive `kill -9` of the primary; the admin user (enabled here) reads
+/// INFO and ACL LOG on every node.
+fn sentinel_failover_from_one_init(srv: &'static ServerUnderTest) {
+    let topo = Topology::init(
+        srv,
         "production",
-        "--out",
-        dir.to_str().unwrap(),
-        "--set",
-        &port,
-        "--set",
-        "acl.admin.enabled=true",
-    ];
-    args.extend_from_slice(srv.init_args);
-    run(tmp.path(), &args).success();
-    let d = dir.to_str().unwrap();
-    let base = std::fs::read_to_string(dir.join("redis.conf")).unwrap();
-    let (repl_pw, sent_pw, peer_pw) =
-        ("repl-pw-123456789", "sent-pw-123456789", "peer-pw-12345678");
-    let secrets = env_file(&dir.join("secrets.env"));
-    let app_pw = &secrets["REDIS_PASSWORD_APP"];
-    let admin_pw = &secrets["REDIS_PASSWORD_ADMIN"];
-    let mut acl = std::fs::read_to_string(dir.join("users.acl")).unwrap();
-    acl.push_str(&format!(
-        "user replicator on >{repl_pw} resetkeys resetchannels -@all +psync +replconf +ping\n\
-         user sentinel on >{sent_pw} resetkeys resetchannels -@all +ping +info +publish +subscribe +multi +exec +slaveof +config|rewrite +client|kill +client|setname +script|kill &__sentinel__:hello\n"
-    ));
-    std::fs::write(dir.join("users.acl"), acl).unwrap();
-    for i in 0..3u16 {
-        let node = dir.join(format!("nodes/data-{i}"));
-        std::fs::create_dir_all(node.join("data")).unwrap();
-        let mut conf: String = base
-            .lines()
-            .filter(|l| {
-                !l.starts_with("tls-port") && !l.starts_with("dir ") && !l.starts_with("save ")
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        conf.push_str(&format!(
-            "tls-port {}\ndir \"{}/data\"\nsave \"\"\nmasteruser replicator\nmasterauth {repl_pw}\nreplica-read-only yes\nrepl-diskless-sync-delay 0\n",
-            first + i,
-            node.display()
-        ));
-        if i > 0 {
-            conf.push_str(&format!("replicaof 127.0.0.1 {first}\n"));
-        }
-        std::fs::write(node.join("redis.conf"), conf).unwrap();
-    }
-    let mut sentinels = vec![];
-    for i in 0..3u16 {
-        let node = dir.join(format!("nodes/sentinel-{i}"));
-        std::fs::create_dir_all(&node).unwrap();
-        let port = first + 3 + i;
-        sentinels.push(format!("127.0.0.1:{port}"));
-        let conf = format!(
-            "port 0\ntls-port {port}\nbind 127.0.0.1\ndir \"{n}\"\n\
-             tls-cert-file \"{d}/tls/server.crt\"\ntls-key-file \"{d}/tls/server.key\"\ntls-ca-cert-file \"{d}/tls/ca.crt\"\n\
-             tls-auth-clients yes\ntls-protocols \"TLSv1.3\"\ntls-replication yes\n\
-             user default off resetpass resetkeys resetchannels -@all\n\
-             user sentinel-peer on >{peer_pw} resetkeys resetchannels -@all +ping +publish +sentinel|is-master-down-by-addr +client|setname &__sentinel__:hello\n\
-             user app on >{app_pw} resetkeys resetchannels -@all +sentinel|masters +sentinel|slaves +sentinel|get-master-addr-by-name +ping{setinfo}\n\
-             user admin on >{admin_pw} ~* &* +@all\n\
-             sentinel sentinel-user sentinel-peer\nsentinel sentinel-pass {peer_pw}\n\
-             sentinel monitor redis 127.0.0.1 {first} 2\n\
-             sentinel down-after-milliseconds redis 2000\nsentinel failover-timeout redis 10000\n\
-             sentinel parallel-syncs redis 1\nsentinel auth-user redis sentinel\nsentinel auth-pass redis {sent_pw}\n",
-            n = node.display(),
-            setinfo = if srv.version == (7, 0) {
-                ""
-            } else {
-                " +client|setinfo"
-            },
-        );
-        std::fs::write(node.join("sentinel.conf"), conf).unwrap();
-    }
-    let mut client = std::fs::read_to_string(dir.join("client.env")).unwrap();
-    client.push_str(&format!(
-        "REDIS_SENTINELS={}\nREDIS_SENTINEL_MASTER=redis\n",
-        sentinels.join(",")
-    ));
-    std::fs::write(dir.join("client.env"), client).unwrap();
-    let _ = d;
-    Topology::open(tmp, dir, "production", srv)
-}
-
-fn harness_boots_a_hand_made_sentinel_deployment(srv: &'static ServerUnderTest) {
-    let topo = fixture(srv);
+        Shape::Sentinel {
+            replicas: 2,
+            sentinels: 3,
+        },
+        &["--set", "acl.admin.enabled=true"],
+    );
     failover(&topo, "admin");
 }
 
