@@ -2,12 +2,15 @@
 //! mTLS, a real failover after `kill -9` of the primary, a redis-py `Sentinel` client
 //! configured only from client.env, and every node's ACL LOG empty throughout.
 
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::ServerUnderTest;
+use crate::audit::{audit, report, rules};
 use crate::support::topology::{
-    Deployment, PY_CLIENT_ENV, Shape, Topology, info_field, python, wait_until,
+    Deployment, Node, PY_CLIENT_ENV, Shape, Topology, info_field, python, wait_until,
 };
+use crate::support::{ServerUnderTest, require};
 
 /// The servers the Sentinel tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
 macro_rules! on_sentinel_servers {
@@ -21,13 +24,26 @@ macro_rules! on_sentinel_servers {
     };
 }
 
-on_sentinel_servers!(sentinel_failover_from_one_init);
+on_sentinel_servers!(
+    sentinel_failover_from_one_init,
+    rotate_certs_rolls_through_a_running_sentinel_deployment,
+    audit_follows_a_sentinel_to_every_data_node,
+);
 
 /// The issue's "Done means": a primary, two replicas and three Sentinels from one `init`,
 /// TLS-only with mTLS, survive `kill -9` of the primary; the admin user (enabled here) reads
 /// INFO and ACL LOG on every node.
 fn sentinel_failover_from_one_init(srv: &'static ServerUnderTest) {
-    let topo = Topology::init(
+    let topo = sentinel_bundle(srv);
+    let mut d = Deployment::start(&topo);
+    assert_tls_only(&topo, &d);
+    wait_ready(&topo, &d);
+    failover(&topo, &mut d);
+}
+
+/// A primary, two replicas and three Sentinels, production (TLS 1.3, mTLS), admin enabled.
+fn sentinel_bundle(srv: &'static ServerUnderTest) -> Topology {
+    Topology::init(
         srv,
         "production",
         Shape::Sentinel {
@@ -35,60 +51,55 @@ fn sentinel_failover_from_one_init(srv: &'static ServerUnderTest) {
             sentinels: 3,
         },
         &["--set", "acl.admin.enabled=true"],
-    );
-    failover(&topo, "admin");
+    )
 }
 
-/// The "Done means" scenario on a started deployment; `observer` is the user that reads
-/// INFO and ACL LOG on every node.
-fn failover(topo: &Topology, observer: &str) {
-    let mut d = Deployment::start(topo);
-    let data = topo.data_nodes();
-    let sentinels = topo.sentinels();
-    assert_eq!((data.len(), sentinels.len()), (3, 3), "{:?}", topo.nodes());
-    let as_observer = |name: &str| topo.cli_as(name, observer);
+/// The user that reads INFO and ACL LOG on every node.
+const OBSERVER: &str = "admin";
 
-    // TLS only: each process listens on its TLS port and nothing else, and a plaintext
-    // client gets no answer there.
-    for node in data.iter().chain(&sentinels) {
+/// TLS only: each process listens on its TLS port and nothing else (so replication, which
+/// dials that port, runs over TLS), and a plaintext client gets no answer there.
+fn assert_tls_only(topo: &Topology, d: &Deployment) {
+    for node in topo.nodes() {
         assert!(node.tls, "{} has no TLS listener", node.name);
         assert_eq!(d.listening_ports(&node.name), [node.port], "{}", node.name);
-        let out = topo.cli(node).plaintext().user("app", "x").run(&["PING"]);
+        let out = topo.cli(&node).plaintext().user("app", "x").run(&["PING"]);
         assert!(
             !out.contains("PONG"),
             "{} answered plaintext: {out}",
             node.name
         );
     }
+}
 
-    let primary = &data[0];
-    let replicas = &data[1..];
+/// The replicas linked and staying linked, a write acknowledged by both (`WAIT 2`), and
+/// every Sentinel knowing both replicas and the other Sentinels; ACL LOG empty everywhere.
+fn wait_ready(topo: &Topology, d: &Deployment) {
+    let data = topo.data_nodes();
+    let (primary, replicas) = (&data[0], &data[1..]);
+    assert_eq!(
+        (data.len(), topo.sentinels().len()),
+        (3, 3),
+        "{:?}",
+        topo.nodes()
+    );
     // Linked: both replicas up, and still up 3 s later (a missing +replconf makes the link
     // flap about once a second), with data flowing (offset above 0).
-    let linked = |name: &str| -> Result<u64, String> {
-        let info = as_observer(name).run(&["INFO", "replication"]);
-        let up = info_field(&info, "master_link_status").as_deref() == Some("up");
-        let offset: u64 = info_field(&info, "slave_repl_offset")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if up && offset > 0 {
-            Ok(offset)
-        } else {
-            Err(info)
-        }
-    };
     for r in replicas {
         wait_until(
             &format!("{} linked", r.name),
             Duration::from_secs(20),
-            || linked(&r.name),
+            || linked(topo, &r.name),
         );
     }
     std::thread::sleep(Duration::from_secs(3));
     for r in replicas {
-        linked(&r.name).unwrap_or_else(|info| panic!("{} unlinked after 3 s: {info}", r.name));
+        linked(topo, &r.name)
+            .unwrap_or_else(|info| panic!("{} unlinked after 3 s: {info}", r.name));
     }
-    let info = as_observer(&primary.name).run(&["INFO", "replication"]);
+    let info = topo
+        .cli_as(&primary.name, OBSERVER)
+        .run(&["INFO", "replication"]);
     assert_eq!(
         info_field(&info, "role").as_deref(),
         Some("master"),
@@ -100,61 +111,83 @@ fn failover(topo: &Topology, observer: &str) {
         "{info}"
     );
     for r in replicas {
-        // The replica announced its TLS port: the link runs over TLS (no plaintext port exists).
+        // Each replica announced its TLS port: its link is a TLS connection.
         assert!(
             info.contains(&format!("port={},state=online", r.port)),
             "{info}"
         );
     }
 
-    // A write as the app, acknowledged by both replicas.
-    let env = topo.path("client.env");
+    // A write as the app, from client.env's REDIS_URL, acknowledged by both replicas.
+    let url = topo.client_env()["REDIS_URL"].clone();
+    assert!(
+        url.contains(&format!(":{}/", primary.port)),
+        "REDIS_URL does not name the primary's port {}",
+        primary.port
+    );
     let script = format!(
         "{PY_CLIENT_ENV}
 import redis
-r = redis.Redis.from_url(env['REDIS_URL'], ssl_ca_certs=env['REDIS_TLS_CA_FILE'],
-    ssl_certfile=env['REDIS_TLS_CERT_FILE'], ssl_keyfile=env['REDIS_TLS_KEY_FILE'],
-    ssl_cert_reqs='required', ssl_check_hostname=True)
+r = redis.Redis.from_url(env['REDIS_URL'], ssl_check_hostname=True)
 r.set('before', 'failover')
 print(r.execute_command('WAIT', 2, 2000))
 "
     );
-    let url = topo.client_env()["REDIS_URL"].clone();
-    assert!(
-        url.contains(&format!(":{}", primary.port)),
-        "REDIS_URL is not the primary: {url}"
-    );
+    let env = topo.path("client.env");
     let (ok, out) = python(&script, &[env.to_str().unwrap()], 20);
     assert!(ok && out.trim() == "2", "WAIT 2 did not return 2: {out}");
 
-    // The sentinels found each other and both replicas.
-    for s in &sentinels {
+    for s in topo.sentinels() {
         wait_until(
-            &format!("{} sees the deployment", s.name),
+            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
             Duration::from_secs(20),
-            || {
-                let out = as_observer(&s.name).run(&["SENTINEL", "MASTERS"]);
-                let found = |field: &str, want: &str| {
-                    out.lines()
-                        .collect::<Vec<_>>()
-                        .windows(2)
-                        .any(|w| w[0] == field && w[1] == want)
-                };
-                if found("num-slaves", "2") && found("num-other-sentinels", "2") {
-                    Ok(())
-                } else {
-                    Err(out)
-                }
-            },
+            || sentinel_sees(topo, &s.name, 2, 2),
         );
     }
-    assert_acl_logs_empty(topo, &d, observer);
+    assert_acl_logs_empty(topo, d);
+}
 
-    // The Sentinel client, from client.env alone: before the failover it writes to the
-    // primary; after `kill -9` of the primary it writes to the promoted replica within 15 s.
-    let sentinel_client = format!(
+/// A replica's link is up with an offset above 0.
+fn linked(topo: &Topology, name: &str) -> Result<u64, String> {
+    let info = topo.cli_as(name, OBSERVER).run(&["INFO", "replication"]);
+    let up = info_field(&info, "master_link_status").as_deref() == Some("up");
+    let offset: u64 = info_field(&info, "slave_repl_offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if up && offset > 0 {
+        Ok(offset)
+    } else {
+        Err(info)
+    }
+}
+
+/// Whether Sentinel `name` reports the monitored primary with `replicas` replicas and
+/// `others` other Sentinels (as SENTINEL MASTERS shows them).
+fn sentinel_sees(topo: &Topology, name: &str, replicas: u32, others: u32) -> Result<(), String> {
+    let out = topo.cli_as(name, OBSERVER).run(&["SENTINEL", "MASTERS"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let field = |f: &str| {
+        lines
+            .windows(2)
+            .find(|w| w[0] == f)
+            .map(|w| w[1].to_owned())
+    };
+    let want = (Some(replicas.to_string()), Some(others.to_string()));
+    if (field("num-slaves"), field("num-other-sentinels")) == want {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+/// A redis-py `Sentinel` client configured only from client.env (argv[1]): it writes to the
+/// primary it discovers (and pings a replica), and prints the primary's port. argv[2] is a
+/// port that must not be the primary (`none`: any), argv[3] the bound in seconds; it keeps
+/// retrying until then, as an application does through a failover.
+fn sentinel_client() -> String {
+    format!(
         "{PY_CLIENT_ENV}
-import time, urllib.parse, redis
+import time, urllib.parse
 from redis.sentinel import Sentinel
 u = urllib.parse.urlparse(env['REDIS_URL'])
 user, pw = urllib.parse.unquote(u.username), urllib.parse.unquote(u.password)
@@ -181,61 +214,418 @@ while time.monotonic() < deadline:
         time.sleep(0.2)
 sys.exit('no write within the bound; last error: %s' % last)
 "
+    )
+}
+
+/// The Sentinel client writes (to a primary other than port `avoid`) within 15 s; returns
+/// the primary's port.
+#[track_caller]
+fn sentinel_client_writes(topo: &Topology, d: &Deployment, avoid: &str) -> u16 {
+    let env = topo.path("client.env");
+    let (ok, out) = python(
+        &sentinel_client(),
+        &[env.to_str().unwrap(), avoid, "15"],
+        30,
     );
-    let env_arg = env.to_str().unwrap();
-    let (ok, out) = python(&sentinel_client, &[env_arg, "none", "15"], 30);
     assert!(
         ok,
-        "Sentinel client could not write before the failover: {out}\n{}",
+        "the Sentinel client did not write within 15 s: {out}\n{}",
         d.logs()
     );
-    assert_eq!(out.trim(), primary.port.to_string());
+    out.trim().parse().unwrap()
+}
+
+/// `kill -9` of the primary: Sentinel promotes a replica, the client follows, and the old
+/// primary, started again, rejoins as a replica of the new one.
+fn failover(topo: &Topology, d: &mut Deployment) {
+    let data = topo.data_nodes();
+    let (primary, replicas) = (&data[0], &data[1..]);
+    assert_eq!(sentinel_client_writes(topo, d, "none"), primary.port);
 
     d.kill9(&primary.name);
-    let old = primary.port.to_string();
-    let (ok, out) = python(&sentinel_client, &[env_arg, &old, "15"], 30);
-    assert!(
-        ok,
-        "no write to a new primary within 15 s: {out}\n{}",
-        d.logs()
-    );
-    let new_port: u16 = out.trim().parse().unwrap();
+    let new_port = sentinel_client_writes(topo, d, &primary.port.to_string());
     let promoted = replicas
         .iter()
         .find(|r| r.port == new_port)
         .unwrap_or_else(|| panic!("promoted {new_port} is not a replica"));
-    let info = as_observer(&promoted.name).run(&["INFO", "replication"]);
+    let info = topo
+        .cli_as(&promoted.name, OBSERVER)
+        .run(&["INFO", "replication"]);
     assert_eq!(
         info_field(&info, "role").as_deref(),
         Some("master"),
         "{info}"
     );
 
-    // The old primary comes back and Sentinel turns it into a replica of the new one.
     d.start_node(&primary.name);
     wait_until(
-        "the old primary rejoins as a replica",
+        "the old primary to rejoin as a replica",
         Duration::from_secs(45),
         || {
-            let info = as_observer(&primary.name).run(&["INFO", "replication"]);
+            let info = topo
+                .cli_as(&primary.name, OBSERVER)
+                .run(&["INFO", "replication"]);
             let ok = info_field(&info, "role").as_deref() == Some("slave")
                 && info_field(&info, "master_port") == Some(new_port.to_string())
                 && info_field(&info, "master_link_status").as_deref() == Some("up");
             if ok { Ok(()) } else { Err(info) }
         },
     );
-    assert_acl_logs_empty(topo, &d, observer);
+    assert_acl_logs_empty(topo, d);
 }
 
 /// No denied command and no failed login on any running node: every rule set is enough
 /// for what the deployment does.
 #[track_caller]
-fn assert_acl_logs_empty(topo: &Topology, d: &Deployment, observer: &str) {
+fn assert_acl_logs_empty(topo: &Topology, d: &Deployment) {
     for node in topo.nodes() {
         if !d.is_running(&node.name) {
             continue;
         }
-        let log = topo.cli_as(&node.name, observer).run(&["ACL", "LOG"]);
+        let log = topo.cli_as(&node.name, OBSERVER).run(&["ACL", "LOG"]);
         assert_eq!(log, "", "{}: ACL LOG is not empty", node.name);
     }
+}
+
+/// Runs `command` with sh in the bundle directory, secrets.env's variables exported: how an
+/// operator runs what `rotate` prints (with the server's cli on PATH, as on its machines).
+fn operator_sh(topo: &Topology, command: &str) -> String {
+    let cli = topo.server.cli_program();
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(dir) = cli.parent().filter(|d| !d.as_os_str().is_empty()) {
+        path = std::env::join_paths(
+            std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path)),
+        )
+        .unwrap();
+    }
+    let out = Command::new("timeout")
+        .env("PATH", path)
+        .args(["-k", "1", "20", "sh", "-c"])
+        .arg(format!("set -a; . ./secrets.env; set +a; {command}"))
+        .current_dir(&topo.dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .trim()
+    .to_owned()
+}
+
+/// The serial of a certificate file, and of the certificate a node presents.
+fn file_serial(path: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(path)
+        .output()
+        .expect("openssl x509");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn presented_serial(topo: &Topology, node: &Node) -> String {
+    let connect = format!("127.0.0.1:{}", node.port);
+    let s_client = Command::new("timeout")
+        .args(["-k", "1", "10", "openssl", "s_client", "-connect", &connect])
+        .arg("-CAfile")
+        .arg(topo.path("tls/ca.crt"))
+        .arg("-cert")
+        .arg(topo.path("tls/client.crt"))
+        .arg("-key")
+        .arg(topo.path("tls/client.key"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let pem = topo.tmp.path().join("presented.pem");
+    std::fs::write(&pem, &s_client.stdout).unwrap();
+    file_serial(&pem)
+}
+
+/// `rotate certs` on a running deployment: every node's certificate is new, the printed
+/// reloads work on the data nodes, and the Sentinels restarted one at a time (each waited
+/// for with the printed check) keep the deployment serving; then a failover still works
+/// with the new certificates, and `--finish` drops the old ones.
+fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static ServerUnderTest) {
+    require("openssl", "apt-get install -y openssl");
+    let topo = sentinel_bundle(srv);
+    let mut d = Deployment::start(&topo);
+    wait_ready(&topo, &d);
+    let nodes = topo.nodes();
+    let before: Vec<String> = nodes
+        .iter()
+        .map(|n| file_serial(&n.dir.join("tls/node.crt")))
+        .collect();
+
+    let dir = topo.dir.to_str().unwrap();
+    let r = topo.run(&[
+        "rotate",
+        "certs",
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--format",
+        "json",
+    ]);
+    r.success();
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let steps = summary["rollout"]
+        .as_array()
+        .expect("a rollout plan")
+        .clone();
+    let order: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|s| (s["node"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("data-0", "reload"),
+            ("data-1", "reload"),
+            ("data-2", "reload"),
+            ("sentinel-0", "restart"),
+            ("sentinel-1", "restart"),
+            ("sentinel-2", "restart"),
+        ],
+        "{}",
+        r.stdout
+    );
+    for (node, old) in nodes.iter().zip(&before) {
+        let new = file_serial(&node.dir.join("tls/node.crt"));
+        assert_ne!(&new, old, "{}: certificate not re-issued", node.name);
+        assert_eq!(
+            presented_serial(&topo, node),
+            *old,
+            "{} before the rollout",
+            node.name
+        );
+    }
+
+    for step in &steps {
+        let node = topo.node(step["node"].as_str().unwrap());
+        match step["action"].as_str().unwrap() {
+            "reload" => {
+                for c in step["commands"].as_array().unwrap() {
+                    let out = operator_sh(&topo, c.as_str().unwrap());
+                    assert_eq!(out, "OK", "{}: {c}", node.name);
+                }
+            }
+            _ => {
+                d.restart(&node.name);
+                let check = step["wait_for_ok"].as_str().expect("a check to wait for");
+                wait_until(
+                    &format!("{} back in the quorum", node.name),
+                    Duration::from_secs(30),
+                    || {
+                        let out = operator_sh(&topo, check);
+                        if out.starts_with("OK") {
+                            Ok(())
+                        } else {
+                            Err(out)
+                        }
+                    },
+                );
+                // Still serving, with one Sentinel just restarted.
+                sentinel_client_writes(&topo, &d, "none");
+            }
+        }
+        assert_eq!(
+            presented_serial(&topo, &node),
+            file_serial(&node.dir.join("tls/node.crt")),
+            "{} does not present its new certificate",
+            node.name
+        );
+    }
+    // The restarted Sentinels kept their ids: each still counts exactly the two others.
+    for s in topo.sentinels() {
+        wait_until(
+            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
+            Duration::from_secs(20),
+            || sentinel_sees(&topo, &s.name, 2, 2),
+        );
+    }
+    assert_acl_logs_empty(&topo, &d);
+    // Every link now uses the new certificates: a failover still works.
+    failover(&topo, &mut d);
+
+    topo.run(&[
+        "rotate",
+        "certs",
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--finish",
+    ])
+    .success();
+    for node in &nodes {
+        assert!(
+            !node.dir.join("tls/node.previous.crt").exists(),
+            "{}",
+            node.name
+        );
+    }
+}
+
+/// `audit --url rediss+sentinel://...` asks a Sentinel for the primary and replicas and
+/// audits each (a fresh bundle: no finding); `--url` repeated audits each server named.
+fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
+    let topo = sentinel_bundle(srv);
+    let d = Deployment::start(&topo);
+    for s in topo.sentinels() {
+        wait_until(
+            &format!("{} to see 2 replicas", s.name),
+            Duration::from_secs(20),
+            || sentinel_sees(&topo, &s.name, 2, 2),
+        );
+    }
+    let dir = topo.dir.to_str().unwrap();
+    let sentinel = &topo.sentinels()[1];
+    let master = topo.client_env()["REDIS_SENTINEL_MASTER"].clone();
+    // As the admin (on the Sentinels too, with the same password): every check runs.
+    let admin_pw = topo.password("admin");
+    let url = format!(
+        "rediss+sentinel://admin@localhost:{}/{master}",
+        sentinel.port
+    );
+    let args = [
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--url",
+        &url,
+        "--format",
+        "json",
+    ];
+    let r = audit(topo.tmp.path(), &args, Some(&admin_pw));
+    r.success();
+    let audited: Vec<(String, String)> = report(&r)["audited"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["target"].as_str().unwrap().to_owned(),
+                a["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut want = vec![(url.clone(), "Sentinel".to_owned())];
+    for n in topo.data_nodes() {
+        want.push((
+            format!("rediss://admin@127.0.0.1:{}", n.port),
+            "live server".into(),
+        ));
+    }
+    assert_eq!(audited, want, "{}", r.stdout);
+    assert_eq!(
+        report(&r)["findings"],
+        serde_json::json!([]),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains(&admin_pw) && !r.stderr.contains(&admin_pw));
+
+    // As the app, its password from client.env: what it may not read is only noted (info).
+    let url = format!("rediss+sentinel://app@localhost:{}/{master}", sentinel.port);
+    let args = [
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--url",
+        &url,
+        "--format",
+        "json",
+    ];
+    let r = audit(topo.tmp.path(), &args, None);
+    r.success();
+    assert_eq!(
+        report(&r)["audited"].as_array().unwrap().len(),
+        4,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(rules(&r), Vec::<String>::new(), "{}", r.stdout);
+
+    // Several URLs: each audited, in order. A down replica is reported, not audited.
+    let data = topo.data_nodes();
+    let urls: Vec<String> = data
+        .iter()
+        .map(|n| format!("rediss://app@localhost:{}", n.port))
+        .collect();
+    let r = topo.run(&[
+        "audit",
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--url",
+        &urls[2],
+        "--url",
+        &urls[0],
+        "--format",
+        "json",
+    ]);
+    r.success();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let targets: Vec<&str> = report["audited"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, [urls[2].as_str(), urls[0].as_str()]);
+
+    let mut d = d;
+    d.kill9(&data[2].name);
+    let r = wait_until(
+        "Sentinel to report data-2 down",
+        Duration::from_secs(30),
+        || {
+            let r = topo.run(&[
+                "audit",
+                "--env",
+                "production",
+                "--out",
+                dir,
+                "--url",
+                &url,
+                "--format",
+                "json",
+            ]);
+            if r.stdout.contains("not audited") {
+                Ok(r)
+            } else {
+                Err(r.stdout)
+            }
+        },
+    );
+    r.success();
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        report["audited"].as_array().unwrap().len(),
+        3,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        report["findings"][0]["rule"], "check-skipped",
+        "{}",
+        r.stdout
+    );
+    assert!(
+        report["findings"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "replica 127.0.0.1:{} of {master} not audited",
+                data[2].port
+            )),
+        "{}",
+        r.stdout
+    );
 }

@@ -183,13 +183,15 @@ pub fn discover(url: &SentinelUrl, opts: &live::Options<'_>) -> Result<Discovere
         .unwrap_or_default();
     let mut found = Discovered::default();
     for m in &masters {
-        let replicas = list(
+        let mut replicas = list(
             redis::cmd("SENTINEL")
                 .arg("SLAVES")
                 .arg(&m.name)
                 .query(&mut con)
                 .map_err(|e| failed("SENTINEL SLAVES", e))?,
         );
+        // Sentinel lists them in no stable order; the report should not change between runs.
+        replicas.sort_by_key(|r| (r.host.clone(), r.port.parse::<u16>().unwrap_or(0)));
         found.summary.push(format!(
             "{}: primary {}, {} replica{}",
             m.name,
