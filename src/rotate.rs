@@ -124,12 +124,15 @@ pub fn run<R: CryptoRng + ?Sized>(
     let nodes = crate::topology::nodes(&p.resolved.settings);
     match plan.apply {
         Some(step) if !nodes.is_empty() => {
-            summary.rollout = rollout(&p, &nodes, &step, &plan.users);
+            summary.rollout = rollout(&p, &nodes, &step, &plan.users, finish);
             if !p.resolved.settings.acl.admin.enabled {
                 summary.notes.push("the admin user is off in this profile: enable acl.admin.enabled to run the steps below, or restart each node instead".into());
             }
         }
-        step => summary.apply = step.map(|step| apply_command(&p, p.target, &step)),
+        step => {
+            let admin = admin_var(&plan.users, finish);
+            summary.apply = step.map(|step| apply_command(&p, p.target, &step, admin));
+        }
     }
     summary.print(format, stdout).map_err(stdout_err)
 }
@@ -611,11 +614,13 @@ fn rollout(
     nodes: &[crate::topology::Node],
     step: &str,
     users: &[String],
+    finish: bool,
 ) -> Vec<crate::topology::rollout::Step> {
     use crate::topology::rollout::{self, Change};
     let change = match step {
         "ACL LOAD" => Change::Passwords {
             users: users.to_vec(),
+            finish,
         },
         "CONFIG SET tls-cert-file" => Change::Certs,
         _ => Change::Ca,
@@ -626,12 +631,23 @@ fn rollout(
         target: p.target,
         out_conf: &p.out_conf,
         master_name: &master,
+        admin_var: admin_var(users, finish),
     };
     rollout::plan(&bundle, nodes, &change)
 }
 
+/// The secrets.env variable holding the admin password the running servers accept now:
+/// after a rotation of the admin's own password, the old one until ACL LOAD.
+fn admin_var(rotated: &[String], finish: bool) -> &'static str {
+    if !finish && rotated.iter().any(|u| u == "admin") {
+        "PREVIOUS_REDIS_PASSWORD_ADMIN"
+    } else {
+        "REDIS_PASSWORD_ADMIN"
+    }
+}
+
 /// The exact redis-cli line that applies a change on the running server.
-fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
+fn apply_command(p: &Prepared, target: Target, step: &str, admin_var: &str) -> String {
     let profile = &p.resolved.settings;
     let dir = p.out_conf.as_str();
     // Where the version's server reads its files ([`crate::server`]), as in redis.conf.
@@ -673,7 +689,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
     format!(
-        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
+        "{admin}REDISCLI_AUTH=\"${admin_var}\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
     )
 }

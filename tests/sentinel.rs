@@ -27,6 +27,7 @@ macro_rules! on_sentinel_servers {
 on_sentinel_servers!(
     sentinel_failover_from_one_init,
     rotate_certs_rolls_through_a_running_sentinel_deployment,
+    rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment,
     audit_follows_a_sentinel_to_every_data_node,
 );
 
@@ -465,6 +466,142 @@ fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static Server
             !node.dir.join("tls/node.previous.crt").exists(),
             "{}",
             node.name
+        );
+    }
+}
+
+/// Runs every command of a `rotate --format json` rollout whose steps all reload; each
+/// must answer OK.
+fn apply_reloads(topo: &Topology, stdout: &str) -> Vec<(String, String)> {
+    let summary: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    let mut done = vec![];
+    for step in summary["rollout"].as_array().expect("a rollout plan") {
+        let node = step["node"].as_str().unwrap();
+        assert_eq!(step["action"], "reload", "{stdout}");
+        for c in step["commands"].as_array().unwrap() {
+            let c = c.as_str().unwrap();
+            assert_eq!(operator_sh(topo, c), "OK", "{node}: {c}");
+            let what = c.split("--no-auth-warning ").nth(1).unwrap();
+            let what = what.split(" \"").next().unwrap().to_owned();
+            done.push((node.to_owned(), what));
+        }
+    }
+    done
+}
+
+/// `rotate passwords` of every user, the topology's own included: the printed steps (ACL
+/// LOAD everywhere first, then each server's own login passwords) work on the running nodes,
+/// old and new passwords both work during the overlap; after `--finish` and its ACL LOADs
+/// only the new ones do, and a failover (new links everywhere: Sentinel to the data nodes
+/// and to each other, replicas to the new primary) works with them, ACL LOG empty.
+fn rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment(
+    srv: &'static ServerUnderTest,
+) {
+    let topo = sentinel_bundle(srv);
+    let mut d = Deployment::start(&topo);
+    wait_ready(&topo, &d);
+    let users = ["app", "admin", "replicator", "sentinel", "sentinel-peer"];
+    let old: Vec<String> = users.iter().map(|u| topo.password(u)).collect();
+    let dir = topo.dir.to_str().unwrap();
+
+    let r = topo.run(&[
+        "rotate",
+        "passwords",
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--format",
+        "json",
+    ]);
+    r.success();
+    let done = apply_reloads(&topo, &r.stdout);
+    let acl_loads = done.iter().take_while(|(_, w)| w == "ACL LOAD").count();
+    assert_eq!(
+        acl_loads, 6,
+        "every node reloads its ACL file first: {done:?}"
+    );
+    let rest: Vec<(&str, &str)> = done[6..]
+        .iter()
+        .map(|(n, w)| (n.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            ("data-0", "CONFIG SET masterauth"),
+            ("data-1", "CONFIG SET masterauth"),
+            ("data-2", "CONFIG SET masterauth"),
+            ("sentinel-0", "SENTINEL SET redis auth-pass"),
+            ("sentinel-0", "SENTINEL CONFIG SET sentinel-pass"),
+            ("sentinel-1", "SENTINEL SET redis auth-pass"),
+            ("sentinel-1", "SENTINEL CONFIG SET sentinel-pass"),
+            ("sentinel-2", "SENTINEL SET redis auth-pass"),
+            ("sentinel-2", "SENTINEL CONFIG SET sentinel-pass"),
+        ]
+    );
+    // The overlap: old and new both log in, on a data node and on a Sentinel (each user
+    // where it exists: replicator and sentinel on the data nodes, sentinel-peer on the
+    // Sentinels, app and admin on both).
+    for (user, old_pw) in users.iter().zip(&old) {
+        let new_pw = topo.password(user);
+        assert_ne!(&new_pw, old_pw, "{user}");
+        let nodes: &[&str] = match *user {
+            "replicator" | "sentinel" => &["data-0"],
+            "sentinel-peer" => &["sentinel-0"],
+            _ => &["data-0", "sentinel-0"],
+        };
+        for node in nodes {
+            for pw in [old_pw, &new_pw] {
+                let out = topo.cli(&topo.node(node)).user(user, pw).run(&["PING"]);
+                assert_eq!(out, "PONG", "{user} on {node}");
+            }
+        }
+    }
+    sentinel_client_writes(&topo, &d, "none");
+    assert_acl_logs_empty(&topo, &d);
+
+    let r = topo.run(&[
+        "rotate",
+        "passwords",
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--finish",
+        "--format",
+        "json",
+    ]);
+    r.success();
+    let done = apply_reloads(&topo, &r.stdout);
+    assert!(
+        done.iter().all(|(_, w)| w == "ACL LOAD") && done.len() == 6,
+        "{done:?}"
+    );
+    for (user, old_pw) in users.iter().zip(&old) {
+        let out = topo
+            .cli(&topo.node("data-0"))
+            .user(user, old_pw)
+            .run(&["PING"]);
+        assert!(
+            out.contains("WRONGPASS") || out.contains("AUTH failed"),
+            "{user}'s old password still works: {out}"
+        );
+    }
+    // The Sentinels and the data nodes keep their links with the new passwords: a failover.
+    failover(&topo, &mut d);
+    // Sentinel saved the new passwords itself, so the bundle's sentinel.conf is what it
+    // runs with: `check` finds no drift there.
+    for s in topo.sentinels() {
+        let conf = std::fs::read_to_string(&s.conf).unwrap();
+        assert!(
+            conf.contains(&topo.password("sentinel")),
+            "{}: auth-pass not saved",
+            s.name
+        );
+        assert!(
+            conf.contains("sentinel myid"),
+            "{}: Sentinel's id lost",
+            s.name
         );
     }
 }

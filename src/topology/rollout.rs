@@ -23,8 +23,9 @@ pub enum Change {
     /// The CA file (and, on `--finish`, nothing else).
     Ca,
     /// ACL files (both users.acl and the Sentinels' file), plus the passwords the servers
-    /// themselves log in with when one of these users was rotated.
-    Passwords { users: Vec<String> },
+    /// themselves log in with when one of these users was rotated (not on `--finish`: the
+    /// new passwords are in use already).
+    Passwords { users: Vec<String>, finish: bool },
 }
 
 /// One node's part of the rollout.
@@ -53,6 +54,9 @@ pub struct Bundle<'a> {
     pub out_conf: &'a ConfPath,
     /// The name the Sentinels monitor.
     pub master_name: &'a str,
+    /// The secrets.env variable with the admin password the running servers accept:
+    /// `PREVIOUS_REDIS_PASSWORD_ADMIN` while the admin's own new password is not loaded yet.
+    pub admin_var: &'a str,
 }
 
 impl Bundle<'_> {
@@ -85,7 +89,8 @@ impl Bundle<'_> {
             String::new()
         };
         format!(
-            "REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {} {tls}-h {} -p {} --user admin --no-auth-warning",
+            "REDISCLI_AUTH=\"${}\" {} {tls}-h {} -p {} --user admin --no-auth-warning",
+            self.admin_var,
             self.cli_program(),
             node.ip,
             node.port
@@ -98,108 +103,136 @@ impl Bundle<'_> {
 }
 
 /// The steps that apply `change` to every node of `nodes`: data nodes first (each reloads
-/// on its own), then the Sentinels one at a time.
+/// on its own), then the Sentinels one at a time. For passwords, every ACL file is reloaded
+/// before any server starts logging in with a new password (the primary may be any node).
 pub fn plan(b: &Bundle<'_>, nodes: &[Node], change: &Change) -> Vec<Step> {
-    let data = nodes.iter().filter(|n| n.role.is_data());
-    let sentinels = nodes.iter().filter(|n| n.role == Role::Sentinel);
-    let mut steps: Vec<Step> = data.filter_map(|n| data_step(b, n, change)).collect();
-    steps.extend(sentinels.filter_map(|n| sentinel_step(b, n, change)));
-    steps
+    let data: Vec<&Node> = nodes.iter().filter(|n| n.role.is_data()).collect();
+    let sentinels: Vec<&Node> = nodes.iter().filter(|n| n.role == Role::Sentinel).collect();
+    match change {
+        Change::Certs | Change::Ca => data
+            .iter()
+            .map(|n| tls_reload(b, n, change))
+            .chain(sentinels.iter().map(|n| sentinel_restart(b, n)))
+            .collect(),
+        Change::Passwords { users, finish } => {
+            let mut steps: Vec<Step> = data
+                .iter()
+                .chain(&sentinels)
+                .map(|n| acl_load(b, n))
+                .collect();
+            if !finish {
+                steps.extend(
+                    data.iter()
+                        .chain(&sentinels)
+                        .filter_map(|n| own_credentials(b, n, users)),
+                );
+            }
+            steps
+        }
+    }
 }
 
-fn data_step(b: &Bundle<'_>, node: &Node, change: &Change) -> Option<Step> {
+fn step(node: &Node, action: &'static str, commands: Vec<String>, why: &str) -> Step {
+    Step {
+        node: node.name.clone(),
+        address: node.host_port(),
+        action,
+        commands,
+        wait_for_ok: None,
+        why: why.to_owned(),
+    }
+}
+
+fn tls_reload(b: &Bundle<'_>, node: &Node, change: &Change) -> Step {
     let cli = b.admin_cli(node);
     let (cert, key) = (
         b.file(&layout::cert(&node.name)),
         b.file(&layout::key(&node.name)),
     );
     let ca = b.file(crate::pki::CA_CERT);
-    let (commands, why) = match change {
-        Change::Certs => (
-            vec![format!(
-                "{cli} CONFIG SET tls-cert-file \"{cert}\" tls-key-file \"{key}\""
-            )],
-            "reads the new certificate and key (same paths) for new connections".to_owned(),
-        ),
-        Change::Ca => (
-            vec![format!(
-                "{cli} CONFIG SET tls-ca-cert-file \"{ca}\" tls-cert-file \"{cert}\" tls-key-file \"{key}\""
-            )],
-            "reads the new CA file".to_owned(),
-        ),
-        Change::Passwords { users } => {
-            let mut c = vec![format!("{cli} ACL LOAD")];
-            if users.iter().any(|u| u == super::users::REPLICATOR) {
-                // masterauth is how this node logs in to its primary (after a failover too).
-                c.push(format!(
-                    "{cli} CONFIG SET masterauth \"$REDIS_PASSWORD_REPLICATOR\""
-                ));
-            }
-            (
-                c,
-                "users.acl accepts the old and the new passwords".to_owned(),
-            )
-        }
+    let (set, why) = if *change == Change::Ca {
+        (
+            format!("tls-ca-cert-file \"{ca}\" tls-cert-file \"{cert}\" tls-key-file \"{key}\""),
+            "reads the new CA file",
+        )
+    } else {
+        (
+            format!("tls-cert-file \"{cert}\" tls-key-file \"{key}\""),
+            "reads the new certificate and key (same paths) for new connections",
+        )
     };
-    Some(Step {
-        node: node.name.clone(),
-        address: node.host_port(),
-        action: "reload",
-        commands,
-        wait_for_ok: None,
-        why,
-    })
+    step(node, "reload", vec![format!("{cli} CONFIG SET {set}")], why)
 }
 
-fn sentinel_step(b: &Bundle<'_>, node: &Node, change: &Change) -> Option<Step> {
-    let cli = b.admin_cli(node);
-    let name = b.master_name;
-    match change {
-        Change::Certs | Change::Ca => {
-            let facts = b.profile.server_facts();
-            let conf = b.file(&layout::conf(node));
-            let start = match b.target {
-                Target::Host => format!(
-                    "stop {}'s Sentinel process, then start it again: {} {conf} --sentinel",
-                    node.name, facts.server_program
-                ),
-                _ => format!(
-                    "stop its process, then start it again: {} \"{conf}\" --sentinel",
-                    facts.server_program
-                ),
-            };
-            Some(Step {
-                node: node.name.clone(),
-                address: node.host_port(),
-                action: "restart",
-                commands: vec![start],
-                // The quorum of Sentinels it can reach, as it counts them itself.
-                wait_for_ok: Some(format!("{cli} SENTINEL CKQUORUM {name}")),
-                why: "Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): one Sentinel at a time, so a quorum stays up".into(),
-            })
-        }
-        Change::Passwords { users } => {
-            let mut commands = vec![format!("{cli} ACL LOAD")];
-            if users.iter().any(|u| u == super::users::SENTINEL) {
-                commands.push(format!(
-                    "{cli} SENTINEL SET {name} auth-pass \"$REDIS_PASSWORD_SENTINEL\""
-                ));
-            }
-            if users.iter().any(|u| u == super::users::SENTINEL_PEER) {
-                commands.push(format!(
-                    "{cli} SENTINEL CONFIG SET sentinel-pass \"$REDIS_PASSWORD_SENTINEL_PEER\""
-                ));
-            }
-            Some(Step {
-                node: node.name.clone(),
-                address: node.host_port(),
-                action: "reload",
-                commands,
-                wait_for_ok: None,
-                why: "the Sentinels' ACL file accepts the old and the new passwords; Sentinel saves what SENTINEL SET changes in its own sentinel.conf".into(),
-            })
-        }
+fn sentinel_restart(b: &Bundle<'_>, node: &Node) -> Step {
+    let facts = b.profile.server_facts();
+    let conf = b.file(&layout::conf(node));
+    let start = format!(
+        "stop {}'s Sentinel process, then start it again: {} \"{conf}\" --sentinel",
+        node.name, facts.server_program
+    );
+    Step {
+        // The quorum of Sentinels it can reach, as it counts them itself.
+        wait_for_ok: Some(format!(
+            "{} SENTINEL CKQUORUM {}",
+            b.admin_cli(node),
+            b.master_name
+        )),
+        ..step(
+            node,
+            "restart",
+            vec![start],
+            "Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): one Sentinel at a time, so a quorum stays up",
+        )
     }
+}
+
+fn acl_load(b: &Bundle<'_>, node: &Node) -> Step {
+    let why = if node.role == Role::Sentinel {
+        "re-reads the Sentinels' ACL file"
+    } else {
+        "re-reads users.acl"
+    };
+    step(
+        node,
+        "reload",
+        vec![format!("{} ACL LOAD", b.admin_cli(node))],
+        why,
+    )
+}
+
+/// The passwords a node itself logs in with, set at run time when their user was rotated:
+/// `masterauth` (every data node: a former primary rejoins as a replica), and on a Sentinel
+/// `auth-pass` (to the data nodes) and `sentinel-pass` (to the other Sentinels), which
+/// Sentinel then saves in its own sentinel.conf.
+fn own_credentials(b: &Bundle<'_>, node: &Node, users: &[String]) -> Option<Step> {
+    let cli = b.admin_cli(node);
+    let rotated = |u: &str| users.iter().any(|x| x == u);
+    let mut commands = vec![];
+    if node.role.is_data() && rotated(super::users::REPLICATOR) {
+        commands.push(format!(
+            "{cli} CONFIG SET masterauth \"$REDIS_PASSWORD_REPLICATOR\""
+        ));
+    }
+    if node.role == Role::Sentinel && rotated(super::users::SENTINEL) {
+        commands.push(format!(
+            "{cli} SENTINEL SET {} auth-pass \"$REDIS_PASSWORD_SENTINEL\"",
+            b.master_name
+        ));
+    }
+    if node.role == Role::Sentinel && rotated(super::users::SENTINEL_PEER) {
+        commands.push(format!(
+            "{cli} SENTINEL CONFIG SET sentinel-pass \"$REDIS_PASSWORD_SENTINEL_PEER\""
+        ));
+    }
+    (!commands.is_empty()).then(|| {
+        step(
+            node,
+            "reload",
+            commands,
+            "logs in to its peers with the new password from now on",
+        )
+    })
 }
 
 /// The text `rotate` prints for a plan.
