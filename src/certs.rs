@@ -495,8 +495,9 @@ fn gather(
     Ok((certs, problems))
 }
 
-/// A bundle's certificates: the CA, the server's (one server) or every node's (a topology's
-/// `nodes/NAME/tls/node.crt`, in name order), and the application's client certificate.
+/// A bundle's certificates: the CA, the server's (required for one server; a topology's
+/// only if it has one), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
+/// application's client certificate.
 fn bundle_certs(dir: &Path) -> Vec<String> {
     use crate::topology::layout;
     let mut nodes: Vec<String> = std::fs::read_dir(dir.join(layout::NODES_DIR))
@@ -510,11 +511,10 @@ fn bundle_certs(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     nodes.sort();
     let mut rels = vec![pki::CA_CERT.to_owned()];
-    if nodes.is_empty() {
+    if nodes.is_empty() || dir.join(pki::SERVER_CERT).is_file() {
         rels.push(pki::SERVER_CERT.to_owned());
-    } else {
-        rels.extend(nodes);
     }
+    rels.extend(nodes);
     rels.push(pki::CLIENT_CERT.to_owned());
     rels
 }

@@ -766,3 +766,128 @@ fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
         r.stdout
     );
 }
+
+/// `certs status` of a topology bundle lists and verifies every node's certificate (no
+/// server needed); one from another deployment's CA, or one inside the warning window, is
+/// named and exits 1; after `rotate certs` it reports the new serials.
+#[test]
+fn certs_status_covers_every_node_certificate() {
+    let shape = Shape::Sentinel {
+        replicas: 2,
+        sentinels: 3,
+    };
+    let topo = Topology::init(&crate::support::REDIS_7_0, "production", shape, &[]);
+    let dir = topo.dir.to_str().unwrap();
+    let status = |extra: &[&str]| {
+        let mut args = vec![
+            "certs",
+            "status",
+            "--env",
+            "production",
+            "--out",
+            dir,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let r = topo.run(&args);
+        let report: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        (r, report)
+    };
+    let (r, report) = status(&[]);
+    r.success();
+    let certs = report["certificates"].as_array().unwrap();
+    let sources: Vec<&str> = certs
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    let mut want = vec!["tls/ca.crt"];
+    if topo.path("tls/server.crt").exists() {
+        want.push("tls/server.crt");
+    }
+    let nodes: Vec<String> = topo
+        .nodes()
+        .iter()
+        .map(|n| format!("nodes/{}/tls/node.crt", n.name))
+        .collect();
+    want.extend(nodes.iter().map(String::as_str));
+    want.push("tls/client.crt");
+    assert_eq!(sources, want);
+    for (c, node) in certs
+        .iter()
+        .filter(|c| c["source"].as_str().unwrap().starts_with("nodes/"))
+        .zip(topo.nodes())
+    {
+        assert_eq!(c["chain"]["status"], "ok", "{c}");
+        let serial = file_serial(&node.dir.join("tls/node.crt")).to_lowercase();
+        assert_eq!(
+            format!("serial={}", c["serial"].as_str().unwrap()),
+            serial,
+            "{}",
+            node.name
+        );
+        assert!(
+            c["sans"]
+                .as_array()
+                .unwrap()
+                .contains(&"IP:127.0.0.1".into()),
+            "{c}"
+        );
+    }
+
+    // Leaves live 90 days: a 100-day window names each of them.
+    let (r, report) = status(&["--warn-days", "100"]);
+    r.failure(1);
+    let problems = report["problems"].to_string();
+    for n in &nodes {
+        assert!(
+            problems.contains(&format!("{n}: ")),
+            "{n} not named: {problems}"
+        );
+    }
+
+    // A node certificate from another deployment's CA does not verify.
+    let other = Topology::init(&crate::support::REDIS_7_0, "production", shape, &[]);
+    let stolen = other.path("nodes/data-1/tls/node.crt");
+    let theirs = topo.path("nodes/data-1/tls/node.crt");
+    let ours = std::fs::read(&theirs).unwrap();
+    std::fs::copy(&stolen, &theirs).unwrap();
+    let (r, report) = status(&[]);
+    r.failure(1);
+    assert_eq!(
+        report["problems"].as_array().unwrap().len(),
+        1,
+        "{}",
+        report["problems"]
+    );
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("nodes/data-1/tls/node.crt: ")
+            && report["problems"][0]
+                .as_str()
+                .unwrap()
+                .contains("chain does not verify"),
+        "{}",
+        report["problems"]
+    );
+    std::fs::write(&theirs, ours).unwrap();
+
+    topo.run(&["rotate", "certs", "--env", "production", "--out", dir])
+        .success();
+    let (r, report) = status(&[]);
+    r.success();
+    for node in topo.nodes() {
+        let serial = file_serial(&node.dir.join("tls/node.crt")).to_lowercase();
+        let source = format!("nodes/{}/tls/node.crt", node.name);
+        let c = report["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["source"] == source.as_str())
+            .unwrap();
+        assert_eq!(format!("serial={}", c["serial"].as_str().unwrap()), serial);
+    }
+}
