@@ -260,3 +260,129 @@ pub fn text(steps: &[Step]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Environment;
+
+    fn profile() -> EnvProfile {
+        let sets = [
+            "topology.kind=sentinel".to_owned(),
+            "redis.port=7000".to_owned(),
+            "topology.sentinel_port=27000".to_owned(),
+            "acl.admin.enabled=true".to_owned(),
+        ];
+        crate::profile::resolve(
+            Environment::Production,
+            None,
+            &sets,
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap()
+        .settings
+    }
+
+    fn steps(change: &Change, admin_var: &str) -> Vec<Step> {
+        let p = profile();
+        let out = ConfPath::parse("/srv/b").unwrap();
+        let b = Bundle {
+            profile: &p,
+            target: Target::Local,
+            out_conf: &out,
+            master_name: "cache",
+            admin_var,
+        };
+        plan(&b, &super::super::nodes(&p), change)
+    }
+
+    fn order(steps: &[Step]) -> Vec<(String, &'static str, usize)> {
+        steps
+            .iter()
+            .map(|s| (s.node.clone(), s.action, s.commands.len()))
+            .collect()
+    }
+
+    #[test]
+    fn certificates_reload_the_data_nodes_then_restart_each_sentinel() {
+        let s = steps(&Change::Certs, "REDIS_PASSWORD_ADMIN");
+        let want: Vec<(String, &str, usize)> = [
+            ("data-0", "reload"),
+            ("data-1", "reload"),
+            ("data-2", "reload"),
+            ("sentinel-0", "restart"),
+            ("sentinel-1", "restart"),
+            ("sentinel-2", "restart"),
+        ]
+        .iter()
+        .map(|(n, a)| ((*n).to_owned(), *a, 1))
+        .collect();
+        assert_eq!(order(&s), want);
+        assert!(s[1].commands[0].ends_with(
+            "-h 127.0.0.1 -p 7001 --user admin --no-auth-warning CONFIG SET tls-cert-file \"/srv/b/nodes/data-1/tls/node.crt\" tls-key-file \"/srv/b/nodes/data-1/tls/node.key\""
+        ), "{}", s[1].commands[0]);
+        assert!(s[4].commands[0].contains("\"/srv/b/nodes/sentinel-1/sentinel.conf\" --sentinel"));
+        assert!(
+            s[4].wait_for_ok
+                .as_deref()
+                .unwrap()
+                .ends_with("-p 27001 --user admin --no-auth-warning SENTINEL CKQUORUM cache")
+        );
+        let ca = steps(&Change::Ca, "REDIS_PASSWORD_ADMIN");
+        assert!(ca[0].commands[0].contains("CONFIG SET tls-ca-cert-file \"/srv/b/tls/ca.crt\""));
+        assert_eq!(ca[5].action, "restart");
+    }
+
+    #[test]
+    fn passwords_load_every_acl_file_before_any_new_login_and_finish_only_loads() {
+        let users: Vec<String> = ["app", "admin", "replicator", "sentinel", "sentinel-peer"]
+            .iter()
+            .map(|u| (*u).to_owned())
+            .collect();
+        let change = Change::Passwords {
+            users: users.clone(),
+            finish: false,
+        };
+        let s = steps(&change, "PREVIOUS_REDIS_PASSWORD_ADMIN");
+        let loads = s
+            .iter()
+            .take_while(|s| s.commands[0].ends_with(" ACL LOAD"));
+        assert_eq!(loads.count(), 6);
+        let logins: Vec<(String, usize)> = s[6..]
+            .iter()
+            .map(|s| (s.node.clone(), s.commands.len()))
+            .collect();
+        assert_eq!(
+            logins,
+            [
+                ("data-0".to_owned(), 1),
+                ("data-1".to_owned(), 1),
+                ("data-2".to_owned(), 1),
+                ("sentinel-0".to_owned(), 2),
+                ("sentinel-1".to_owned(), 2),
+                ("sentinel-2".to_owned(), 2),
+            ]
+        );
+        assert!(s[6].commands[0].ends_with("CONFIG SET masterauth \"$REDIS_PASSWORD_REPLICATOR\""));
+        assert!(
+            s[9].commands[1]
+                .ends_with("SENTINEL CONFIG SET sentinel-pass \"$REDIS_PASSWORD_SENTINEL_PEER\"")
+        );
+        // No secret in a command: only variable names; the admin's old password until loaded.
+        assert!(s.iter().all(|s| {
+            s.commands[0].starts_with("REDISCLI_AUTH=\"$PREVIOUS_REDIS_PASSWORD_ADMIN\" ")
+        }));
+
+        // Only the app: no server logs in as it, so ACL LOAD is all.
+        let app = Change::Passwords {
+            users: vec!["app".into()],
+            finish: false,
+        };
+        assert_eq!(steps(&app, "REDIS_PASSWORD_ADMIN").len(), 6);
+        let finish = Change::Passwords {
+            users,
+            finish: true,
+        };
+        assert_eq!(steps(&finish, "REDIS_PASSWORD_ADMIN").len(), 6);
+    }
+}
