@@ -116,6 +116,99 @@ fn rotations_without_flags_keep_the_recorded_inputs() {
     );
 }
 
+fn rotate(cwd: &Path, args: &[&str]) -> crate::support::Run {
+    run(
+        cwd,
+        &[
+            &["rotate"][..],
+            args,
+            &["--env", "production", "--out", "b"],
+        ]
+        .concat(),
+    )
+}
+
+/// Whether a rotation runs is what manifest.json records, not which files exist. Old values
+/// the manifest knows nothing of are refused by the start and the --finish of their kind,
+/// changing no byte; a recorded rotation whose old values are gone is still running (a new
+/// one is refused) and --finish ends it.
+#[test]
+fn rotate_decides_from_the_recorded_rotation_not_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let out = t.join("b");
+    run(t, &init_args("b", &[])).success();
+
+    // Files that look rotated, a manifest that says no rotation.
+    std::fs::copy(
+        out.join("tls/server.crt"),
+        out.join("tls/server.previous.crt"),
+    )
+    .unwrap();
+    let secrets = std::fs::read_to_string(out.join("secrets.env")).unwrap();
+    let fake = "PREVIOUS_REDIS_PASSWORD_APP=looksrotated0123456789\n";
+    std::fs::write(out.join("secrets.env"), format!("{secrets}{fake}")).unwrap();
+    let before = tree(&out);
+    for kind in [&["certs"][..], &["certs", "--finish"]] {
+        rotate(t, kind)
+            .failure(2)
+            .stderr_has("tls/server.previous.crt")
+            .stderr_has("manifest.json records no certificate rotation");
+    }
+    for kind in [&["passwords"][..], &["passwords", "--finish"]] {
+        rotate(t, kind)
+            .failure(2)
+            .stderr_has("PREVIOUS_REDIS_PASSWORD_APP")
+            .stderr_has("manifest.json records no password (app) rotation");
+    }
+    assert_eq!(tree(&out), before, "a refused rotate changed the bundle");
+    std::fs::remove_file(out.join("tls/server.previous.crt")).unwrap();
+    std::fs::write(out.join("secrets.env"), &secrets).unwrap();
+
+    // A recorded rotation whose old values were deleted by hand.
+    rotate(t, &["certs"]).success();
+    rotate(t, &["encryption-key"]).success();
+    assert_eq!(manifest(&out)["rotation"]["certs"], true);
+    for rel in ["server", "client"] {
+        for ext in ["crt", "key"] {
+            std::fs::remove_file(out.join(format!("tls/{rel}.previous.{ext}"))).unwrap();
+        }
+    }
+    let rotated = std::fs::read_to_string(out.join("secrets.env")).unwrap();
+    let unrotated: String = rotated
+        .lines()
+        .filter(|l| !l.starts_with("PREVIOUS_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(rotated, unrotated, "rotate encryption-key kept no old key");
+    std::fs::write(out.join("secrets.env"), &unrotated).unwrap();
+    let before = tree(&out);
+    rotate(t, &["certs"])
+        .failure(2)
+        .stderr_has("records an unfinished certificate rotation")
+        .stderr_has("rotate certs --env production --finish");
+    rotate(t, &["encryption-key"])
+        .failure(2)
+        .stderr_has("records an unfinished encryption key rotation");
+    assert_eq!(tree(&out), before, "a refused rotate changed the bundle");
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("finished: the previous leaf certificates");
+    rotate(t, &["encryption-key", "--finish"])
+        .success()
+        .stdout_has("finished: the previous key");
+    assert_eq!(
+        manifest(&out)["rotation"],
+        serde_json::json!({"ca": false, "certs": false, "encryption_key": false, "passwords": []})
+    );
+    run(t, &["check", "--env", "production", "--out", "b"]).success();
+    // Finished means finished: a second --finish has nothing to do, a new rotation starts.
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("no certificate rotation was in progress");
+    rotate(t, &["certs"]).success();
+}
+
 /// A second writer fails at once with exit 2, naming the bundle and --wait; with --wait it
 /// queues and succeeds once the first is done. check never takes the lock.
 #[test]
