@@ -25,6 +25,15 @@ fn files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The directories inside `dir`, relative.
+fn dirs(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|(_, (bytes, _))| bytes == b"<dir>")
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
 }
@@ -350,10 +359,11 @@ fn changing_target_removes_the_files_of_the_old_one() {
     let fresh = |target: &str| {
         let t = tempfile::tempdir().unwrap();
         run(t.path(), &init_args("b", &["--target", target])).success();
-        files(&t.path().join("b"))
+        (files(&t.path().join("b")), dirs(&t.path().join("b")))
     };
-    let (local, docker) = (fresh("local"), fresh("docker"));
+    let ((local, local_dirs), (docker, docker_dirs)) = (fresh("local"), fresh("docker"));
     assert!(local.contains(&"firewall/nftables.nft".to_string()));
+    assert!(local_dirs.contains(&"firewall".to_string()));
     assert!(docker.contains(&"docker-compose.yml".to_string()));
     run(tmp.path(), &init_args("b", &[])).success();
     let out = tmp.path().join("b");
@@ -374,6 +384,9 @@ fn changing_target_removes_the_files_of_the_old_one() {
         .stdout_has("remove firewall/nftables.nft")
         .stdout_has("create docker-compose.yml");
     assert_eq!(files(&out), docker);
+    // The emptied firewall/ went in the same transaction; no directory is left over.
+    assert!(!docker_dirs.contains(&"firewall".to_string()));
+    assert_eq!(dirs(&out), docker_dirs);
     run(tmp.path(), &["check", "--env", "production", "--out", "b"]).success();
     run(
         tmp.path(),
@@ -390,6 +403,7 @@ fn changing_target_removes_the_files_of_the_old_one() {
     .success()
     .stdout_has("remove docker-compose.yml");
     assert_eq!(files(&out), local);
+    assert_eq!(dirs(&out), local_dirs);
     run(tmp.path(), &["check", "--env", "production", "--out", "b"]).success();
 
     // A leftover the manifest does not explain is reported by check as stale.
