@@ -256,15 +256,30 @@ fn apply(root: &Path, journal: &Journal) -> Result<(), Error> {
     }
     touched.sort();
     touched.dedup();
-    for dir in touched.iter().filter(|d| d.exists()) {
-        sync_dir(dir)?;
-    }
+    touched.retain(|d| d.exists());
+    // The renames must be durable before the journal leaves `.txn/`.
+    sync_dirs(&txn, &touched)?;
     // Atomically: the journal leaves `.txn/` (so it is never applied twice over newer files)
-    // and stays as the record that this command's work is done until it exits.
+    // and stays as the record that this command's work is done until it exits. No flush:
+    // should a power loss undo this, the next run finds the journal and applies it again,
+    // which the flushed renames make a no-op.
     let journal_path = txn.join(JOURNAL);
     std::fs::rename(&journal_path, root.join(COMMITTED)).map_err(io(&journal_path))?;
-    std::fs::remove_dir_all(&txn).map_err(io(&txn))?;
-    sync_dir(root)
+    std::fs::remove_dir_all(&txn).map_err(io(&txn))
+}
+
+/// Makes the renames and unlinks in `dirs` durable: one `syncfs` for several directories
+/// (each directory fsync is a flush of the disk's cache of its own), an fsync for one.
+fn sync_dirs(any: &Path, dirs: &[PathBuf]) -> Result<(), Error> {
+    if let [dir] = dirs {
+        return sync_dir(dir);
+    }
+    let handle = std::fs::File::open(any).map_err(io(any))?;
+    // SAFETY: syncfs takes a file descriptor we own for the duration of the call.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } == 0 {
+        return Ok(());
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
 }
 
 /// Removes the directories above the removed `rel` that are left empty (`firewall/` after
