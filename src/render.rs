@@ -26,6 +26,12 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
     }
 }
 
+/// Where a Redis or Valkey server reads the bundle's files (certificates, ACL file) on every
+/// target: the renderer writes these paths into redis.conf, the gate pins the CA to them.
+pub fn server_dir(p: &EnvProfile, target: Target, out_dir: &ConfPath) -> ConfPath {
+    server_base(p, target).unwrap_or_else(|| out_dir.clone())
+}
+
 pub use crate::target::{
     CLIENT_ENV, DATA_DIR, GITIGNORE, IP6TABLES, IPTABLES, NFTABLES, REDIS_CONF, SECRETS_ENV,
     SYSTEMD_DROPIN, Target, UFW, USERS_ACL,
@@ -509,7 +515,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
 
     let facts = p.server_facts();
     let layout = facts.host_layout;
-    let server_base = server_base(p, input.target).unwrap_or_else(|| input.out_dir.clone());
+    let server_base = server_dir(p, input.target, input.out_dir);
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
