@@ -155,13 +155,6 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: crate::openssl::enabled,
     },
     Artifact {
-        path: crate::openssl::SYSTEMD_DROPIN,
-        template: templates::SYSTEMD_OPENSSL,
-        mode: 0o644,
-        secret: false,
-        when: crate::openssl::dropin_enabled,
-    },
-    Artifact {
         path: exporter::ENV_FILE,
         template: templates::EXPORTER_ENV,
         mode: 0o600,
@@ -173,14 +166,9 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::SYSTEMD_DROPIN,
         mode: 0o644,
         secret: false,
-        when: host_redis,
+        when: crate::systemd::enabled,
     },
 ];
-
-/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
-fn host_redis(p: &EnvProfile, target: Target) -> bool {
-    target == Target::Host && p.engine == crate::profile::Engine::Redis
-}
 
 /// Everything rendering depends on.
 pub struct Input<'a> {
@@ -338,6 +326,7 @@ struct Context<'a> {
     users: Users,
     client: Client,
     firewall: firewall::Context,
+    systemd: crate::systemd::Context,
     /// Present only for the bundles that have the engine's or the container's files.
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
@@ -664,7 +653,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
                 }
                 _ => server_base.join(crate::openssl::CNF),
             },
-            systemd_unit: crate::openssl::unit(p),
+            systemd_unit: crate::systemd::unit(p),
         },
         paths,
         process: Process {
@@ -676,6 +665,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         users,
         client,
         firewall: firewall::Context::new(p, input.env),
+        systemd: crate::systemd::context(p),
         dragonfly: dragonfly::enabled(p, input.target)
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,
