@@ -228,3 +228,62 @@ mod valkey_8_1 {
         super::cluster_nodes_load(&super::VALKEY_8_1)
     }
 }
+
+/// Every node's config of each kind, from deterministic inputs (seeded test passwords, fixed
+/// paths): the data nodes' redis.conf, the Sentinels' sentinel.conf, both ACL files and the
+/// topology lines of client.env.
+fn pin_topology(name: &str, target: redis_harden::render::Target, sets: &[&str]) {
+    use redis_harden::profile::Environment;
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let (_, files) = crate::support::render_seeded(Environment::Production, target, &sets);
+    let mut out = String::new();
+    for (rel, file) in &files {
+        let wanted = rel.starts_with("nodes/") || rel.ends_with(".acl");
+        if wanted {
+            out.push_str(&format!(
+                "==== {rel} ({:o}) ====\n{}",
+                file.mode, file.content
+            ));
+        }
+    }
+    let client: String = files["client.env"]
+        .content
+        .lines()
+        .filter(|l| l.starts_with("REDIS_SENTINEL") || l.starts_with("REDIS_CLUSTER"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("==== client.env (topology lines) ====\n{client}"));
+    crate::support::pin(name, &out);
+}
+
+#[test]
+fn snapshots_of_every_node_config() {
+    use redis_harden::render::Target;
+    pin_topology(
+        "topology-sentinel-local",
+        Target::Local,
+        &["topology.kind=sentinel"],
+    );
+    pin_topology(
+        "topology-cluster-host",
+        Target::Host,
+        &[
+            "topology.kind=cluster",
+            "topology.replicas_per_shard=0",
+            "engine=valkey",
+        ],
+    );
+    pin_topology(
+        "topology-sentinel-host-explicit-nodes",
+        Target::Host,
+        &[
+            "topology.kind=sentinel",
+            "topology.replicas=1",
+            "topology.master_name=cache",
+            "tls.hostnames=[redis.internal]",
+            "topology.nodes=[{name: a, host: a.redis.internal, ip: 10.0.0.1, port: 6379}, \
+             {name: b, ip: 10.0.0.2, port: 6379}, {name: s1, ip: 10.0.0.1, port: 26379}, \
+             {name: s2, ip: 10.0.0.2, port: 26379}, {name: s3, ip: 10.0.0.3, port: 26379}]",
+        ],
+    );
+}

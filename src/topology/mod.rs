@@ -87,7 +87,7 @@ pub struct TopologySettings {
     pub sentinel_port: Port,
     /// Sentinel kind: the name the Sentinels monitor the primary under (clients ask for it);
     /// the project name unless set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub master_name: Option<UserName>,
     /// Explicit nodes, in the order the derived ones would have (data nodes first, then
     /// Sentinels; for a cluster the first `shards` are the primaries). Empty: every node runs
