@@ -287,3 +287,131 @@ fn snapshots_of_every_node_config() {
         ],
     );
 }
+
+#[test]
+fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+        ],
+    );
+    r.success();
+    let at = |needle: &str| {
+        r.stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{}", r.stdout))
+    };
+    let steps = [
+        "1. start the data nodes (data-0 .. data-2)",
+        "2. then the Sentinels (sentinel-0 .. sentinel-2)",
+        "3. point the app at client.env",
+    ];
+    assert!(
+        steps.windows(2).all(|w| at(w[0]) < at(w[1])),
+        "{}",
+        r.stdout
+    );
+    let mode = |rel: &str| {
+        std::fs::metadata(tmp.path().join("b").join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    for (rel, want) in [
+        ("nodes/data-0", 0o700),
+        ("nodes/data-0/data", 0o700),
+        ("nodes/sentinel-2", 0o700),
+        ("nodes/data-0/redis.conf", 0o600),
+        ("nodes/sentinel-2/sentinel.conf", 0o600),
+        ("nodes/sentinel-2/tls/node.key", 0o600),
+        ("nodes/sentinel-2/tls/node.crt", 0o644),
+        ("sentinel-users.acl", 0o600),
+        ("users.acl", 0o600),
+    ] {
+        assert_eq!(mode(rel), want, "{rel}");
+    }
+    assert!(!tmp.path().join("b/redis.conf").exists());
+    // Each node certificate is signed by the bundle's CA and fit for both ends of a link.
+    for node in ["data-0", "data-2", "sentinel-1"] {
+        for purpose in ["sslserver", "sslclient"] {
+            let out = Command::new("openssl")
+                .args(["verify", "-purpose", purpose, "-CAfile", "b/tls/ca.crt"])
+                .arg(format!("b/nodes/{node}/tls/node.crt"))
+                .current_dir(tmp.path())
+                .output()
+                .expect("openssl (apt-get install -y openssl)");
+            assert!(
+                out.status.success(),
+                "{node} {purpose}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let pem = std::fs::read_to_string(tmp.path().join(format!("b/nodes/{node}/tls/node.crt")))
+            .unwrap();
+        let info = redis_harden::pki::CertInfo::parse(&pem).unwrap();
+        assert!(info.dns_names.contains(&"localhost".to_string()));
+        for ip in ["127.0.0.1", "::1"] {
+            assert!(
+                info.ips.contains(&ip.parse().unwrap()),
+                "{node}: {:?}",
+                info.ips
+            );
+        }
+    }
+    // The new users have their own passwords.
+    let secrets = env_file(&tmp.path().join("b/secrets.env"));
+    let pws: Vec<&String> = ["APP", "REPLICATOR", "SENTINEL", "SENTINEL_PEER"]
+        .iter()
+        .map(|u| &secrets[&format!("REDIS_PASSWORD_{u}")])
+        .collect();
+    for (i, a) in pws.iter().enumerate() {
+        assert!(pws[i + 1..].iter().all(|b| b != a));
+    }
+
+    // A second init changes nothing: keys and certificates are never re-issued.
+    let before = crate::support::tree(&tmp.path().join("b"));
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+        ],
+    )
+    .success();
+    assert!(crate::support::tree(&tmp.path().join("b")) == before);
+
+    // Fewer replicas: the stale node config goes, its key stays (keys are never deleted).
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+            "--set",
+            "topology.replicas=1",
+        ],
+    )
+    .success();
+    assert!(!tmp.path().join("b/nodes/data-2/redis.conf").exists());
+    assert!(tmp.path().join("b/nodes/data-2/tls/node.key").exists());
+    assert!(tmp.path().join("b/nodes/data-1/redis.conf").exists());
+}

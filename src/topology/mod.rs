@@ -10,6 +10,7 @@ pub mod certs;
 pub mod layout;
 pub mod render;
 pub mod sentinel;
+pub mod steps;
 pub mod users;
 
 use std::collections::BTreeMap;
