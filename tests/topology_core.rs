@@ -238,7 +238,10 @@ fn pin_topology(name: &str, target: redis_harden::render::Target, sets: &[&str])
     let (_, files) = crate::support::render_seeded(Environment::Production, target, &sets);
     let mut out = String::new();
     for (rel, file) in &files {
-        let wanted = rel.starts_with("nodes/") || rel.ends_with(".acl");
+        // Firewall rules are pinned once (explicit nodes), not for every kind.
+        let firewall = rel.ends_with("nftables.nft");
+        let wanted = (rel.starts_with("nodes/") || rel.ends_with(".acl"))
+            && (!firewall || name.contains("explicit"));
         if wanted {
             out.push_str(&format!(
                 "==== {rel} ({:o}) ====\n{}",
@@ -414,4 +417,67 @@ fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
     assert!(!tmp.path().join("b/nodes/data-2/redis.conf").exists());
     assert!(tmp.path().join("b/nodes/data-2/tls/node.key").exists());
     assert!(tmp.path().join("b/nodes/data-1/redis.conf").exists());
+}
+
+/// Each node's nftables rules pass `nft -c`, and open what they should: the node's port to
+/// firewall.app_cidrs, replication, Sentinel and bus ports to the nodes' own addresses only.
+#[test]
+fn every_node_gets_its_own_firewall_rules_that_nft_accepts() {
+    crate::support::require("nft", "apt-get install -y nftables");
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes: Vec<String> = (0..6)
+        .map(|i| {
+            let ip = if i == 5 {
+                "\"2001:db8::6\"".to_string()
+            } else {
+                format!("192.0.2.{}", i + 1)
+            };
+            format!("{{name: n{i}, ip: {ip}, port: 6379}}")
+        })
+        .collect();
+    let nodes = format!("topology.nodes=[{}]", nodes.join(", "));
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=cluster",
+            "--set",
+            r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#,
+            "--set",
+            &nodes,
+        ],
+    )
+    .success();
+    assert!(!tmp.path().join("b/firewall/nftables.nft").exists());
+    for i in 0..6 {
+        let rel = format!("b/nodes/n{i}/nftables.nft");
+        let out = Command::new("nft")
+            .args(["-c", "-f", &rel])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nft -c {rel}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(tmp.path().join(&rel)).unwrap();
+        for line in [
+            format!("table inet redis_harden_production_n{i}"),
+            "elements = { 192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4, 192.0.2.5 }".into(),
+            "elements = { 2001:db8::6 }".into(),
+            "tcp dport 6379 ip saddr @app_v4 accept".into(),
+            "tcp dport { 6379, 16379 } ip saddr @peers_v4 accept".into(),
+            "tcp dport { 6379, 16379, 9121 } drop".into(),
+        ] {
+            assert!(text.contains(&line), "{rel} lacks {line:?}:\n{text}");
+        }
+        // The bus port is never opened to the app's networks.
+        assert!(!text.contains("16379 } ip saddr @app"), "{text}");
+    }
 }

@@ -459,7 +459,8 @@ pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
         }
         let mut names = BTreeMap::new();
         for (i, spec) in t.nodes.iter().enumerate() {
-            if let Some(first) = names.insert(spec.name.as_str(), i) {
+            // `a-b` and `a_b` would share a firewall table (nft names use `_`).
+            if let Some(first) = names.insert(spec.name.as_str().replace('-', "_"), i) {
                 return fail(
                     &format!("topology.nodes[{i}].name"),
                     format!(
