@@ -56,14 +56,21 @@ impl Nodes {
         }
     }
 
+    /// Starts a node under umask 077, as the docs say: a Sentinel rewrites its config (which
+    /// holds passwords) with the process's umask.
     fn start(&mut self, node: &str, conf: &str, port: u16, sentinel: bool) {
         let conf = self.dir.join("nodes").join(node).join(conf);
         let log = self.dir.join(format!("{node}.log"));
-        let extra: &[&str] = if sentinel { &["--sentinel"] } else { &[] };
+        let script = format!(
+            "umask 077; exec '{}' '{}'{}",
+            self.server.server_program().display(),
+            conf.display(),
+            if sentinel { " --sentinel" } else { "" }
+        );
         self.running.push(Server::start_program(
-            &self.server.server_program(),
-            &conf,
-            extra,
+            Path::new("/bin/sh"),
+            Path::new("-c"),
+            &[&script],
             port,
             &log,
         ));
@@ -178,6 +185,31 @@ fn sentinel_nodes_boot_and_replicate_over_tls(server: &'static ServerUnderTest) 
         let log = n.cli(data + i, "admin", &["ACL", "LOG"]);
         assert!(log.is_empty(), "ACL LOG of data-{i}: {log}");
     }
+
+    // The Sentinels have rewritten their configs (ids, replicas, each other): not drift.
+    let conf = n.dir.join("nodes/sentinel-0/sentinel.conf");
+    let rewritten = std::fs::read_to_string(&conf).unwrap();
+    assert!(rewritten.contains("sentinel myid"), "{rewritten}");
+    let out = n.dir.to_str().unwrap().to_owned();
+    // (The manifest recorded the engine and every --set of init.)
+    let args = ["check", "--env", "production", "--out", &out];
+    run(n.dir.parent().unwrap(), &args).success();
+    // render keeps what Sentinel learnt.
+    let args = ["render", "--env", "production", "--out", &out];
+    run(n.dir.parent().unwrap(), &args).success();
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), rewritten);
+    // A line of ours changed is drift.
+    std::fs::write(
+        &conf,
+        rewritten.replace("tls-auth-clients yes", "tls-auth-clients no"),
+    )
+    .unwrap();
+    run(
+        n.dir.parent().unwrap(),
+        &["check", "--env", "production", "--out", &out],
+    )
+    .failure(1)
+    .stdout_has("nodes/sentinel-0/sentinel.conf");
 }
 
 fn cluster_nodes_load(server: &'static ServerUnderTest) {
