@@ -201,7 +201,7 @@ pub fn run(
     };
     let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
-    let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_empty() {
+    let targets: Vec<(String, PathBuf)> = if bundle_audit {
         bundle_files(&bundle, args)?
             .into_iter()
             .map(|p| (shown_in_bundle(&bundle, &p), p))
@@ -215,12 +215,104 @@ pub fn run(
 
     // The live servers first: the version HELLO reports (the first server's) also judges the
     // files given with them, unless the command line names one.
-    let live = live_audits(args, &policy, &bundle, cwd, now)?;
+    let live = live_audits(args, &policy, &bundle, now, cwd)?;
     let (server, policy) = match live.reports.first().and_then(|r| r.facts) {
         Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
         _ => (server, policy),
     };
 
+    let (mut audited, mut findings) = audit_files(args, targets, server, &policy)?;
+    audited.extend(live.sentinels);
+    findings.extend(live.findings);
+    for report in live.reports {
+        audited.push(Audited {
+            target: report.target.clone(),
+            kind: "live server",
+            server: report.server.clone(),
+        });
+        findings.extend(report.findings);
+    }
+    report(args, &audited, &findings, stdout)
+}
+
+/// What the live part of an audit found: every server's report, and for each Sentinel URL
+/// the Sentinel asked (with what it said) and the findings about servers it reports down.
+struct LiveAudits {
+    reports: Vec<live::Report>,
+    sentinels: Vec<Audited>,
+    findings: Vec<Finding>,
+}
+
+/// Audits every `--url`, in order; a Sentinel URL stands for the primary and replicas the
+/// Sentinel reports, each audited as its own URL.
+fn live_audits(
+    args: &AuditArgs,
+    policy: &Policy,
+    bundle: &Path,
+    now: OffsetDateTime,
+    cwd: &Path,
+) -> Result<LiveAudits, Error> {
+    let mut out = LiveAudits {
+        reports: vec![],
+        sentinels: vec![],
+        findings: vec![],
+    };
+    for url in &args.url {
+        let options = live_options(args, url, policy, bundle, now, cwd);
+        let Some(parsed) = sentinel::SentinelUrl::parse(url) else {
+            out.reports.push(live::audit(&options)?);
+            continue;
+        };
+        let parsed = parsed?;
+        let found = sentinel::discover(&parsed, &options)?;
+        out.sentinels.push(Audited {
+            target: parsed.shown(),
+            kind: "Sentinel",
+            server: Some(found.summary.join("; ")),
+        });
+        out.findings.extend(found.findings);
+        for server in &found.urls {
+            out.reports.push(live::audit(&live::Options {
+                url: server,
+                ..options.clone()
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+fn live_options<'a>(
+    args: &'a AuditArgs,
+    url: &'a str,
+    policy: &'a Policy,
+    bundle: &'a Path,
+    now: OffsetDateTime,
+    cwd: &Path,
+) -> live::Options<'a> {
+    live::Options {
+        url,
+        policy,
+        server_given: server_given(args),
+        bundle,
+        ca: args.ca.as_ref().map(|p| cwd.join(p)),
+        cert: args.cert.as_ref().map(|p| cwd.join(p)),
+        key: args.key.as_ref().map(|p| cwd.join(p)),
+        app_user: &args.app_user,
+        warn_days: args.warn_days,
+        now,
+        password: std::env::var("REDISCLI_AUTH")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    }
+}
+
+/// Each file read as its kind and judged by the policy of `server`.
+fn audit_files(
+    args: &AuditArgs,
+    targets: Vec<(String, PathBuf)>,
+    server: &'static crate::server::Facts,
+    policy: &Policy,
+) -> Result<(Vec<Audited>, Vec<Finding>), Error> {
     let mut audited = vec![];
     let mut findings = vec![];
     for (shown, path) in targets {
@@ -232,7 +324,7 @@ pub fn run(
         let content = String::from_utf8_lossy(&bytes);
         let kind = kind_of(&shown, &content, args.kind);
         // The bytes, not the lossy text: a redis.conf is parsed byte for byte, like Redis.
-        let mut found = policy::check_bytes_as(kind, &shown, &bytes, &policy);
+        let mut found = policy::check_bytes_as(kind, &shown, &bytes, policy);
         if kind == Kind::RedisConf {
             found.extend(implied_default_user(&shown, &bytes));
         }
@@ -244,22 +336,20 @@ pub fn run(
             server: (kind == Kind::RedisConf || kind == Kind::Acl).then(|| server.label()),
         });
     }
+    Ok((audited, findings))
+}
 
-    audited.extend(live.sentinels);
-    findings.extend(live.findings);
-    for report in live.reports {
-        audited.push(Audited {
-            target: report.target.clone(),
-            kind: "live server",
-            server: report.server.clone(),
-        });
-        findings.extend(report.findings);
-    }
-
+/// Writes the report (text or JSON) and fails when any finding is at or above `--fail-on`.
+fn report(
+    args: &AuditArgs,
+    audited: &[Audited],
+    findings: &[Finding],
+    stdout: &mut dyn Write,
+) -> Result<(), Error> {
     let bar = args.fail_on.severity();
     let failing = findings.iter().filter(|f| f.severity >= bar).count();
     let mut counts = Counts::default();
-    for f in &findings {
+    for f in findings {
         *match f.severity {
             Severity::Critical => &mut counts.critical,
             Severity::High => &mut counts.high,
@@ -274,13 +364,13 @@ pub fn run(
                 ok: failing == 0,
                 environment: args.env.to_string(),
                 fail_on: bar,
-                audited: &audited,
+                audited,
                 counts,
-                findings: &findings,
+                findings,
             };
             serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
         }
-        Format::Text => text(&findings, &counts, bar, failing, &audited),
+        Format::Text => text(findings, &counts, bar, failing, audited),
     };
     stdout
         .write_all(out.as_bytes())
@@ -299,75 +389,6 @@ pub fn run(
         ),
         help: "each finding's `fix:` line says what to change; a bundle from `redis-harden init` passes this audit".into(),
     })
-}
-
-/// What the live part of an audit found: every server's report, and for each Sentinel URL
-/// the Sentinel asked (with what it said) and the findings about servers it reports down.
-struct LiveAudits {
-    reports: Vec<live::Report>,
-    sentinels: Vec<Audited>,
-    findings: Vec<Finding>,
-}
-
-/// Audits every `--url`, in order; a Sentinel URL stands for the primary and replicas the
-/// Sentinel reports, each audited as its own URL.
-fn live_audits(
-    args: &AuditArgs,
-    policy: &Policy,
-    bundle: &Path,
-    cwd: &Path,
-    now: OffsetDateTime,
-) -> Result<LiveAudits, Error> {
-    let base = live::Options {
-        url: "",
-        policy,
-        server_given: server_given(args),
-        bundle,
-        ca: args.ca.as_ref().map(|p| cwd.join(p)),
-        cert: args.cert.as_ref().map(|p| cwd.join(p)),
-        key: args.key.as_ref().map(|p| cwd.join(p)),
-        app_user: &args.app_user,
-        warn_days: args.warn_days,
-        now,
-        password: std::env::var("REDISCLI_AUTH")
-            .ok()
-            .filter(|p| !p.is_empty()),
-    };
-    let mut out = LiveAudits {
-        reports: vec![],
-        sentinels: vec![],
-        findings: vec![],
-    };
-    for url in &args.url {
-        let Some(parsed) = sentinel::SentinelUrl::parse(url) else {
-            out.reports.push(live::audit(&live::Options {
-                url,
-                ..base.clone()
-            })?);
-            continue;
-        };
-        let parsed = parsed?;
-        let found = sentinel::discover(
-            &parsed,
-            &live::Options {
-                url,
-                ..base.clone()
-            },
-        )?;
-        out.sentinels.push(Audited {
-            target: parsed.shown(),
-            kind: "Sentinel",
-            server: Some(found.summary.join("; ")),
-        });
-        out.findings.extend(found.findings);
-        for server in &found.urls {
-            out.reports.push(live::audit(&live::Options {
-                url: server,
-                ..base.clone()
-            })?);
-        }
-    }
-    Ok(out)
 }
 
 /// A redis.conf without an ACL file, a password or a `user default` line leaves Redis's
