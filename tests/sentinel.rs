@@ -344,6 +344,110 @@ fn presented_serial(topo: &Topology, node: &Node) -> String {
     file_serial(&pem)
 }
 
+/// Runs one step of a `rotate --format json` rollout as an operator would: a reload's
+/// commands (each must answer OK), or a restart of the node followed by its check, repeated
+/// until it prints OK; after a restart the deployment must still take writes.
+fn run_step(topo: &Topology, d: &mut Deployment, step: &serde_json::Value) -> Node {
+    let node = topo.node(step["node"].as_str().unwrap());
+    if step["action"] == "reload" {
+        for c in step["commands"].as_array().unwrap() {
+            let out = operator_sh(topo, c.as_str().unwrap());
+            assert_eq!(out, "OK", "{}: {c}", node.name);
+        }
+        return node;
+    }
+    assert_eq!(step["action"], "restart", "{step}");
+    d.restart(&node.name);
+    let check = step["wait_for_ok"].as_str().expect("a check to wait for");
+    wait_until(
+        &format!("{} back in the quorum", node.name),
+        Duration::from_secs(30),
+        || {
+            let out = operator_sh(topo, check);
+            if out.starts_with("OK") {
+                Ok(())
+            } else {
+                Err(out)
+            }
+        },
+    );
+    // Still serving, with one Sentinel just restarted.
+    sentinel_client_writes(topo, d, "none");
+    node
+}
+
+/// `rotate ARGS --format json` on the bundle, then every step of its rollout.
+fn rotate_and_roll_out(topo: &Topology, d: &mut Deployment, args: &[&str]) {
+    let dir = topo.dir.to_str().unwrap();
+    let mut full = vec!["rotate"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--env", "production", "--out", dir, "--format", "json"]);
+    let r = topo.run(&full);
+    r.success();
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let steps = summary["rollout"].as_array().expect("a rollout plan");
+    assert_eq!(steps.len(), 6, "{}", r.stdout);
+    for step in steps {
+        run_step(topo, d, step);
+    }
+}
+
+/// A CA rotation on a running deployment, in its three steps (`rotate ca`, `rotate certs`,
+/// `rotate ca --finish`), each rolled out as printed: no moment without a quorum or a
+/// writable primary, and afterwards every node presents a certificate of the new CA only
+/// and a failover works.
+#[test]
+fn rotate_ca_rolls_through_a_running_sentinel_deployment() {
+    let topo = sentinel_bundle(&crate::support::REDIS_7_0);
+    let mut d = Deployment::start(&topo);
+    wait_ready(&topo, &d);
+    let old_ca = std::fs::read_to_string(topo.path("tls/ca.crt")).unwrap();
+    rotate_and_roll_out(&topo, &mut d, &["ca"]);
+    rotate_and_roll_out(&topo, &mut d, &["certs"]);
+    rotate_and_roll_out(&topo, &mut d, &["ca", "--finish"]);
+    let new_ca = std::fs::read_to_string(topo.path("tls/ca.crt")).unwrap();
+    assert_ne!(new_ca, old_ca);
+    assert_eq!(new_ca.matches("BEGIN CERTIFICATE").count(), 1);
+    // Each node presents a certificate that verifies against the new CA alone.
+    for node in topo.nodes() {
+        let connect = format!("127.0.0.1:{}", node.port);
+        let out = Command::new("timeout")
+            .args([
+                "-k",
+                "1",
+                "10",
+                "openssl",
+                "s_client",
+                "-connect",
+                &connect,
+                "-verify_return_error",
+            ])
+            .arg("-CAfile")
+            .arg(topo.path("tls/ca.crt"))
+            .arg("-cert")
+            .arg(topo.path("tls/client.crt"))
+            .arg("-key")
+            .arg(topo.path("tls/client.key"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Verify return code: 0 (ok)"),
+            "{}: {text}",
+            node.name
+        );
+    }
+    for s in topo.sentinels() {
+        wait_until(
+            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
+            Duration::from_secs(20),
+            || sentinel_sees(&topo, &s.name, 2, 2),
+        );
+    }
+    failover(&topo, &mut d);
+}
+
 /// `rotate certs` on a running deployment: every node's certificate is new, the printed
 /// reloads work on the data nodes, and the Sentinels restarted one at a time (each waited
 /// for with the printed check) keep the deployment serving; then a failover still works
@@ -405,33 +509,7 @@ fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static Server
     }
 
     for step in &steps {
-        let node = topo.node(step["node"].as_str().unwrap());
-        match step["action"].as_str().unwrap() {
-            "reload" => {
-                for c in step["commands"].as_array().unwrap() {
-                    let out = operator_sh(&topo, c.as_str().unwrap());
-                    assert_eq!(out, "OK", "{}: {c}", node.name);
-                }
-            }
-            _ => {
-                d.restart(&node.name);
-                let check = step["wait_for_ok"].as_str().expect("a check to wait for");
-                wait_until(
-                    &format!("{} back in the quorum", node.name),
-                    Duration::from_secs(30),
-                    || {
-                        let out = operator_sh(&topo, check);
-                        if out.starts_with("OK") {
-                            Ok(())
-                        } else {
-                            Err(out)
-                        }
-                    },
-                );
-                // Still serving, with one Sentinel just restarted.
-                sentinel_client_writes(&topo, &d, "none");
-            }
-        }
+        let node = run_step(&topo, &mut d, step);
         assert_eq!(
             presented_serial(&topo, &node),
             file_serial(&node.dir.join("tls/node.crt")),
