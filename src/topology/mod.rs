@@ -118,8 +118,8 @@ impl Default for TopologySettings {
 pub struct NodeSpec {
     /// The node's name: one DNS label; its directory is `nodes/NAME/`.
     pub name: Hostname,
-    /// The DNS name clients and peers use for it (in its certificate); none: the first
-    /// `tls.hostnames`, else `localhost`.
+    /// The DNS name clients and peers use for it (in its certificate); none: clients dial
+    /// its IP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Hostname>,
     /// The address it listens on and peers reach it at.
@@ -153,9 +153,12 @@ pub struct Node {
     /// `data-0`, `sentinel-1`, `node-4`, or the profile's name for it.
     pub name: String,
     pub role: Role,
-    /// The name clients use: the node's own, else the profile's first `tls.hostnames`, else
-    /// `localhost`.
+    /// The node's DNS name (in its certificate): its own, else (derived nodes) the profile's
+    /// first `tls.hostnames`, else `localhost`.
     pub host: Hostname,
+    /// What clients dial: the host name, or the IP address of a node the profile places
+    /// without a `host` (IPv6 in brackets).
+    pub dial: String,
     pub ip: IpAddr,
     /// The data port (TLS port), or the Sentinel port.
     pub port: u16,
@@ -170,7 +173,7 @@ pub struct Node {
 impl Node {
     /// `host:port` as clients dial it.
     pub fn host_port(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!("{}:{}", self.dial, self.port)
     }
     /// `ip:port`; IPv6 in brackets.
     pub fn addr(&self) -> String {
@@ -213,12 +216,8 @@ fn counts(t: &TopologySettings) -> (usize, usize) {
 pub fn nodes(p: &EnvProfile) -> Vec<Node> {
     let t = &p.topology;
     let (data, sentinels) = counts(t);
-    let host = p
-        .tls
-        .hostnames
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Hostname::parse("localhost").expect("valid"));
+    let localhost = || Hostname::parse("localhost").expect("valid");
+    let host = p.tls.hostnames.first().cloned().unwrap_or_else(localhost);
     let ip = p
         .tls
         .ips
@@ -256,7 +255,12 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
             Some(spec) => Node {
                 name: spec.name.as_str().to_owned(),
                 role,
-                host: spec.host.clone().unwrap_or_else(|| host.clone()),
+                host: spec.host.clone().unwrap_or_else(localhost),
+                dial: match (&spec.host, spec.ip) {
+                    (Some(h), _) => h.to_string(),
+                    (None, IpAddr::V4(ip)) => ip.to_string(),
+                    (None, IpAddr::V6(ip)) => format!("[{ip}]"),
+                },
                 ip: spec.ip,
                 port: spec.port.get(),
                 bus_port: (t.kind == Kind::Cluster).then(|| bus_port(spec.port, spec.bus_port)),
@@ -269,6 +273,7 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
                     name,
                     role,
                     host: host.clone(),
+                    dial: host.to_string(),
                     ip,
                     port,
                     bus_port: (t.kind == Kind::Cluster)
@@ -297,6 +302,15 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
 
 fn bus_port(port: Port, given: Option<Port>) -> u16 {
     given.map_or(port.get().saturating_add(BUS_PORT_OFFSET), Port::get)
+}
+
+/// The first data node, when the profile places the nodes itself (`topology.nodes`); derived
+/// nodes listen where a single server would (`redis.port`), so clients need nothing new.
+pub fn placed_primary(p: &EnvProfile) -> Option<Node> {
+    if p.topology.nodes.is_empty() {
+        return None;
+    }
+    nodes(p).into_iter().next()
 }
 
 /// The data nodes of a topology (no Sentinels).

@@ -111,7 +111,9 @@ fn explicit_nodes_keep_their_names_and_addresses() {
     let n = nodes(&p);
     assert_eq!(names(&n), ["a", "b", "s1", "s2", "s3"]);
     assert_eq!(n[0].host.as_str(), "a.internal");
-    assert_eq!(n[1].host.as_str(), "redis.internal");
+    assert_eq!(n[0].host_port(), "a.internal:6379");
+    // Placed without a host: clients dial its address.
+    assert_eq!(n[1].host_port(), "10.0.0.2:6379");
     assert_eq!(n[1].replica_of.as_deref(), Some("a"));
     assert_eq!(n[4].addr(), "10.0.0.5:26379");
     assert_eq!(n[2].role, Role::Sentinel);
