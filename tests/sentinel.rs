@@ -273,6 +273,21 @@ fn failover(topo: &Topology, d: &mut Deployment) {
         },
     );
     assert_acl_logs_empty(topo, d);
+    // Sentinel rewrote its config (new primary, known replicas): still unreadable to others.
+    for s in topo.sentinels() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&s.conf).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: sentinel.conf is {mode:o}", s.name);
+        let conf = std::fs::read_to_string(&s.conf).unwrap();
+        assert!(
+            conf.contains(&format!(
+                "sentinel monitor {} 127.0.0.1 {new_port} ",
+                topo.client_env()["REDIS_SENTINEL_MASTER"]
+            )),
+            "{}: not rewritten",
+            s.name
+        );
+    }
 }
 
 /// No denied command and no failed login on any running node: every rule set is enough

@@ -165,12 +165,26 @@ fn tls_reload(b: &Bundle<'_>, node: &Node, change: &Change) -> Step {
 }
 
 fn sentinel_restart(b: &Bundle<'_>, node: &Node) -> Step {
-    let facts = b.profile.server_facts();
+    let program = b.profile.server_facts().server_program;
     let conf = b.file(&layout::conf(node));
-    let start = format!(
-        "stop {}'s Sentinel process, then start it again: {} \"{conf}\" --sentinel",
-        node.name, facts.server_program
-    );
+    // Started again exactly as `init`'s next steps start it.
+    let start = match b.target {
+        Target::Local => {
+            let openssl = if b.profile.tls.enabled {
+                format!("OPENSSL_CONF=\"{}\" ", b.file(crate::openssl::CNF))
+            } else {
+                String::new()
+            };
+            format!(
+                "stop {}'s Sentinel process, then start it again: (umask 077; {openssl}{program} \"{conf}\" --sentinel)",
+                node.name
+            )
+        }
+        _ => format!(
+            "restart {}'s Sentinel service ({program} {conf} --sentinel under systemd, UMask=0077)",
+            node.name
+        ),
+    };
     Step {
         // The quorum of Sentinels it can reach, as it counts them itself.
         wait_for_ok: Some(format!(
@@ -321,7 +335,9 @@ mod tests {
         assert!(s[1].commands[0].ends_with(
             "-h 127.0.0.1 -p 7001 --user admin --no-auth-warning CONFIG SET tls-cert-file \"/srv/b/nodes/data-1/tls/node.crt\" tls-key-file \"/srv/b/nodes/data-1/tls/node.key\""
         ), "{}", s[1].commands[0]);
-        assert!(s[4].commands[0].contains("\"/srv/b/nodes/sentinel-1/sentinel.conf\" --sentinel"));
+        assert!(s[4].commands[0].ends_with(
+            "(umask 077; OPENSSL_CONF=\"/srv/b/openssl.cnf\" redis-server \"/srv/b/nodes/sentinel-1/sentinel.conf\" --sentinel)"
+        ), "{}", s[4].commands[0]);
         assert!(
             s[4].wait_for_ok
                 .as_deref()

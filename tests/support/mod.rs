@@ -387,11 +387,17 @@ impl Server {
         port: u16,
         log: &Path,
     ) -> Server {
+        let mut cmd = Command::new(program);
+        cmd.arg(conf).args(overrides);
+        Server::start_command(cmd, port, log)
+    }
+
+    /// As [`Server::start_program`], for a prepared command (an environment, a shell that
+    /// sets the umask and `exec`s the server, so the PID stays the server's).
+    pub fn start_command(mut cmd: Command, port: u16, log: &Path) -> Server {
         let log = log.to_path_buf();
         // The wrappers of tests/install-servers.sh `exec` the server, so this PID is its own.
-        let child = Command::new(program)
-            .arg(conf)
-            .args(overrides)
+        let child = cmd
             .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
             .stderr(Stdio::null())
             .spawn()

@@ -344,14 +344,20 @@ impl<'a> Deployment<'a> {
         let logs = self.topo.tmp.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         let log = logs.join(format!("{name}.{n}.log"));
-        let sentinel: &[&str] = if node.sentinel { &["--sentinel"] } else { &[] };
-        let server = Server::start_program(
-            &self.topo.server.server_program(),
-            &node.conf,
-            sentinel,
-            node.port,
-            &log,
-        );
+        // As `init` prints it: under umask 077 (Sentinel rewrites its config, which holds
+        // passwords) and with the bundle's OpenSSL configuration (key-exchange groups).
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "umask 077; exec \"$@\"", "sh"])
+            .arg(self.topo.server.server_program())
+            .arg(&node.conf);
+        if node.sentinel {
+            cmd.arg("--sentinel");
+        }
+        let openssl = self.topo.path("openssl.cnf");
+        if openssl.is_file() {
+            cmd.env("OPENSSL_CONF", openssl);
+        }
+        let server = Server::start_command(cmd, node.port, &log);
         self.running.insert(name.into(), server);
     }
 
