@@ -115,6 +115,15 @@ pub fn plan(
     let mut stale = removes.to_vec();
     if rendered {
         stale.extend(layout::rendered_paths());
+        // Node configs of nodes this topology no longer has (node keys are kept).
+        if let Some(m) = &p.recorded {
+            stale.extend(
+                m.files
+                    .keys()
+                    .filter(|r| crate::topology::layout::is_node_conf(r))
+                    .cloned(),
+            );
+        }
     } else {
         let secret = |rel: &str| render::ARTIFACTS.iter().any(|a| a.path == rel && a.secret);
         keep.extend(
@@ -124,11 +133,12 @@ pub fn plan(
         );
     }
     keep.retain(|(r, _)| r != MANIFEST);
-    Plan::new(&p.out_abs, files, &keep, &stale)?.finish(
-        &p.out_abs,
-        p.manifest(rotation),
-        layout::dirs(p.target),
-    )
+    let mut dirs = layout::dirs(p.target);
+    dirs.extend(crate::topology::layout::dirs(
+        &crate::topology::nodes(&p.resolved.settings),
+        p.target,
+    ));
+    Plan::new(&p.out_abs, files, &keep, &stale)?.finish(&p.out_abs, p.manifest(rotation), dirs)
 }
 
 pub fn stdout_err(source: std::io::Error) -> Error {
@@ -213,6 +223,9 @@ fn next_step(p: &Prepared) -> String {
     } else {
         String::new()
     };
+    if let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl) {
+        return steps;
+    }
     match p.target {
         Target::Local if settings.engine == profile::Engine::Dragonfly => format!(
             "set -a; . {}; set +a; {openssl}dragonfly --flagfile {}",
@@ -234,14 +247,17 @@ fn next_step(p: &Prepared) -> String {
                 conf = host.conf_file,
                 user = host.user,
                 service = host.service,
-            ) + &if settings.tls.enabled {
-                // The OpenSSL configuration, and the unit's drop-in that points the server at it.
+            ) + &if crate::systemd::enabled(settings, Target::Host) {
+                // The unit's drop-in: sandboxing, and the OpenSSL configuration with TLS.
                 format!(
-                    "; with TLS also openssl.cnf into {dir}/, and {dropin} as \
-                     /etc/systemd/system/{unit}.d/openssl.conf (systemctl daemon-reload before the restart)",
-                    dir = host.config_dir,
-                    dropin = crate::openssl::SYSTEMD_DROPIN,
-                    unit = crate::openssl::unit(settings),
+                    "; {tls}{dropin} as {path} (systemctl daemon-reload before the restart)",
+                    tls = if settings.tls.enabled {
+                        format!("with TLS also openssl.cnf into {}/, and ", host.config_dir)
+                    } else {
+                        "and ".into()
+                    },
+                    dropin = crate::systemd::DROPIN,
+                    path = crate::systemd::install_path(settings),
                 )
             } else {
                 String::new()

@@ -29,9 +29,11 @@ pub mod rotate;
 pub mod secrets;
 pub mod server;
 pub mod summary;
+pub mod systemd;
 pub mod target;
 pub mod templates;
 pub mod tlsprobe;
+pub mod topology;
 pub mod values;
 pub mod writer;
 

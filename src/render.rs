@@ -26,6 +26,12 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
     }
 }
 
+/// Where a Redis or Valkey server reads the bundle's files (certificates, ACL file) on every
+/// target: the renderer writes these paths into redis.conf, the gate pins the CA to them.
+pub fn server_dir(p: &EnvProfile, target: Target, out_dir: &ConfPath) -> ConfPath {
+    server_base(p, target).unwrap_or_else(|| out_dir.clone())
+}
+
 pub use crate::target::{
     CLIENT_ENV, DATA_DIR, GITIGNORE, IP6TABLES, IPTABLES, NFTABLES, REDIS_CONF, SECRETS_ENV,
     SYSTEMD_DROPIN, Target, UFW, USERS_ACL,
@@ -62,7 +68,7 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::REDIS_CONF,
         mode: 0o640,
         secret: false,
-        when: always,
+        when: standalone,
     },
     Artifact {
         path: USERS_ACL,
@@ -90,28 +96,28 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::NFTABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: IPTABLES,
         template: templates::IPTABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: IP6TABLES,
         template: templates::IP6TABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: UFW,
         template: templates::UFW,
         mode: 0o755,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: dragonfly::FLAGS_FILE,
@@ -149,13 +155,6 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: crate::openssl::enabled,
     },
     Artifact {
-        path: crate::openssl::SYSTEMD_DROPIN,
-        template: templates::SYSTEMD_OPENSSL,
-        mode: 0o644,
-        secret: false,
-        when: crate::openssl::dropin_enabled,
-    },
-    Artifact {
         path: exporter::ENV_FILE,
         template: templates::EXPORTER_ENV,
         mode: 0o600,
@@ -167,13 +166,30 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::SYSTEMD_DROPIN,
         mode: 0o644,
         secret: false,
-        when: host_redis,
+        when: crate::systemd::enabled,
+    },
+    Artifact {
+        path: crate::topology::render::SENTINEL_ACL,
+        template: templates::SENTINEL_ACL,
+        mode: 0o600,
+        secret: true,
+        when: sentinel_kind,
     },
 ];
 
-/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
-fn host_redis(p: &EnvProfile, target: Target) -> bool {
-    target == Target::Host && p.engine == crate::profile::Engine::Redis
+/// One server's firewall files; a multi-node topology has rules per node instead
+/// (nodes/NAME/nftables.nft).
+fn host_firewall(p: &EnvProfile, target: Target) -> bool {
+    not_docker(p, target) && standalone(p, target)
+}
+
+/// A multi-node topology has one config per node under nodes/ instead of redis.conf.
+fn standalone(p: &EnvProfile, _: Target) -> bool {
+    p.topology.kind == crate::topology::Kind::Standalone
+}
+
+fn sentinel_kind(p: &EnvProfile, _: Target) -> bool {
+    p.topology.kind == crate::topology::Kind::Sentinel
 }
 
 /// Everything rendering depends on.
@@ -240,6 +256,14 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
             },
         );
     }
+    // Every node's config: secret files (masterauth, Sentinel's auth-pass), full context.
+    let as_json = serde_json::to_value(&ctx).map_err(|e| Error::Template {
+        name: "context".into(),
+        report: e.to_string(),
+    })?;
+    let nodes = crate::topology::render::files(templates, input, &as_json, &ctx.topology)
+        .map_err(|e| hide_values(redact(e, &secret_values)))?;
+    out.extend(nodes);
     Ok(out)
 }
 
@@ -332,12 +356,17 @@ struct Context<'a> {
     users: Users,
     client: Client,
     firewall: firewall::Context,
+    systemd: crate::systemd::Context,
     /// Present only for the bundles that have the engine's or the container's files.
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
     server_env: ServerEnv,
     /// Secret (monitoring's password): for 0600 files only.
     exporter: Option<exporter::Context>,
+    /// The topology: kind, its users (hashes), the nodes and client lists.
+    topology: crate::topology::render::Context,
+    /// The node a config is rendered for (multi-node topologies); none for the other files.
+    node: Option<serde_json::Value>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -509,7 +538,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
 
     let facts = p.server_facts();
     let layout = facts.host_layout;
-    let server_base = server_base(p, input.target).unwrap_or_else(|| input.out_dir.clone());
+    let server_base = server_dir(p, input.target, input.out_dir);
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
@@ -605,7 +634,10 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .collect::<Result<_, _>>()?,
     };
 
+    let topology = crate::topology::render::context(input)?;
     Ok(Context {
+        topology,
+        node: None,
         project: input.project,
         profile: p,
         environment: input.env,
@@ -658,7 +690,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
                 }
                 _ => server_base.join(crate::openssl::CNF),
             },
-            systemd_unit: crate::openssl::unit(p),
+            systemd_unit: crate::systemd::unit(p),
         },
         paths,
         process: Process {
@@ -670,6 +702,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         users,
         client,
         firewall: firewall::Context::new(p, input.env),
+        systemd: crate::systemd::context(p),
         dragonfly: dragonfly::enabled(p, input.target)
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,

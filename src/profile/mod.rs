@@ -87,6 +87,10 @@ pub struct EnvProfile {
     pub firewall: FirewallSettings,
     pub docker: DockerSettings,
     pub dragonfly: DragonflySettings,
+    /// One server, a primary with replicas and Sentinels, or a Redis Cluster; see
+    /// docs/topologies.md.
+    #[serde(default)]
+    pub topology: crate::topology::TopologySettings,
 }
 
 #[derive(
@@ -598,6 +602,7 @@ impl EnvProfile {
             server::image_matches(self.docker.redis_image.as_str(), self.engine, facts.version)
                 .or_else(|reason| fail("docker.redis_image,server.version", reason))?;
         }
+        crate::topology::validate(self)?;
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }
@@ -617,6 +622,7 @@ impl EnvProfile {
             .map(|n| UserName::parse(n).expect("built-in user names are valid"))
             .collect();
         users.extend(self.acl.users.iter().map(|u| u.name.clone()));
+        users.extend(crate::topology::users::names(self));
         users
     }
 }
