@@ -667,6 +667,8 @@ fn live_debian_stock_config() {
         [
             "plaintext-port",
             "unauthenticated-access",
+            // Debian's config sets no maxmemory: the running server shows its default, 0.
+            "memory-limit",
             "tls-replication",
             "aclfile",
             "acl-plaintext-password",
@@ -713,6 +715,7 @@ fn live_weak_config() {
         // The static redis.conf checks, on CONFIG GET.
         ("tls-protocols", "TLSv1 TLSv1.1 TLSv1.2"),
         ("tls-auth-clients", "no"),
+        ("memory-limit", "maxmemory: 0"),
         ("tls-replication", "no"),
         ("protected-mode", "no"),
         ("debug-command", "yes"),

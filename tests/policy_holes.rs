@@ -421,6 +421,7 @@ fn the_gate_refuses_exactly_the_lines_redis_refuses() {
         b"port 0 6380",
         b"replicaof",
         b"protected-mode",
+        b"replicaof 127.0.0.1",
         b"rename-command CONFIG",
         b"include",
         b"user",
@@ -438,6 +439,9 @@ fn the_gate_refuses_exactly_the_lines_redis_refuses() {
         b"bind 127.0.0.1 -::1",
         b"maxmemory 0",
         b"dir /tmp",
+        b"replicaof 127.0.0.1 6999",
+        b"replicaof no one",
+        b"tls-ciphersuites TLS_AES_128_CCM_8_SHA256",
         b"rename-command DEBUG \"\"",
         b"client-output-buffer-limit normal 0 0 0",
         b"oom-score-adj-values 0 200 800",
@@ -483,4 +487,264 @@ fn the_gate_refuses_exactly_the_lines_redis_refuses() {
         }
     }
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
+
+/// Whether redis-server 7.0 starts on `conf` and stays up: with a listener (a Unix socket in
+/// `dir`) it gets past the point where it loads its users, which `port 0` alone never
+/// reaches. Refused: it says why and exits; accepted: it runs until `timeout` stops it.
+fn redis_loads_users(dir: &std::path::Path, conf: &str) -> bool {
+    let path = dir.join("users-corpus.conf");
+    let conf = format!(
+        "port 0\nunixsocket {}\nunixsocketperm 700\nsave \"\"\nappendonly no\n{conf}\n",
+        dir.join("r.sock").display()
+    );
+    std::fs::write(&path, conf).unwrap();
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "1", "2", "redis-server"])
+        .arg(&path)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = [
+        "FATAL CONFIG FILE ERROR",
+        "Error loading ACL",
+        "loading ACLs",
+        "because of ACL errors",
+    ]
+    .iter()
+    .any(|m| said.contains(m));
+    // Accepted, it was still running when `timeout` stopped it (exit 124).
+    assert!(
+        refused || out.status.code() == Some(124),
+        "redis-server neither refused nor kept running:\n{said}"
+    );
+    !refused
+}
+
+/// The audit's findings (rule ids) for one file read as `kind` in `env`.
+fn audit_rules(
+    dir: &std::path::Path,
+    env: &str,
+    kind: &str,
+    name: &str,
+    text: &str,
+) -> Vec<String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let r = crate::support::run(
+        dir,
+        &[
+            "audit",
+            "--env",
+            env,
+            "--kind",
+            kind,
+            "--format",
+            "json",
+            path.to_str().unwrap(),
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// ACL rules, in a `user` line of redis.conf and in an ACL file: redis-server 7.0 refuses an
+/// unknown category (`+@all|x`: categories have no subcommands) and with it the whole file;
+/// the gate says `unloadable-line` for exactly those.
+#[test]
+fn the_gate_refuses_exactly_the_acl_rules_redis_refuses() {
+    crate::support::require("redis-server", "apt-get install -y redis-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = [
+        // Refused by Redis.
+        "+@all|x",
+        "-@all|x",
+        "+@nonsense",
+        "+@ALL|get",
+        // Accepted by Redis.
+        "+@all",
+        "+@ALL",
+        "-@all +get",
+        "+@read -@dangerous",
+        "+config|get",
+    ];
+    let mut disagree = vec![];
+    for rules in corpus {
+        let user = format!("user x off resetpass ~* {rules}");
+        let acl = tmp.path().join("corpus.acl");
+        std::fs::write(&acl, format!("user default off\n{user}\n")).unwrap();
+        for (form, server, gate) in [
+            (
+                "redis.conf",
+                redis_loads_users(tmp.path(), &user),
+                audit_rules(tmp.path(), "testing", "redis-conf", "a.conf", &user),
+            ),
+            (
+                "ACL file",
+                redis_loads_users(tmp.path(), &format!("aclfile {}", acl.display())),
+                audit_rules(
+                    tmp.path(),
+                    "testing",
+                    "acl",
+                    "a.acl",
+                    &format!("user default off\n{user}\n"),
+                ),
+            ),
+        ] {
+            let gate_refuses = gate.iter().any(|r| r == "unloadable-line");
+            if gate_refuses == server {
+                disagree.push(format!(
+                    "{rules:?} in {form}: redis-server {}, the gate {}",
+                    if server { "loads it" } else { "refuses it" },
+                    if gate_refuses {
+                        "refuses it"
+                    } else {
+                        "lets it pass"
+                    }
+                ));
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
+
+/// Lines redis-server 7.0 loads whose meaning the policy refuses on purpose, each by its rule,
+/// in production (and `maxmemory 0`/`dir /tmp` in every environment): the server is the
+/// judge that the line loads, the rule names why it must not ship.
+#[test]
+fn lines_redis_loads_but_the_policy_refuses_are_refused_by_their_rule() {
+    crate::support::require("redis-server", "apt-get install -y redis-server");
+    let tmp = tempfile::tempdir().unwrap();
+    let base = b"port 0\nsave \"\"\nappendonly no\n";
+    for (line, envs, rule) in [
+        (
+            "maxmemory 0",
+            &["production", "testing"][..],
+            "memory-limit",
+        ),
+        ("maxmemory 0gb", &["production"][..], "memory-limit"),
+        ("dir /tmp", &["production", "testing"][..], "data-dir"),
+        ("dir /var/tmp/", &["production"][..], "data-dir"),
+        (
+            "tls-ciphersuites TLS_AES_128_CCM_8_SHA256",
+            &["production", "staging"][..],
+            "weak-ciphers",
+        ),
+        (
+            "tls-ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_8_SHA256",
+            &["production"][..],
+            "weak-ciphers",
+        ),
+    ] {
+        let conf = [&base[..], line.as_bytes(), b"\n"].concat();
+        assert!(
+            redis_loads(tmp.path(), &conf),
+            "redis-server refuses {line:?}"
+        );
+        for env in envs {
+            let rules = audit_rules(
+                tmp.path(),
+                env,
+                "redis-conf",
+                "meaning.conf",
+                std::str::from_utf8(&conf).unwrap(),
+            );
+            assert!(
+                rules.iter().any(|r| r == rule),
+                "{line:?} in {env}: {rules:?}"
+            );
+            assert!(
+                !rules.iter().any(|r| r == "unloadable-line"),
+                "{line:?}: {rules:?}"
+            );
+        }
+    }
+    // What stays accepted with the same meaning: a limit, a private directory below /tmp,
+    // Mozilla's suites, and replication (a replica's TLS verifies its primary against the
+    // bundle's CA, whose path the gate pins).
+    // (The temp dir is such a private directory: Redis needs `dir` to exist.)
+    let private = format!("dir {}", tmp.path().display());
+    for line in [
+        "maxmemory 100mb",
+        &private,
+        "tls-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+        "replicaof 127.0.0.1 6999",
+    ] {
+        let conf = [&base[..], line.as_bytes(), b"\n"].concat();
+        assert!(
+            redis_loads(tmp.path(), &conf),
+            "redis-server refuses {line:?}"
+        );
+        let rules = audit_rules(
+            tmp.path(),
+            "production",
+            "redis-conf",
+            "meaning.conf",
+            std::str::from_utf8(&conf).unwrap(),
+        );
+        for rule in [
+            "memory-limit",
+            "data-dir",
+            "weak-ciphers",
+            "unloadable-line",
+        ] {
+            assert!(!rules.iter().any(|r| r == rule), "{line:?}: {rules:?}");
+        }
+    }
+}
+
+/// The meaning of the weak suite, proven on a live production bundle: with
+/// `tls-ciphersuites TLS_AES_128_CCM_8_SHA256` from a team template, redis-server negotiates
+/// it (openssl s_client), and the gate refuses the template.
+#[test]
+fn a_weak_tls13_suite_is_negotiated_by_redis_and_refused_by_the_gate() {
+    use crate::support::{Bundle, Server};
+    let line = "tls-ciphersuites TLS_AES_128_CCM_8_SHA256";
+    assert_refused_by_gate(
+        &[("redis.conf.tera", &extends("redis.conf.tera", line))],
+        "production",
+        &[],
+        "weak-ciphers",
+        "redis.conf",
+    );
+    crate::support::require("openssl", "apt-get install -y openssl");
+    let b = Bundle::init("production", &[]);
+    let conf = b.path("redis.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{text}\n{line}\n")).unwrap();
+    let _server = Server::start(&b);
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "1", "20", "openssl", "s_client", "-brief", "-tls1_3"])
+        .args(["-ciphersuites", "TLS_AES_128_CCM_8_SHA256"])
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{}", b.port))
+        .arg("-CAfile")
+        .arg(b.path("tls/ca.crt"))
+        .arg("-cert")
+        .arg(b.path("tls/client.crt"))
+        .arg("-key")
+        .arg(b.path("tls/client.key"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("Ciphersuite: TLS_AES_128_CCM_8_SHA256"),
+        "the server did not negotiate CCM_8:\n{said}"
+    );
 }
