@@ -748,3 +748,70 @@ fn a_weak_tls13_suite_is_negotiated_by_redis_and_refused_by_the_gate() {
         "the server did not negotiate CCM_8:\n{said}"
     );
 }
+
+/// The exporter service (`docker.exporter`) passes the compose policy as rendered; weakened
+/// in a team template, it is refused like the server's own service.
+#[test]
+fn a_weakened_exporter_service_is_refused() {
+    let compose = builtin("docker-compose.yml.tera");
+    let marker = "  {{ x.service }}:\n";
+    let at = compose.find(marker).expect("the exporter service");
+    let (server, exporter) = compose.split_at(at);
+    let weaken = |from: &str, to: &str| {
+        assert!(exporter.contains(from), "{from}");
+        format!("{server}{}", exporter.replacen(from, to, 1))
+    };
+    let sets = [
+        "--target",
+        "docker",
+        "--set",
+        "docker.exporter=true",
+        "--set",
+        "tls.hostnames=[\"redis.internal\"]",
+    ];
+    for (text, env, rule) in [
+        (
+            weaken("read_only: true", "read_only: false"),
+            "production",
+            "compose-hardening",
+        ),
+        (
+            weaken("cap_drop: [ALL]", "cap_drop: []"),
+            "production",
+            "compose-hardening",
+        ),
+        (
+            weaken("no-new-privileges:true", "no-new-privileges:false"),
+            "staging",
+            "compose-hardening",
+        ),
+        (
+            weaken("user: {{ compose.user | compose_quote }}", "user: \"0:0\""),
+            "production",
+            "compose-hardening",
+        ),
+        (
+            weaken("cpus: 0.25", "cpus: 0.25\n    privileged: true"),
+            "production",
+            "compose-hardening",
+        ),
+        (
+            weaken("cpus: 0.25", "cpus: 0.25\n    network_mode: host"),
+            "production",
+            "compose-hardening",
+        ),
+        (
+            weaken("{{ x.publish | compose_quote }}", "\"9121:9121\""),
+            "development",
+            "compose-published-port",
+        ),
+    ] {
+        assert_refused_by_gate(
+            &[("docker-compose.yml.tera", &text)],
+            env,
+            &sets,
+            rule,
+            "docker-compose.yml",
+        );
+    }
+}
