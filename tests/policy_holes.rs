@@ -385,10 +385,22 @@ fn timeouts_stop_where_redis_stops() {
 /// Whether redis-server 7.0 starts on `conf` (refused: it exits at once with FATAL CONFIG;
 /// accepted: it runs, with no listener, until `timeout` stops it).
 fn redis_loads(dir: &std::path::Path, conf: &[u8]) -> bool {
-    let path = dir.join("corpus.conf");
+    let (said, _) = redis_server_on(dir, "corpus.conf", conf, "1");
+    !said.contains("FATAL CONFIG FILE ERROR")
+}
+
+/// Runs redis-server on `conf` (written to `dir/name`) for at most `secs` seconds: what it
+/// said (stdout and stderr) and its exit code (124 when `timeout` stopped it).
+fn redis_server_on(
+    dir: &std::path::Path,
+    name: &str,
+    conf: &[u8],
+    secs: &str,
+) -> (String, Option<i32>) {
+    let path = dir.join(name);
     std::fs::write(&path, conf).unwrap();
     let out = std::process::Command::new("timeout")
-        .args(["-k", "1", "1", "redis-server"])
+        .args(["-k", "1", secs, "redis-server"])
         .arg(&path)
         .current_dir(dir)
         .output()
@@ -398,7 +410,7 @@ fn redis_loads(dir: &std::path::Path, conf: &[u8]) -> bool {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    !said.contains("FATAL CONFIG FILE ERROR")
+    (said, out.status.code())
 }
 
 /// Each line of the corpus goes into a minimal config that boots (no listener, no disk),
@@ -493,23 +505,11 @@ fn the_gate_refuses_exactly_the_lines_redis_refuses() {
 /// `dir`) it gets past the point where it loads its users, which `port 0` alone never
 /// reaches. Refused: it says why and exits; accepted: it runs until `timeout` stops it.
 fn redis_loads_users(dir: &std::path::Path, conf: &str) -> bool {
-    let path = dir.join("users-corpus.conf");
     let conf = format!(
         "port 0\nunixsocket {}\nunixsocketperm 700\nsave \"\"\nappendonly no\n{conf}\n",
         dir.join("r.sock").display()
     );
-    std::fs::write(&path, conf).unwrap();
-    let out = std::process::Command::new("timeout")
-        .args(["-k", "1", "2", "redis-server"])
-        .arg(&path)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (said, code) = redis_server_on(dir, "users-corpus.conf", conf.as_bytes(), "2");
     let refused = [
         "FATAL CONFIG FILE ERROR",
         "Error loading ACL",
@@ -520,7 +520,7 @@ fn redis_loads_users(dir: &std::path::Path, conf: &str) -> bool {
     .any(|m| said.contains(m));
     // Accepted, it was still running when `timeout` stopped it (exit 124).
     assert!(
-        refused || out.status.code() == Some(124),
+        refused || code == Some(124),
         "redis-server neither refused nor kept running:\n{said}"
     );
     !refused
