@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dragonfly;
 use crate::pki;
 use crate::profile::{Engine, EnvProfile, Environment};
 use crate::target::{self, Target};
@@ -75,14 +74,15 @@ struct ExporterService {
 
 /// Whether the compose file carries the exporter service.
 fn exporter_enabled(p: &EnvProfile) -> bool {
-    p.docker.exporter && p.tls.enabled && crate::exporter::enabled(p, Target::Docker)
+    // Redis and Valkey only (the profile refuses the switch for Dragonfly), TLS only.
+    p.docker.exporter && p.tls.enabled && p.engine.reads_redis_conf()
 }
 
 /// The exporter's service, when the profile asks for it: its certificates (the CA and the
 /// client pair) under the exporter's own directory, as exporter.env names them.
 fn exporter_service(p: &EnvProfile, env: Environment) -> Option<ExporterService> {
     exporter_enabled(p).then(|| {
-        let dir = ConfPath::parse(crate::exporter::DOCKER_TLS_DIR).expect("valid");
+        let dir = ConfPath::parse(target::EXPORTER_DOCKER_TLS_DIR).expect("valid");
         let mounts = [
             (pki::CA_CERT, "ca.crt"),
             (pki::CLIENT_CERT, "client.crt"),
@@ -98,7 +98,7 @@ fn exporter_service(p: &EnvProfile, env: Environment) -> Option<ExporterService>
         ExporterService {
             service: "redis-exporter",
             image: p.docker.exporter_image.to_string(),
-            env_file: crate::exporter::ENV_FILE,
+            env_file: target::EXPORTER_ENV,
             mounts,
             publish: if env == Environment::Development {
                 format!("127.0.0.1:{port}:{port}")
@@ -120,14 +120,14 @@ struct Mount {
 fn mounted(p: &EnvProfile) -> Vec<&'static str> {
     let mut files = match p.engine {
         Engine::Redis | Engine::Valkey => vec![target::REDIS_CONF, target::USERS_ACL],
-        Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
+        Engine::Dragonfly => vec![target::DRAGONFLY_FLAGS, target::DRAGONFLY_ACL],
     };
     if p.tls.enabled {
         files.extend([
             pki::SERVER_CERT,
             pki::SERVER_KEY,
             pki::CA_CERT,
-            crate::openssl::CNF,
+            target::OPENSSL_CNF,
         ]);
     }
     files
@@ -138,7 +138,7 @@ fn mounted(p: &EnvProfile) -> Vec<&'static str> {
 pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
     let mut files: Vec<&'static str> = mounted(p)
         .into_iter()
-        .filter(|f| !f.ends_with(".crt") && *f != crate::openssl::CNF)
+        .filter(|f| !f.ends_with(".crt") && *f != target::OPENSSL_CNF)
         .collect();
     // The exporter runs as the same user and reads the client key.
     if exporter_enabled(p) {
@@ -152,7 +152,7 @@ fn config_dir(p: &EnvProfile) -> ConfPath {
         Engine::Redis | Engine::Valkey => {
             ConfPath::parse(p.server_facts().container_config_dir).expect("valid")
         }
-        Engine::Dragonfly => ConfPath::parse(dragonfly::CONTAINER_DIR).expect("valid"),
+        Engine::Dragonfly => ConfPath::parse(target::DRAGONFLY_CONTAINER_DIR).expect("valid"),
     }
 }
 
@@ -222,7 +222,7 @@ pub fn context(
         Engine::Dragonfly => (
             "dragonfly",
             p.docker.dragonfly_image.to_string(),
-            vec![format!("--flagfile={}", dir.join(dragonfly::FLAGS_FILE))],
+            vec![format!("--flagfile={}", dir.join(target::DRAGONFLY_FLAGS))],
         ),
     };
     let port = p.redis.port.get();
@@ -285,7 +285,7 @@ pub fn context(
         chown: owned_by_container(p),
         project_name: name,
         openssl_conf: if p.tls.enabled {
-            dir.join(crate::openssl::CNF).to_string()
+            dir.join(target::OPENSSL_CNF).to_string()
         } else {
             String::new()
         },

@@ -33,6 +33,7 @@ pub mod systemd;
 pub mod target;
 pub mod templates;
 pub mod tlsprobe;
+pub mod topology;
 pub mod values;
 pub mod writer;
 

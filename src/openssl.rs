@@ -9,7 +9,7 @@ use crate::profile::EnvProfile;
 use crate::target::Target;
 
 /// Where the file sits in the bundle (and, below the server's base directory, on the server).
-pub const CNF: &str = "openssl.cnf";
+pub use crate::target::OPENSSL_CNF as CNF;
 
 /// Mozilla's groups (server-side TLS 6.0, modern and intermediate alike) that OpenSSL 3.0
 /// knows: X25519MLKEM768 needs OpenSSL 3.5, and an unknown name stops the server reading its

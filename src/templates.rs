@@ -30,9 +30,14 @@ pub const SERVER_ENV: &str = "server.env.tera";
 pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
+/// Topologies: each Sentinel's config and the Sentinels' ACL file.
+pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
+pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
+/// Topologies: each node's nftables rules.
+pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 19] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -49,6 +54,9 @@ pub const ALL: [&str; 16] = [
     OPENSSL_CNF,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
+    SENTINEL_CONF,
+    SENTINEL_ACL,
+    NODE_NFTABLES,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
