@@ -56,7 +56,9 @@ pub fn dirs(target: Target) -> Vec<(String, u32)> {
 pub fn rendered_paths() -> Vec<String> {
     render::ARTIFACTS
         .iter()
-        .map(|a| a.path.to_owned())
+        .map(|a| a.path)
+        .chain(crate::kubernetes::MANIFESTS.iter().map(|m| m.path))
+        .map(str::to_owned)
         .collect()
 }
 

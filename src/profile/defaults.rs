@@ -112,6 +112,7 @@ pub fn builtin(env: Environment) -> EnvProfile {
             cpus: 1.0,
         },
         dragonfly: DragonflySettings { threads: 1 },
+        kubernetes: crate::kubernetes::KubernetesSettings::builtin(),
     }
 }
 

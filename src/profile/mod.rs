@@ -87,6 +87,8 @@ pub struct EnvProfile {
     pub firewall: FirewallSettings,
     pub docker: DockerSettings,
     pub dragonfly: DragonflySettings,
+    /// `--target kubernetes` only: namespace, names, storage, image digest, pod user.
+    pub kubernetes: crate::kubernetes::KubernetesSettings,
 }
 
 #[derive(
@@ -563,6 +565,7 @@ impl EnvProfile {
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }
+        self.kubernetes.validate()?;
         Ok(())
     }
 
