@@ -197,6 +197,7 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
     check_rules(&merged.allow_insecure)?;
     let resolved = profile::resolve(opts.env, merged.profile.as_deref(), &merged.sets, cwd)?;
     crate::kubernetes::check_target(&resolved.settings, merged.target)?;
+    crate::topology::check_target(&resolved.settings, merged.target)?;
     let template_dir = merged
         .templates
         .as_ref()

@@ -33,6 +33,7 @@ pub mod summary;
 pub mod target;
 pub mod templates;
 pub mod tlsprobe;
+pub mod topology;
 pub mod values;
 pub mod writer;
 

@@ -1043,3 +1043,141 @@ fn no_secret_appears_in_warnings_or_errors() {
         "a broken secrets.env was touched"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Topologies (issue 11): each bad value names its file/argument, key and value; nothing written.
+
+#[test]
+fn bad_topology_values_are_refused() {
+    let cases: [(&[&str], &[&str]); 7] = [
+        (
+            &["--set", "topology.kind=ring"],
+            &["--set topology.kind=ring", "`topology.kind`", "ring"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=cluster",
+                "--set",
+                "topology.shards=2",
+            ],
+            &["`topology.shards`", "= 2", "at least 3 primaries"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=sentinel",
+                "--set",
+                "topology.sentinels=2",
+            ],
+            &["`topology.sentinels`", "= 2", "at least 3 Sentinels"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=sentinel",
+                "--set",
+                "topology.replicas=0",
+            ],
+            &["`topology.replicas`", "= 0"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=cluster",
+                "--set",
+                "redis.port=60000",
+            ],
+            &["`redis.port`", "= 60000", "above 65535"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=sentinel",
+                "--set",
+                "topology.sentinel_port=6380",
+            ],
+            &["`topology.sentinel_port`", "= 6380", "collides"],
+        ),
+        (
+            &[
+                "--set",
+                "topology.kind=sentinel",
+                "--set",
+                "engine=dragonfly",
+            ],
+            &["`topology.kind`", "sentinel", "Dragonfly"],
+        ),
+    ];
+    for (extra, names) in cases {
+        assert_bad("production", &[], extra, names);
+    }
+    // Plaintext replication is refused: the testing environment has TLS off.
+    assert_bad(
+        "testing",
+        &[],
+        &["--set", "topology.kind=cluster"],
+        &["`topology.kind`", "cluster", "needs TLS"],
+    );
+}
+
+#[test]
+fn bad_topology_nodes_in_the_profile_file_are_refused() {
+    let nodes = |list: &str| {
+        profile(
+            "production",
+            &format!("topology:\n  kind: cluster\n  nodes:\n{list}"),
+        )
+    };
+    let one = |name: &str, ip: &str| format!("    - {{name: {name}, ip: {ip}, port: 6379}}\n");
+    // Too few nodes for 3 shards x 1 replica.
+    let text = nodes(&one("a", "10.0.0.1"));
+    assert_bad(
+        "production",
+        &[("team.yaml", &text)],
+        &["--profile", "team.yaml"],
+        &["team.yaml", "`topology.nodes`", "lists 1 nodes", "has 6"],
+    );
+    // A duplicate name.
+    let six: String = ["a", "b", "c", "d", "e", "a"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| one(n, &format!("10.0.0.{}", i + 1)))
+        .collect();
+    assert_bad(
+        "production",
+        &[("team.yaml", &nodes(&six))],
+        &["--profile", "team.yaml"],
+        &["team.yaml", "`topology.nodes[5].name`", "\"a\""],
+    );
+    // Two nodes on one address and port.
+    let six: String = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| one(n, &format!("10.0.0.{}", i.min(4) + 1)))
+        .collect();
+    assert_bad(
+        "production",
+        &[("team.yaml", &nodes(&six))],
+        &["--profile", "team.yaml"],
+        &["team.yaml", "`topology.nodes[5].port`", "collides"],
+    );
+    // A name that would leave the nodes/ directory.
+    let text = nodes(&one("../x", "10.0.0.1"));
+    assert_bad(
+        "production",
+        &[("team.yaml", &text)],
+        &["--profile", "team.yaml"],
+        &["team.yaml", "topology.nodes[0].name", "../x"],
+    );
+}
+
+#[test]
+fn a_topology_is_refused_for_the_docker_target() {
+    assert_init_refused(
+        "production",
+        &[],
+        &["--target", "docker", "--set", "topology.kind=sentinel"],
+        &["--target docker", "sentinel", "--target local"],
+    );
+}

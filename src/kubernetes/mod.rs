@@ -143,6 +143,15 @@ pub fn check_target(p: &EnvProfile, target: Target) -> Result<(), Error> {
             help: "use --engine redis or --engine valkey, or --target docker for Dragonfly".into(),
         });
     }
+    if p.topology.kind != crate::topology::Kind::Standalone {
+        return Err(Error::Usage {
+            message: format!(
+                "--target kubernetes: a {} topology has no manifests yet; k8s/ is written for standalone",
+                p.topology.kind
+            ),
+            help: "use --target local or --target host for a multi-node topology, or topology.kind=standalone".into(),
+        });
+    }
     if !p.tls.enabled {
         return Err(Error::Usage {
             message: "--target kubernetes needs TLS: pods reach each other over the pod network, and plaintext may only listen on loopback".into(),

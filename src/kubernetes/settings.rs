@@ -35,6 +35,12 @@ pub struct KubernetesSettings {
     pub gid: u32,
 }
 
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
 impl KubernetesSettings {
     pub fn builtin() -> Self {
         Self {

@@ -113,6 +113,7 @@ pub fn builtin(env: Environment) -> EnvProfile {
         },
         dragonfly: DragonflySettings { threads: 1 },
         kubernetes: crate::kubernetes::KubernetesSettings::builtin(),
+        topology: Default::default(),
     }
 }
 

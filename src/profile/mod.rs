@@ -88,7 +88,12 @@ pub struct EnvProfile {
     pub docker: DockerSettings,
     pub dragonfly: DragonflySettings,
     /// `--target kubernetes` only: namespace, names, storage, image digest, pod user.
+    #[serde(default)]
     pub kubernetes: crate::kubernetes::KubernetesSettings,
+    /// One server, a primary with replicas and Sentinels, or a Redis Cluster; see
+    /// docs/topologies.md.
+    #[serde(default)]
+    pub topology: crate::topology::TopologySettings,
 }
 
 #[derive(
@@ -562,6 +567,7 @@ impl EnvProfile {
             server::image_matches(self.docker.redis_image.as_str(), self.engine, facts.version)
                 .or_else(|reason| fail("docker.redis_image,server.version", reason))?;
         }
+        crate::topology::validate(self)?;
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }

@@ -1,0 +1,73 @@
+//! Where each node's files live in a multi-node bundle. Standalone bundles do not use these:
+//! their files stay where they always were (`redis.conf`, `tls/server.crt`, ...).
+//!
+//! ```text
+//! nodes/NAME/redis.conf       a data node's config
+//! nodes/NAME/sentinel.conf    a Sentinel's config (0600: it holds auth-pass; Sentinel
+//!                             rewrites it, so its directory is writable by its owner)
+//! nodes/NAME/tls/node.crt     the node's certificate (serverAuth and clientAuth)
+//! nodes/NAME/tls/node.key     its key (0600)
+//! nodes/NAME/data/            --target local: the node's data directory (0700)
+//! cluster-create.sh           cluster only: forms the cluster with redis-cli
+//! ```
+
+use super::{Node, Role};
+
+/// The directory every node's directory is in.
+pub const NODES_DIR: &str = "nodes";
+/// A data node's config file name, inside its directory.
+pub const NODE_REDIS_CONF: &str = "redis.conf";
+/// A Sentinel's config file name, inside its directory.
+pub const NODE_SENTINEL_CONF: &str = "sentinel.conf";
+/// A node's certificate and key, inside its directory.
+pub const NODE_CERT: &str = "tls/node.crt";
+pub const NODE_KEY: &str = "tls/node.key";
+/// A node's data directory (`--target local`), inside its directory.
+pub const NODE_DATA_DIR: &str = "data";
+/// A cluster node's own cluster state file, inside its data directory (Redis writes it).
+pub const CLUSTER_CONFIG_FILE: &str = "nodes.conf";
+/// The script that forms a cluster (cluster kind only).
+pub const CLUSTER_CREATE: &str = "cluster-create.sh";
+/// Mode of a node's directory: a Sentinel rewrites its config there (temp file + rename).
+pub const NODE_DIR_MODE: u32 = 0o700;
+
+/// `nodes/NAME`.
+pub fn node_dir(name: &str) -> String {
+    format!("{NODES_DIR}/{name}")
+}
+
+/// `nodes/NAME/redis.conf` or `nodes/NAME/sentinel.conf`.
+pub fn conf(node: &Node) -> String {
+    let file = if node.role == Role::Sentinel {
+        NODE_SENTINEL_CONF
+    } else {
+        NODE_REDIS_CONF
+    };
+    format!("{}/{file}", node_dir(&node.name))
+}
+
+/// `nodes/NAME/tls/node.crt`.
+pub fn cert(name: &str) -> String {
+    format!("{}/{NODE_CERT}", node_dir(name))
+}
+
+/// `nodes/NAME/tls/node.key`.
+pub fn key(name: &str) -> String {
+    format!("{}/{NODE_KEY}", node_dir(name))
+}
+
+/// `nodes/NAME/tls`.
+pub fn tls_dir(name: &str) -> String {
+    format!("{}/tls", node_dir(name))
+}
+
+/// `nodes/NAME/data`.
+pub fn data_dir(name: &str) -> String {
+    format!("{}/{NODE_DATA_DIR}", node_dir(name))
+}
+
+/// Whether `rel` is a path inside the `nodes/` tree (which a change of topology may leave
+/// behind, and which stale-file removal must therefore know).
+pub fn is_node_path(rel: &str) -> bool {
+    rel == NODES_DIR || rel.starts_with("nodes/")
+}

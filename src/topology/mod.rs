@@ -1,0 +1,544 @@
+//! Topologies: one server (standalone), a primary with replicas watched by Sentinels, or a
+//! Redis Cluster. This module owns the profile's `topology:` section once it is parsed: the
+//! checks across its values ([`validate`]), the nodes it describes ([`nodes`]) and where each
+//! node's files live in the bundle ([`layout`]).
+//!
+//! Standalone bundles keep the single-server layout; every other kind has one directory per
+//! node under `nodes/`.
+
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{Engine, EnvProfile, Violation};
+use crate::values::{Hostname, Port, ProjectName, UserName};
+
+/// The most nodes one bundle may describe: far above any real deployment, low enough that a
+/// typo (`shards: 5000`) is caught before thousands of keys are generated.
+pub const MAX_NODES: usize = 1000;
+
+/// Redis's cluster bus listens on the data port plus this, unless `cluster-port` says otherwise.
+pub const BUS_PORT_OFFSET: u16 = 10_000;
+
+/// Which distributed engine the deployment uses.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// One server: the single-server layout.
+    #[default]
+    Standalone,
+    /// A primary, its replicas and Sentinels that fail over between them.
+    Sentinel,
+    /// Redis Cluster: `shards` primaries, each with `replicas_per_shard` replicas.
+    Cluster,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Standalone => "standalone",
+            Kind::Sentinel => "sentinel",
+            Kind::Cluster => "cluster",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The profile's `topology:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySettings {
+    /// `standalone` (one server), `sentinel` (a primary, replicas and Sentinels) or `cluster`.
+    pub kind: Kind,
+    /// Sentinel kind: replicas of the primary, at least 1.
+    pub replicas: u32,
+    /// Sentinel kind: how many Sentinels, at least 3 (odd is best); the quorum is a majority.
+    pub sentinels: u32,
+    /// Cluster kind: primaries, at least 3; the 16384 slots are split evenly among them.
+    pub shards: u32,
+    /// Cluster kind: replicas of each primary.
+    pub replicas_per_shard: u32,
+    /// The first Sentinel's port; the others follow consecutively.
+    pub sentinel_port: Port,
+    /// Sentinel kind: the name the Sentinels monitor the primary under (clients ask for it);
+    /// the project name unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_name: Option<UserName>,
+    /// Explicit nodes, in the order the derived ones would have (data nodes first, then
+    /// Sentinels; for a cluster the first `shards` are the primaries). Empty: every node runs
+    /// on this machine, on consecutive ports.
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+}
+
+impl Default for TopologySettings {
+    fn default() -> Self {
+        TopologySettings {
+            kind: Kind::Standalone,
+            replicas: 2,
+            sentinels: 3,
+            shards: 3,
+            replicas_per_shard: 1,
+            sentinel_port: Port::new(26379).expect("valid port"),
+            master_name: None,
+            nodes: vec![],
+        }
+    }
+}
+
+/// One node as the profile names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// The node's name: one DNS label; its directory is `nodes/NAME/`.
+    pub name: Hostname,
+    /// The DNS name clients and peers use for it (in its certificate); none: the first
+    /// `tls.hostnames`, else `localhost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Hostname>,
+    /// The address it listens on and peers reach it at.
+    pub ip: IpAddr,
+    /// Its data port (a Sentinel's: its Sentinel port).
+    pub port: Port,
+    /// Cluster only: its bus port; the data port + 10000 unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_port: Option<Port>,
+}
+
+/// What a node does. Cluster nodes start as Primary or Replica; failovers change that later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Replica,
+    Sentinel,
+}
+
+impl Role {
+    /// Whether the node stores data (runs `redis-server redis.conf`).
+    pub fn is_data(self) -> bool {
+        self != Role::Sentinel
+    }
+}
+
+/// One server of a topology, fully derived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    /// `data-0`, `sentinel-1`, `node-4`, or the profile's name for it.
+    pub name: String,
+    pub role: Role,
+    /// The name clients use: the node's own, else the profile's first `tls.hostnames`, else
+    /// `localhost`.
+    pub host: Hostname,
+    pub ip: IpAddr,
+    /// The data port (TLS port), or the Sentinel port.
+    pub port: u16,
+    /// Cluster only.
+    pub bus_port: Option<u16>,
+    /// Cluster only: the index of the shard (0..shards) the node starts in.
+    pub shard: Option<usize>,
+    /// Cluster and sentinel kinds: the node's primary at start (replicas only).
+    pub replica_of: Option<String>,
+}
+
+impl Node {
+    /// `host:port` as clients dial it.
+    pub fn host_port(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+    /// `ip:port`; IPv6 in brackets.
+    pub fn addr(&self) -> String {
+        match self.ip {
+            IpAddr::V4(ip) => format!("{ip}:{}", self.port),
+            IpAddr::V6(ip) => format!("[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// The topology's kind.
+pub fn kind(p: &EnvProfile) -> Kind {
+    p.topology.kind
+}
+
+/// The name Sentinels monitor the primary under.
+pub fn master_name(p: &EnvProfile, project: &ProjectName) -> String {
+    match &p.topology.master_name {
+        Some(name) => name.as_str().to_owned(),
+        None => project.as_str().to_owned(),
+    }
+}
+
+/// How many Sentinels must agree the primary is down: a majority of them.
+pub fn quorum(p: &EnvProfile) -> u32 {
+    p.topology.sentinels / 2 + 1
+}
+
+/// How many nodes the kind has: (data nodes, Sentinels).
+fn counts(t: &TopologySettings) -> (usize, usize) {
+    match t.kind {
+        Kind::Standalone => (0, 0),
+        Kind::Sentinel => (1 + t.replicas as usize, t.sentinels as usize),
+        Kind::Cluster => (t.shards as usize * (1 + t.replicas_per_shard as usize), 0),
+    }
+}
+
+/// Every node of the topology, data nodes first; empty for standalone. Call on a validated
+/// profile (ports then fit in a u16).
+pub fn nodes(p: &EnvProfile) -> Vec<Node> {
+    let t = &p.topology;
+    let (data, sentinels) = counts(t);
+    let host = p
+        .tls
+        .hostnames
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Hostname::parse("localhost").expect("valid"));
+    let ip = p
+        .tls
+        .ips
+        .first()
+        .copied()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let shards = t.shards as usize;
+    let mut out = Vec::with_capacity(data + sentinels);
+    for i in 0..data + sentinels {
+        let (name, role, shard, replica_of) = match t.kind {
+            Kind::Standalone => unreachable!("standalone has no nodes"),
+            Kind::Sentinel if i == 0 => ("data-0".to_owned(), Role::Primary, None, None),
+            Kind::Sentinel if i < data => (
+                format!("data-{i}"),
+                Role::Replica,
+                None,
+                Some(String::new()),
+            ),
+            Kind::Sentinel => (format!("sentinel-{}", i - data), Role::Sentinel, None, None),
+            // `redis-cli --cluster create` makes the first `shards` addresses primaries.
+            Kind::Cluster if i < shards => (format!("node-{i}"), Role::Primary, Some(i), None),
+            Kind::Cluster => (
+                format!("node-{i}"),
+                Role::Replica,
+                Some((i - shards) % shards),
+                Some(String::new()),
+            ),
+        };
+        let derived_port = if role == Role::Sentinel {
+            u32::from(t.sentinel_port.get()) + (i - data) as u32
+        } else {
+            u32::from(p.redis.port.get()) + i as u32
+        };
+        let node = match t.nodes.get(i) {
+            Some(spec) => Node {
+                name: spec.name.as_str().to_owned(),
+                role,
+                host: spec.host.clone().unwrap_or_else(|| host.clone()),
+                ip: spec.ip,
+                port: spec.port.get(),
+                bus_port: (t.kind == Kind::Cluster).then(|| bus_port(spec.port, spec.bus_port)),
+                shard,
+                replica_of,
+            },
+            None => {
+                let port = u16::try_from(derived_port).unwrap_or(u16::MAX);
+                Node {
+                    name,
+                    role,
+                    host: host.clone(),
+                    ip,
+                    port,
+                    bus_port: (t.kind == Kind::Cluster)
+                        .then(|| port.saturating_add(BUS_PORT_OFFSET)),
+                    shard,
+                    replica_of,
+                }
+            }
+        };
+        out.push(node);
+    }
+    // Replicas start following their shard's primary (sentinel kind: data-0).
+    let primaries: Vec<(Option<usize>, String)> = out
+        .iter()
+        .filter(|n| n.role == Role::Primary)
+        .map(|n| (n.shard, n.name.clone()))
+        .collect();
+    for n in out.iter_mut().filter(|n| n.replica_of.is_some()) {
+        n.replica_of = primaries
+            .iter()
+            .find(|(shard, _)| *shard == n.shard)
+            .map(|(_, name)| name.clone());
+    }
+    out
+}
+
+fn bus_port(port: Port, given: Option<Port>) -> u16 {
+    given.map_or(port.get().saturating_add(BUS_PORT_OFFSET), Port::get)
+}
+
+/// The data nodes of a topology (no Sentinels).
+pub fn data_nodes(nodes: &[Node]) -> impl Iterator<Item = &Node> {
+    nodes.iter().filter(|n| n.role.is_data())
+}
+
+/// The Sentinels of a topology.
+pub fn sentinel_nodes(nodes: &[Node]) -> impl Iterator<Item = &Node> {
+    nodes.iter().filter(|n| n.role == Role::Sentinel)
+}
+
+/// The topology rules that involve several values. Called from [`EnvProfile::validate`].
+pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
+    let t = &p.topology;
+    let fail = |keys: &str, reason: String| {
+        Err(Violation {
+            keys: keys.split(',').map(str::to_owned).collect(),
+            reason,
+        })
+    };
+    if t.kind == Kind::Standalone {
+        if !t.nodes.is_empty() {
+            return fail(
+                "topology.nodes,topology.kind",
+                "lists nodes, but a standalone deployment has one server: set topology.kind to \
+                 sentinel or cluster, or remove topology.nodes"
+                    .into(),
+            );
+        }
+        return Ok(());
+    }
+    if p.engine == Engine::Dragonfly {
+        return fail(
+            "topology.kind,engine",
+            format!(
+                "{} is not supported with Dragonfly: Dragonfly has neither Sentinel nor Redis \
+                 Cluster support here; use kind standalone, or engine redis or valkey",
+                t.kind
+            ),
+        );
+    }
+    if !p.tls.enabled {
+        // Replication, Sentinel and the cluster bus would carry passwords and data in clear.
+        return fail(
+            "topology.kind,tls.enabled",
+            format!(
+                "{} needs TLS: replication, Sentinel and the cluster bus would carry passwords \
+                 and data in plaintext; set tls.enabled=true (the testing environment turns it \
+                 off)",
+                t.kind
+            ),
+        );
+    }
+    match t.kind {
+        Kind::Sentinel => {
+            if t.replicas < 1 {
+                return fail(
+                    "topology.replicas",
+                    "0: a Sentinel deployment needs at least 1 replica to fail over to".into(),
+                );
+            }
+            if t.sentinels < 3 {
+                return fail(
+                    "topology.sentinels",
+                    format!(
+                        "{}: at least 3 Sentinels are needed, so a majority survives one of \
+                         them failing",
+                        t.sentinels
+                    ),
+                );
+            }
+        }
+        Kind::Cluster => {
+            if t.shards < 3 {
+                return fail(
+                    "topology.shards",
+                    format!("{}: Redis Cluster needs at least 3 primaries", t.shards),
+                );
+            }
+        }
+        Kind::Standalone => unreachable!(),
+    }
+    let (data, sentinels) = counts(t);
+    let total = data + sentinels;
+    if total > MAX_NODES {
+        let key = match t.kind {
+            Kind::Sentinel if t.sentinels as usize > MAX_NODES / 2 => "topology.sentinels",
+            Kind::Sentinel => "topology.replicas",
+            _ => "topology.shards,topology.replicas_per_shard",
+        };
+        return fail(
+            key,
+            format!("{total} nodes is more than the {MAX_NODES} one bundle may hold"),
+        );
+    }
+    if !t.nodes.is_empty() {
+        if t.nodes.len() != total {
+            return fail(
+                "topology.nodes",
+                format!(
+                    "lists {} nodes, but a {} of these settings has {total} ({data} data node(s){}), \
+                     in that order",
+                    t.nodes.len(),
+                    t.kind,
+                    if sentinels > 0 {
+                        format!(", then {sentinels} Sentinels")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+        for (i, spec) in t.nodes.iter().enumerate() {
+            if spec.name.as_str().contains('.') {
+                return fail(
+                    &format!("topology.nodes[{i}].name"),
+                    format!(
+                        "{:?} is not one DNS label (no dots): it names the node's directory",
+                        spec.name.as_str()
+                    ),
+                );
+            }
+            if spec.bus_port.is_some() && t.kind != Kind::Cluster {
+                return fail(
+                    &format!("topology.nodes[{i}].bus_port"),
+                    "only cluster nodes have a bus port".into(),
+                );
+            }
+            if t.kind == Kind::Cluster
+                && spec.bus_port.is_none()
+                && u32::from(spec.port.get()) + u32::from(BUS_PORT_OFFSET) > 65535
+            {
+                return fail(
+                    &format!("topology.nodes[{i}].port"),
+                    format!(
+                        "{}: its bus port would be {} (port + 10000), above 65535; set bus_port",
+                        spec.port,
+                        u32::from(spec.port.get()) + u32::from(BUS_PORT_OFFSET)
+                    ),
+                );
+            }
+        }
+        let mut names = BTreeMap::new();
+        for (i, spec) in t.nodes.iter().enumerate() {
+            if let Some(first) = names.insert(spec.name.as_str(), i) {
+                return fail(
+                    &format!("topology.nodes[{i}].name"),
+                    format!(
+                        "{:?} is also the name of topology.nodes[{first}]",
+                        spec.name.as_str()
+                    ),
+                );
+            }
+        }
+    } else {
+        // Derived nodes: consecutive ports from redis.port and topology.sentinel_port.
+        let last_data = u32::from(p.redis.port.get()) + data as u32 - 1;
+        let top = if t.kind == Kind::Cluster {
+            last_data + u32::from(BUS_PORT_OFFSET)
+        } else {
+            last_data
+        };
+        if top > 65535 {
+            return fail(
+                "redis.port,topology.kind",
+                format!(
+                    "{}: {data} data nodes on consecutive ports{} end at {top}, above 65535",
+                    p.redis.port,
+                    if t.kind == Kind::Cluster {
+                        " with bus ports 10000 above"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+        if sentinels > 0 {
+            let last = u32::from(t.sentinel_port.get()) + sentinels as u32 - 1;
+            if last > 65535 {
+                return fail(
+                    "topology.sentinel_port",
+                    format!(
+                        "{}: {sentinels} Sentinels on consecutive ports end at {last}, above \
+                         65535",
+                        t.sentinel_port
+                    ),
+                );
+            }
+        }
+    }
+    ports_are_distinct(p)
+}
+
+/// The targets a multi-node bundle can be written for: compose files for topologies are not
+/// written yet, so `--target docker` is refused rather than silently standalone.
+pub fn check_target(p: &EnvProfile, target: crate::target::Target) -> Result<(), crate::Error> {
+    if p.topology.kind != Kind::Standalone && target == crate::target::Target::Docker {
+        return Err(crate::Error::Usage {
+            message: format!(
+                "--target docker: a {} topology has no docker-compose bundle yet",
+                p.topology.kind
+            ),
+            help: "use --target local or --target host (one config per node under nodes/), or                    topology.kind=standalone for docker"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// No two listeners on one address share a port: data, Sentinel, bus and exporter ports.
+fn ports_are_distinct(p: &EnvProfile) -> Result<(), Violation> {
+    let explicit = !p.topology.nodes.is_empty();
+    let mut seen: BTreeMap<(IpAddr, u16), String> = BTreeMap::new();
+    let exporter = p.firewall.exporter_port.get();
+    for (i, n) in nodes(p).iter().enumerate() {
+        let key = |what: &str| {
+            if explicit {
+                format!("topology.nodes[{i}].{what}")
+            } else if n.role == Role::Sentinel {
+                "topology.sentinel_port".to_owned()
+            } else {
+                "redis.port".to_owned()
+            }
+        };
+        let mut listeners = vec![(n.port, key("port"), "port")];
+        if let Some(bus) = n.bus_port {
+            listeners.push((bus, key("bus_port"), "bus port"));
+        }
+        for (port, key, what) in listeners {
+            let label = format!("{}'s {what} {port}", n.name);
+            if port == exporter {
+                return Err(Violation {
+                    keys: vec![key, "firewall.exporter_port".into()],
+                    reason: format!("{label} is also the exporter's port"),
+                });
+            }
+            if let Some(other) = seen.insert((n.ip, port), label.clone()) {
+                return Err(Violation {
+                    keys: vec![key],
+                    reason: format!("{label} collides with {other} on {}", n.ip),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
