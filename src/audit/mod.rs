@@ -44,6 +44,7 @@ pub enum KindArg {
     Acl,
     DragonflyFlags,
     Compose,
+    Kubernetes,
 }
 
 impl KindArg {
@@ -53,6 +54,7 @@ impl KindArg {
             KindArg::Acl => Kind::Acl,
             KindArg::DragonflyFlags => Kind::DragonflyFlags,
             KindArg::Compose => Kind::Compose,
+            KindArg::Kubernetes => Kind::Kubernetes,
         }
     }
 }
@@ -73,6 +75,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Acl => "ACL file",
         Kind::DragonflyFlags => "Dragonfly flagfile",
         Kind::Compose => "compose file",
+        Kind::Kubernetes => "Kubernetes manifest",
         Kind::Other => "unknown",
     }
 }
