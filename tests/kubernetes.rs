@@ -351,3 +351,49 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
         assert!(tree(&out).is_empty(), "{to}: files were written");
     }
 }
+
+/// The manifests of the built-in production profile, pinned. Deterministic inputs: the
+/// seeded test passwords of `render_seeded` and stand-in PEM text, never a real key.
+#[test]
+fn snapshot_of_the_production_manifests() {
+    use rand::SeedableRng;
+    use redis_harden::kubernetes;
+    use redis_harden::profile::Environment;
+    use redis_harden::render::Target;
+    use redis_harden::secrets::Secrets;
+    use redis_harden::templates::Templates;
+    let env = Environment::Production;
+    let (resolved, files) = crate::support::render_seeded(env, Target::Kubernetes, &[]);
+    let mut secrets = Secrets::default();
+    secrets.ensure(
+        &resolved.settings,
+        &mut rand::rngs::StdRng::seed_from_u64(42),
+    );
+    let pem =
+        |what: &str| format!("-----BEGIN {what}-----\nnot a real {what}\n-----END {what}-----\n");
+    let (ca, cert, key) = (pem("CERTIFICATE"), pem("CERTIFICATE"), pem("PRIVATE KEY"));
+    let manifests = kubernetes::render(
+        &Templates::builtin().unwrap(),
+        &kubernetes::Input {
+            project: &resolved.project,
+            env,
+            profile: &resolved.settings,
+            secrets: &secrets,
+            rendered: &files,
+            tls: Some(kubernetes::TlsPems {
+                ca_cert: &ca,
+                cert: &cert,
+                key: &key,
+            }),
+        },
+    )
+    .unwrap();
+    let mut out = String::new();
+    for (name, file) in &manifests {
+        out.push_str(&format!(
+            "==== {name} ({:o}) ====\n{}",
+            file.mode, file.content
+        ));
+    }
+    crate::support::pin("production-kubernetes", &out);
+}

@@ -79,7 +79,7 @@ python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5
 # --- issue 11 (Kubernetes): offline judges of the k8s/ manifests ---
 # kubernetes-validate: --strict schema validation (schemas for 1.29 up to the newest bundled);
 # checkov: --framework kubernetes --skip-download, 0 failed checks (tests/kubernetes.rs).
-python3 -m pip install "${pip_args[@]}" kubernetes-validate checkov
+python3 -m pip install "${pip_args[@]}" 'kubernetes-validate==1.37.0' 'checkov==3.3.30'
 # --- end issue 11 (Kubernetes) ---
 
 # --- issue 10: server families and versions ---------------------------------------------
