@@ -89,6 +89,7 @@ pub fn build<R: CryptoRng + ?Sized>(
     };
     let secrets = load_secrets(p, mode, rt, &mut built)?;
     pki_stage(p, mode, rt, &mut built)?;
+    crate::topology::certs::stage(p, mode, rt, &mut built)?;
     let rendered = render::render(
         &p.templates,
         &render::Input {
@@ -113,6 +114,7 @@ pub fn build<R: CryptoRng + ?Sized>(
         });
         built.rendered.push(rel);
     }
+    crate::topology::sentinel::keep_rewrites(p, &mut built)?;
     Ok(built)
 }
 

@@ -108,6 +108,12 @@ pub fn policy_findings(built: &Built, p: &Prepared) -> Vec<policy::Finding> {
         .files
         .iter()
         .filter(|f| built.rendered.contains(&f.rel))
-        .flat_map(|f| policy::check(&f.rel, &String::from_utf8_lossy(&f.content), &policy))
+        .flat_map(|f| {
+            let policy = policy::Policy {
+                secret_file: f.secret,
+                ..policy.clone()
+            };
+            policy::check(&f.rel, &String::from_utf8_lossy(&f.content), &policy)
+        })
         .collect()
 }

@@ -115,6 +115,15 @@ pub fn plan(
     let mut stale = removes.to_vec();
     if rendered {
         stale.extend(layout::rendered_paths());
+        // Node configs of nodes this topology no longer has (node keys are kept).
+        if let Some(m) = &p.recorded {
+            stale.extend(
+                m.files
+                    .keys()
+                    .filter(|r| crate::topology::layout::is_node_conf(r))
+                    .cloned(),
+            );
+        }
     } else {
         let secret = |rel: &str| render::ARTIFACTS.iter().any(|a| a.path == rel && a.secret);
         keep.extend(
@@ -124,11 +133,12 @@ pub fn plan(
         );
     }
     keep.retain(|(r, _)| r != MANIFEST);
-    Plan::new(&p.out_abs, files, &keep, &stale)?.finish(
-        &p.out_abs,
-        p.manifest(rotation),
-        layout::dirs(p.target),
-    )
+    let mut dirs = layout::dirs(p.target);
+    dirs.extend(crate::topology::layout::dirs(
+        &crate::topology::nodes(&p.resolved.settings),
+        p.target,
+    ));
+    Plan::new(&p.out_abs, files, &keep, &stale)?.finish(&p.out_abs, p.manifest(rotation), dirs)
 }
 
 pub fn stdout_err(source: std::io::Error) -> Error {

@@ -392,6 +392,62 @@ fn client_params<R: CryptoRng + ?Sized>(
     p
 }
 
+/// A node certificate of a multi-node topology, signed by the deployment CA: serverAuth and
+/// clientAuth (replicas, Sentinels and cluster nodes present it as a client certificate on
+/// their outbound links), with `dns` and `ips` as its SANs.
+pub fn issue_node<R: CryptoRng + ?Sized>(
+    ca: &CertPair,
+    name: &str,
+    dns: &[Hostname],
+    ips: &[IpAddr],
+    tls: &TlsSettings,
+    now: OffsetDateTime,
+    rng: &mut R,
+) -> Result<CertPair, String> {
+    let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(|e| e.to_string())?;
+    let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca_key).map_err(|e| e.to_string())?;
+    let mut p = base_params(name, now, tls.leaf_validity_days, rng);
+    for d in dns {
+        let ia5 = d
+            .as_str()
+            .to_owned()
+            .try_into()
+            .map_err(|e| format!("{e}"))?;
+        p.subject_alt_names.push(SanType::DnsName(ia5));
+    }
+    for ip in ips {
+        p.subject_alt_names.push(SanType::IpAddress(*ip));
+    }
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = leaf_key_usages(tls.key_type);
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    p.use_authority_key_identifier_extension = true;
+    let key = generate_key(tls.key_type).map_err(|e| e.reason)?;
+    let cert = p.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
+    Ok(CertPair {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// Why an existing certificate and key cannot be used together, if they cannot.
+pub fn pair_problem(cert_pem: &str, key_pem: &str) -> Option<String> {
+    let key = match KeyPair::from_pem(key_pem) {
+        Ok(k) => k,
+        Err(e) => return Some(format!("the key is not a PKCS#8 private key: {e}")),
+    };
+    match CertInfo::parse(cert_pem) {
+        Err(reason) => Some(reason),
+        Ok(info) if info.spki != key.subject_public_key_info() => {
+            Some("the key does not belong to the certificate".into())
+        }
+        Ok(_) => None,
+    }
+}
+
 /// Whether the certificate `leaf_pem` carries a valid signature of the CA `ca_pem`.
 pub fn signed_by(leaf_pem: &str, ca_pem: &str) -> bool {
     let parse = |pem: &str| {

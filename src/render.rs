@@ -64,7 +64,7 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::REDIS_CONF,
         mode: 0o640,
         secret: false,
-        when: always,
+        when: standalone,
     },
     Artifact {
         path: USERS_ACL,
@@ -171,7 +171,23 @@ pub const ARTIFACTS: &[Artifact] = &[
         secret: false,
         when: host_redis,
     },
+    Artifact {
+        path: crate::topology::render::SENTINEL_ACL,
+        template: templates::SENTINEL_ACL,
+        mode: 0o600,
+        secret: true,
+        when: sentinel_kind,
+    },
 ];
+
+/// A multi-node topology has one config per node under nodes/ instead of redis.conf.
+fn standalone(p: &EnvProfile, _: Target) -> bool {
+    p.topology.kind == crate::topology::Kind::Standalone
+}
+
+fn sentinel_kind(p: &EnvProfile, _: Target) -> bool {
+    p.topology.kind == crate::topology::Kind::Sentinel
+}
 
 /// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
 fn host_redis(p: &EnvProfile, target: Target) -> bool {
@@ -242,6 +258,14 @@ pub fn render(templates: &Templates, input: &Input<'_>) -> Result<Rendered, Erro
             },
         );
     }
+    // Every node's config: secret files (masterauth, Sentinel's auth-pass), full context.
+    let as_json = serde_json::to_value(&ctx).map_err(|e| Error::Template {
+        name: "context".into(),
+        report: e.to_string(),
+    })?;
+    let nodes = crate::topology::render::files(templates, input, &as_json, &ctx.topology)
+        .map_err(|e| hide_values(redact(e, &secret_values)))?;
+    out.extend(nodes);
     Ok(out)
 }
 
@@ -340,6 +364,10 @@ struct Context<'a> {
     server_env: ServerEnv,
     /// Secret (monitoring's password): for 0600 files only.
     exporter: Option<exporter::Context>,
+    /// The topology: kind, its users (hashes), the nodes and client lists.
+    topology: crate::topology::render::Context,
+    /// The node a config is rendered for (multi-node topologies); none for the other files.
+    node: Option<serde_json::Value>,
 }
 
 /// The secrets of `server.env`; empty when the bundle does not need them.
@@ -609,7 +637,10 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .collect::<Result<_, _>>()?,
     };
 
+    let topology = crate::topology::render::context(input)?;
     Ok(Context {
+        topology,
+        node: None,
         project: input.project,
         profile: p,
         environment: input.env,

@@ -31,6 +31,9 @@ pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
 pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
+/// Topologies: each Sentinel's config and the Sentinels' ACL file.
+pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
+pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
 pub const K8S_CONFIGMAP: &str = "k8s-configmap.yaml.tera";
 pub const K8S_SECRETS: &str = "k8s-secrets.yaml.tera";
 pub const K8S_SERVICES: &str = "k8s-services.yaml.tera";
@@ -38,7 +41,7 @@ pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
 pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 24] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -56,6 +59,8 @@ pub const ALL: [&str; 22] = [
     SYSTEMD_OPENSSL,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
+    SENTINEL_CONF,
+    SENTINEL_ACL,
     K8S_CONFIGMAP,
     K8S_SECRETS,
     K8S_SERVICES,

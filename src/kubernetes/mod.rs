@@ -195,16 +195,16 @@ struct Context<'a> {
     environment: Environment,
     k8s: K8s,
     /// Non-secret files of the bundle the ConfigMap carries, by key.
-    config: BTreeMap<String, String>,
+    config: Vec<Pair>,
 }
 
 /// The secret half: only the Secrets template sees it.
 #[derive(Serialize)]
 struct SecretContext {
     /// Files of the bundle that hold secrets (users.acl), by key.
-    files: BTreeMap<String, String>,
+    files: Vec<Pair>,
     /// Every user's password, by user name.
-    passwords: BTreeMap<String, String>,
+    passwords: Vec<Pair>,
     /// base64 of the PEM files, as `data:` of a kubernetes.io/tls Secret wants them.
     tls_crt: String,
     tls_key: String,
@@ -215,8 +215,11 @@ struct SecretContext {
 struct K8s {
     namespace: String,
     name: String,
-    /// The labels every object and pod carries.
-    labels: BTreeMap<String, String>,
+    /// `redis` or `valkey`: app.kubernetes.io/name.
+    app: String,
+    /// The labels every object and pod carries. Lists, not maps: Tera iterates maps in no
+    /// fixed order, and the output must be the same bytes every run.
+    labels: Vec<Pair>,
     /// Pods labelled `CLIENT_LABEL: "true"` in the namespace may connect.
     client_label: String,
     headless: String,
@@ -243,6 +246,19 @@ struct K8s {
     password_items: Vec<Item>,
     tls_items: Vec<Item>,
     cert_names: Vec<String>,
+}
+
+/// One key and value, in a list whose order is the output's.
+#[derive(Serialize)]
+struct Pair {
+    key: String,
+    value: String,
+}
+
+fn pairs(map: BTreeMap<String, String>) -> Vec<Pair> {
+    map.into_iter()
+        .map(|(key, value)| Pair { key, value })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -289,11 +305,9 @@ fn context<'a>(input: &Input<'a>) -> Context<'a> {
     let facts = p.server_facts();
     let dir = facts.container_config_dir;
     let name = k.name.to_string();
+    let app = facts.server_program.trim_end_matches("-server").to_owned();
     let labels = BTreeMap::from([
-        (
-            "app.kubernetes.io/name".to_owned(),
-            facts.server_program.trim_end_matches("-server").to_owned(),
-        ),
+        ("app.kubernetes.io/name".to_owned(), app.clone()),
         ("app.kubernetes.io/instance".to_owned(), name.clone()),
         (
             "app.kubernetes.io/managed-by".to_owned(),
@@ -316,7 +330,8 @@ fn context<'a>(input: &Input<'a>) -> Context<'a> {
     }
     K8s {
         namespace: k.namespace.to_string(),
-        labels,
+        app,
+        labels: pairs(labels),
         client_label: format!("{name}-client"),
         headless: format!("{name}-headless"),
         client_host: client_host(p),
@@ -362,10 +377,10 @@ impl K8s {
             .config_items
             .iter()
             .filter_map(|i| {
-                input
-                    .rendered
-                    .get(&i.key)
-                    .map(|f| (i.key.clone(), f.content.clone()))
+                input.rendered.get(&i.key).map(|f| Pair {
+                    key: i.key.clone(),
+                    value: f.content.clone(),
+                })
             })
             .collect();
         Context {
@@ -391,15 +406,15 @@ fn secret_context(input: &Input<'_>, tls: &TlsPems<'_>) -> Result<SecretContext,
     let files = [target::USERS_ACL]
         .iter()
         .filter_map(|k| {
-            input
-                .rendered
-                .get(*k)
-                .map(|f| ((*k).to_owned(), f.content.clone()))
+            input.rendered.get(*k).map(|f| Pair {
+                key: (*k).to_owned(),
+                value: f.content.clone(),
+            })
         })
         .collect();
     Ok(SecretContext {
         files,
-        passwords,
+        passwords: pairs(passwords),
         tls_crt: b64(tls.cert),
         tls_key: b64(tls.key),
         ca_crt: b64(tls.ca_cert),

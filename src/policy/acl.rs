@@ -89,10 +89,16 @@ pub fn check_user<S: AsRef<str>>(
         if !monitoring_confined(&rules, p) {
             f.add(MONITORING_PERMISSIONS, line, shown);
         }
-    } else if is_confined_user(name) {
-        if grants_forbidden(&rules, p, app_scripting_command) {
+    } else if let Some(allowed) = crate::topology::users::may_run(name) {
+        // A topology's service user (replication, Sentinel, cluster creation): exactly the
+        // forbidden-table commands it was measured to need, nothing else.
+        if grants_forbidden(&rules, p, &|cmd| allowed.contains(&cmd)) {
             f.add(APP_PERMISSIONS, line, shown);
-        } else if grants_forbidden(&rules, p, |_| false) {
+        }
+    } else if is_confined_user(name) {
+        if grants_forbidden(&rules, p, &app_scripting_command) {
+            f.add(APP_PERMISSIONS, line, shown);
+        } else if grants_forbidden(&rules, p, &|_| false) {
             f.add(APP_SCRIPTING, line, shown);
         }
     }
@@ -138,7 +144,7 @@ fn monitoring_confined(rules: &[String], p: &Policy) -> bool {
 /// Replays a user's command rules in order, for every dangerous, admin or scripting command,
 /// and reports whether any of them ends up allowed. Selectors (`(...)`) add permissions of
 /// their own, so an application user may not have any.
-fn grants_forbidden(rules: &[String], p: &Policy, except: fn(&str) -> bool) -> bool {
+fn grants_forbidden(rules: &[String], p: &Policy, except: &dyn Fn(&str) -> bool) -> bool {
     rules.iter().any(|r| r.starts_with('('))
         || forbidden_for_apps(p)
             .iter()

@@ -76,6 +76,10 @@ pub struct Policy {
     pub trust_anchor: Option<String>,
     /// The server family and version judged: its command tables ([`crate::server`]).
     pub server: &'static crate::server::Facts,
+    /// The file judged is a secret one (mode 0600, never shown): a topology node's config,
+    /// where `masterauth` of a dedicated replication user has to be (Redis reads it from
+    /// nowhere else). The gate knows; an audit of a foreign file does not.
+    pub secret_file: bool,
 }
 
 impl Policy {
@@ -91,6 +95,7 @@ impl Policy {
             container,
             trust_anchor: None,
             server,
+            secret_file: false,
         }
     }
 

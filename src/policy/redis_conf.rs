@@ -416,10 +416,17 @@ fn is_special(name: &str) -> bool {
 
 /// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
 fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // `sentinel` lines are a Sentinel's config (`--sentinel`); a data server refuses them.
+    let sentinel = c.all("sentinel").any(|d| {
+        d.args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case("monitor"))
+    });
     for d in c
         .directives
         .iter()
         .filter(|d| !p.server.has_directive(&d.name))
+        .filter(|d| !(sentinel && d.name == "sentinel"))
     {
         f.add(
             UNKNOWN_DIRECTIVE,
@@ -738,9 +745,25 @@ fn rename_command(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
 fn password_in_conf(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     // Valkey 8 also spells the replication password `primaryauth`.
     let primary = p.server.primary_spelling == crate::server::PrimarySpelling::Primary;
-    for d in c.directives.iter().filter(|d| {
-        d.name == "requirepass" || d.name == "masterauth" || (primary && d.name == "primaryauth")
-    }) {
+    // The replication password of a dedicated user (not default), in a 0600 file: what every
+    // replica needs; elsewhere, or as default's password, it is a finding like any other.
+    let user = c.last("masteruser").or_else(|| c.last("primaryuser"));
+    let replication_user = user
+        .and_then(|d| d.args.first())
+        .is_some_and(|u| !u.is_empty() && u != "default");
+    let allowed = |name: &str| {
+        p.secret_file && replication_user && (name == "masterauth" || name == "primaryauth")
+    };
+    for d in c
+        .directives
+        .iter()
+        .filter(|d| !allowed(&d.name))
+        .filter(|d| {
+            d.name == "requirepass"
+                || d.name == "masterauth"
+                || (primary && d.name == "primaryauth")
+        })
+    {
         if d.args.first().is_some_and(|a| !a.is_empty()) {
             f.add(
                 PASSWORD_IN_CONF,

@@ -588,6 +588,7 @@ impl EnvProfile {
             .map(|n| UserName::parse(n).expect("built-in user names are valid"))
             .collect();
         users.extend(self.acl.users.iter().map(|u| u.name.clone()));
+        users.extend(crate::topology::users::names(self));
         users
     }
 }

@@ -71,3 +71,25 @@ pub fn data_dir(name: &str) -> String {
 pub fn is_node_path(rel: &str) -> bool {
     rel == NODES_DIR || rel.starts_with("nodes/")
 }
+
+/// The directories of every node, with their modes, parents first: the node's own (0700:
+/// Sentinel writes its rewritten config there) and, for `--target local`, its data directory.
+pub fn dirs(nodes: &[Node], target: crate::target::Target) -> Vec<(String, u32)> {
+    let mut out = vec![];
+    if !nodes.is_empty() {
+        out.push((NODES_DIR.to_owned(), crate::bundle::layout::DIR_MODE));
+    }
+    for n in nodes {
+        out.push((node_dir(&n.name), NODE_DIR_MODE));
+        out.push((tls_dir(&n.name), NODE_DIR_MODE));
+        if target == crate::target::Target::Local {
+            out.push((data_dir(&n.name), NODE_DIR_MODE));
+        }
+    }
+    out
+}
+
+/// Whether `rel` is a node's rendered config (what a change of topology may leave stale).
+pub fn is_node_conf(rel: &str) -> bool {
+    is_node_path(rel) && (rel.ends_with("/redis.conf") || rel.ends_with("/sentinel.conf"))
+}

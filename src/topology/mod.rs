@@ -6,7 +6,11 @@
 //! Standalone bundles keep the single-server layout; every other kind has one directory per
 //! node under `nodes/`.
 
+pub mod certs;
 pub mod layout;
+pub mod render;
+pub mod sentinel;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -313,6 +317,23 @@ pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
             reason,
         })
     };
+    if t.kind != Kind::Standalone
+        && let Some((i, u)) = p
+            .acl
+            .users
+            .iter()
+            .enumerate()
+            .find(|(_, u)| users::RESERVED.contains(&u.name.as_str()))
+    {
+        return fail(
+            &format!("acl.users[{i}].name"),
+            format!(
+                "{:?} is a user of the {} topology: choose another name",
+                u.name.as_str(),
+                t.kind
+            ),
+        );
+    }
     if t.kind == Kind::Standalone {
         if !t.nodes.is_empty() {
             return fail(

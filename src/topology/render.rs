@@ -1,0 +1,270 @@
+//! The files of a multi-node topology: each data node's `redis.conf` and each Sentinel's
+//! `sentinel.conf` (from the same context as the single-server files, with the node's port,
+//! certificate, data directory and replication settings), and the Sentinels' ACL file.
+//!
+//! A node's config is secret (0600): `masterauth` and `sentinel auth-pass` hold passwords,
+//! and Redis has no way to read them from elsewhere.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::profile::EnvProfile;
+use crate::render::{Input, RenderedFile, Target};
+use crate::secrets::{self, Secrets};
+use crate::templates::{self, Templates};
+use crate::values::{ConfPath, UserName};
+
+use super::{Kind, Node, Role, layout, users};
+
+/// The Sentinels' own ACL file (default off, the sentinel-to-sentinel user and the app's
+/// discovery user), shared by every Sentinel.
+pub const SENTINEL_ACL: &str = "sentinel-users.acl";
+
+/// Sentinel timings: 5 s without an answer before a primary is called down (the facts were
+/// measured with 2 s on loopback; 5 s rides out a busy network), 60 s per failover attempt.
+pub const DOWN_AFTER_MS: u32 = 5000;
+pub const FAILOVER_TIMEOUT_MS: u32 = 60_000;
+/// Cluster: how long a node may be unreachable before its replica takes over.
+pub const CLUSTER_NODE_TIMEOUT_MS: u32 = 5000;
+
+/// What every template sees about the topology (no secret: hashes only).
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    /// `standalone`, `sentinel` or `cluster`.
+    pub kind: Kind,
+    /// Sentinel kind: the monitored name, and how many Sentinels must agree.
+    pub master_name: String,
+    pub quorum: u32,
+    /// The topology's users on the data nodes (users.acl): name, hashes and rules.
+    pub users: Vec<AclUser>,
+    /// The users on the Sentinels (sentinel-users.acl).
+    pub sentinel_users: Vec<AclUser>,
+    /// The app user's extra rules on the data nodes (a cluster-aware client's commands).
+    pub app_extra: String,
+    /// Comma-separated host:port of the Sentinels, and of the cluster's nodes (client.env).
+    pub sentinels: String,
+    pub cluster_nodes: String,
+    /// Every node, for scripts and docs.
+    pub nodes: Vec<Node>,
+}
+
+/// One ACL user line: `user NAME on #HASH... RULES`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AclUser {
+    pub name: String,
+    pub hashes: Vec<String>,
+    pub rules: String,
+}
+
+fn hashes(secrets: &Secrets, user: &UserName) -> Result<Vec<String>, Error> {
+    let var = user.password_var();
+    let pw = secrets.password(user).ok_or_else(|| Error::State {
+        path: crate::render::SECRETS_ENV.into(),
+        reason: format!("{var} is missing"),
+        help: "run `redis-harden init` to generate it".into(),
+    })?;
+    Ok(std::iter::once(secrets::acl_hash(pw))
+        .chain(secrets.previous(&var).map(secrets::acl_hash))
+        .collect())
+}
+
+fn name(n: &str) -> UserName {
+    UserName::parse(n).expect("valid user name")
+}
+
+/// The topology's part of the template context.
+pub fn context(input: &Input<'_>) -> Result<Context, Error> {
+    let p = input.profile;
+    let nodes = super::nodes(p);
+    let user = |n: &str, rules: &str| -> Result<AclUser, Error> {
+        Ok(AclUser {
+            name: n.to_owned(),
+            hashes: hashes(input.secrets, &name(n))?,
+            rules: rules.to_owned(),
+        })
+    };
+    let (data_users, sentinel_users) = match p.topology.kind {
+        Kind::Standalone => (vec![], vec![]),
+        Kind::Sentinel => (
+            vec![
+                user(users::REPLICATOR, users::REPLICATOR_RULES)?,
+                user(users::SENTINEL, users::SENTINEL_RULES)?,
+            ],
+            vec![
+                user(users::SENTINEL_PEER, users::SENTINEL_PEER_RULES)?,
+                user("app", users::SENTINEL_APP_RULES)?,
+            ],
+        ),
+        Kind::Cluster => (
+            vec![
+                user(users::REPLICATOR, users::REPLICATOR_RULES)?,
+                user(users::CLUSTER_ADMIN, users::CLUSTER_ADMIN_RULES)?,
+            ],
+            vec![],
+        ),
+    };
+    let list = |role: fn(&Node) -> bool| {
+        nodes
+            .iter()
+            .filter(|n| role(n))
+            .map(Node::host_port)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Ok(Context {
+        kind: p.topology.kind,
+        master_name: super::master_name(p, input.project),
+        quorum: super::quorum(p),
+        users: data_users,
+        sentinel_users,
+        app_extra: if p.topology.kind == Kind::Cluster {
+            users::CLUSTER_APP_EXTRA.to_owned()
+        } else {
+            String::new()
+        },
+        sentinels: list(|n| n.role == Role::Sentinel),
+        cluster_nodes: if p.topology.kind == Kind::Cluster {
+            list(|n| n.role.is_data())
+        } else {
+            String::new()
+        },
+        nodes,
+    })
+}
+
+/// Where a node's server finds the bundle: the output directory (local) or the server's
+/// config directory (host), with the bundle's tree below it.
+fn base(input: &Input<'_>) -> ConfPath {
+    crate::render::server_base(input.profile, input.target).unwrap_or_else(|| input.out_dir.clone())
+}
+
+/// A node's data directory as its config names it.
+fn data_dir(p: &EnvProfile, input: &Input<'_>, node: &Node) -> ConfPath {
+    match input.target {
+        Target::Host => ConfPath::parse(p.server_facts().host_layout.data_dir)
+            .expect("valid")
+            .join(&node.name),
+        _ => input.out_dir.join(&layout::data_dir(&node.name)),
+    }
+}
+
+/// `/var/log/redis/redis-server.log` -> `/var/log/redis/redis-server-NAME.log`.
+fn per_node(path: &str, name: &str) -> String {
+    match path.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}-{name}.{ext}"),
+        None => format!("{path}-{name}"),
+    }
+}
+
+/// The addresses a node listens on: the profile's for nodes on this machine, the node's own
+/// address (and loopback, for local probes) for a node the profile places.
+fn bind(p: &EnvProfile, input: &Input<'_>, node: &Node) -> Vec<String> {
+    if p.topology.nodes.is_empty() {
+        return crate::target::server_bind(p, input.target)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    }
+    let mut out = vec![node.ip.to_string()];
+    if !node.ip.is_loopback() {
+        out.push("-127.0.0.1".into());
+    }
+    out
+}
+
+/// `replicaof` and Sentinel's monitor take an address: servers never check peer names.
+fn addr_args(node: &Node) -> String {
+    format!("{} {}", node.ip, node.port)
+}
+
+/// Every node's config file, rendered from `ctx` (the single-server context as JSON).
+pub fn files(
+    templates: &Templates,
+    input: &Input<'_>,
+    ctx: &Value,
+    topo: &Context,
+) -> Result<Vec<(String, RenderedFile)>, Error> {
+    let p = input.profile;
+    if topo.kind == Kind::Standalone {
+        return Ok(vec![]);
+    }
+    let base = base(input);
+    let password = |user: &str| -> Result<String, Error> {
+        let u = name(user);
+        input
+            .secrets
+            .password(&u)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::State {
+                path: crate::render::SECRETS_ENV.into(),
+                reason: format!("{} is missing", u.password_var()),
+                help: "run `redis-harden init` to generate it".into(),
+            })
+    };
+    let replicator_pw = password(users::REPLICATOR)?;
+    let primary = topo.nodes.iter().find(|n| n.role == Role::Primary);
+    let mut out = vec![];
+    for node in &topo.nodes {
+        let mut v = ctx.clone();
+        v["redis"]["port"] = json!(node.port);
+        v["redis"]["bind"] = json!(bind(p, input, node));
+        v["paths"]["tls_cert_file"] = json!(base.join(&layout::cert(&node.name)));
+        v["paths"]["tls_key_file"] = json!(base.join(&layout::key(&node.name)));
+        v["paths"]["dir"] = json!(data_dir(p, input, node));
+        if input.target == Target::Host {
+            let host = p.server_facts().host_layout;
+            v["paths"]["logfile"] = json!(per_node(host.logfile, &node.name));
+            v["paths"]["pidfile"] = json!(per_node(host.pidfile, &node.name));
+        }
+        let replica_of = node
+            .replica_of
+            .as_ref()
+            .filter(|_| topo.kind == Kind::Sentinel)
+            .and_then(|name| topo.nodes.iter().find(|n| &n.name == name));
+        let (template, sentinel) = if node.role == Role::Sentinel {
+            let primary = primary.expect("a sentinel topology has a primary");
+            v["paths"]["aclfile"] = json!(base.join(SENTINEL_ACL));
+            let sentinel = json!({
+                "monitor": format!("{} {} {}", topo.master_name, addr_args(primary), topo.quorum),
+                "master_name": topo.master_name,
+                "auth_user": users::SENTINEL,
+                "auth_pass": password(users::SENTINEL)?,
+                "peer_user": users::SENTINEL_PEER,
+                "peer_pass": password(users::SENTINEL_PEER)?,
+                "down_after_ms": DOWN_AFTER_MS,
+                "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+            });
+            (templates::SENTINEL_CONF, Some(sentinel))
+        } else {
+            (templates::REDIS_CONF, None)
+        };
+        v["node"] = json!({
+            "name": node.name,
+            "role": node.role,
+            "replicaof": replica_of.map(addr_args),
+            "masteruser": users::REPLICATOR,
+            "masterauth": replicator_pw,
+            "cluster": (topo.kind == Kind::Cluster).then(|| json!({
+                "port": node.bus_port,
+                "config_file": layout::CLUSTER_CONFIG_FILE,
+                "node_timeout_ms": CLUSTER_NODE_TIMEOUT_MS,
+            })),
+            "sentinel": sentinel,
+        });
+        let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
+            name: "context".into(),
+            report: e.to_string(),
+        })?;
+        let content = templates.render(template, &tctx)?;
+        out.push((
+            layout::conf(node),
+            RenderedFile {
+                content,
+                mode: 0o600,
+                secret: true,
+            },
+        ));
+    }
+    Ok(out)
+}
