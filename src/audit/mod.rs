@@ -203,7 +203,7 @@ pub fn run(
     };
     let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
-    let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_none() {
+    let targets: Vec<(String, PathBuf)> = if bundle_audit {
         bundle_files(&bundle, args)?
             .into_iter()
             .map(|p| (shown_in_bundle(&bundle, &p), p))
@@ -217,30 +217,59 @@ pub fn run(
 
     // The live server first: the version HELLO reports also judges the files given with it,
     // unless the command line names one.
-    let mut live_report = None;
-    if let Some(url) = &args.url {
-        let live = live::Options {
-            url,
-            policy: &policy,
-            server_given: server_given(args),
-            bundle: &bundle,
-            ca: args.ca.as_ref().map(|p| cwd.join(p)),
-            cert: args.cert.as_ref().map(|p| cwd.join(p)),
-            key: args.key.as_ref().map(|p| cwd.join(p)),
-            app_user: &args.app_user,
-            warn_days: args.warn_days,
-            now,
-            password: std::env::var("REDISCLI_AUTH")
-                .ok()
-                .filter(|p| !p.is_empty()),
-        };
-        live_report = Some(live::audit(&live)?);
-    }
+    let live_report = match &args.url {
+        Some(url) => Some(audit_live(args, url, &policy, &bundle, now, cwd)?),
+        None => None,
+    };
     let (server, policy) = match live_report.as_ref().and_then(|r| r.facts) {
         Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
         _ => (server, policy),
     };
 
+    let (mut audited, mut findings) = audit_files(args, targets, server, &policy)?;
+    if let Some(report) = live_report {
+        audited.push(Audited {
+            target: report.target.clone(),
+            kind: "live server",
+            server: report.server.clone(),
+        });
+        findings.extend(report.findings);
+    }
+    report(args, &audited, &findings, stdout)
+}
+
+fn audit_live(
+    args: &AuditArgs,
+    url: &str,
+    policy: &Policy,
+    bundle: &Path,
+    now: OffsetDateTime,
+    cwd: &Path,
+) -> Result<live::Report, Error> {
+    live::audit(&live::Options {
+        url,
+        policy,
+        server_given: server_given(args),
+        bundle,
+        ca: args.ca.as_ref().map(|p| cwd.join(p)),
+        cert: args.cert.as_ref().map(|p| cwd.join(p)),
+        key: args.key.as_ref().map(|p| cwd.join(p)),
+        app_user: &args.app_user,
+        warn_days: args.warn_days,
+        now,
+        password: std::env::var("REDISCLI_AUTH")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    })
+}
+
+/// Each file read as its kind and judged by the policy of `server`.
+fn audit_files(
+    args: &AuditArgs,
+    targets: Vec<(String, PathBuf)>,
+    server: &'static crate::server::Facts,
+    policy: &Policy,
+) -> Result<(Vec<Audited>, Vec<Finding>), Error> {
     let mut audited = vec![];
     let mut findings = vec![];
     for (shown, path) in targets {
@@ -252,7 +281,7 @@ pub fn run(
         let content = String::from_utf8_lossy(&bytes);
         let kind = kind_of(&shown, &content, args.kind);
         // The bytes, not the lossy text: a redis.conf is parsed byte for byte, like Redis.
-        let mut found = policy::check_bytes_as(kind, &shown, &bytes, &policy);
+        let mut found = policy::check_bytes_as(kind, &shown, &bytes, policy);
         if kind == Kind::RedisConf {
             found.extend(implied_default_user(&shown, &bytes));
         }
@@ -264,20 +293,20 @@ pub fn run(
             server: (kind == Kind::RedisConf || kind == Kind::Acl).then(|| server.label()),
         });
     }
+    Ok((audited, findings))
+}
 
-    if let Some(report) = live_report {
-        audited.push(Audited {
-            target: report.target.clone(),
-            kind: "live server",
-            server: report.server.clone(),
-        });
-        findings.extend(report.findings);
-    }
-
+/// Writes the report (text or JSON) and fails when any finding is at or above `--fail-on`.
+fn report(
+    args: &AuditArgs,
+    audited: &[Audited],
+    findings: &[Finding],
+    stdout: &mut dyn Write,
+) -> Result<(), Error> {
     let bar = args.fail_on.severity();
     let failing = findings.iter().filter(|f| f.severity >= bar).count();
     let mut counts = Counts::default();
-    for f in &findings {
+    for f in findings {
         *match f.severity {
             Severity::Critical => &mut counts.critical,
             Severity::High => &mut counts.high,
@@ -292,13 +321,13 @@ pub fn run(
                 ok: failing == 0,
                 environment: args.env.to_string(),
                 fail_on: bar,
-                audited: &audited,
+                audited,
                 counts,
-                findings: &findings,
+                findings,
             };
             serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
         }
-        Format::Text => text(&findings, &counts, bar, failing, &audited),
+        Format::Text => text(findings, &counts, bar, failing, audited),
     };
     stdout
         .write_all(out.as_bytes())
