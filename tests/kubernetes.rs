@@ -397,3 +397,83 @@ fn snapshot_of_the_production_manifests() {
     }
     crate::support::pin("production-kubernetes", &out);
 }
+
+/// The pod as the manifests lay it out, on loopback: the ConfigMap's redis.conf, with the
+/// pod's config directory and /data moved into a temp dir, boots Redis 7.0, and the probe
+/// script of the StatefulSet logs in as monitoring over TLS (and fails on a wrong password).
+#[test]
+fn the_pod_config_boots_and_its_probe_logs_in() {
+    require("redis-server", "apt-get install -y redis-server");
+    require("redis-cli", "apt-get install -y redis-tools");
+    let tmp = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let b = init(
+        tmp.path(),
+        "b",
+        "production",
+        &[&format!("redis.port={port}")],
+    );
+    let etc = tmp.path().join("etc");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(etc.join("tls")).unwrap();
+    std::fs::create_dir_all(etc.join("secrets")).unwrap();
+    std::fs::create_dir(&data).unwrap();
+    let pod_dir = "/usr/local/etc/redis";
+    let moved = |text: &str| {
+        text.replace(pod_dir, etc.to_str().unwrap())
+            .replace(
+                "dir \"/data\"",
+                &format!("dir {:?}", data.to_str().unwrap()),
+            )
+            .replace("dir /data", &format!("dir {}", data.display()))
+    };
+    let conf = moved(&std::fs::read_to_string(b.join("redis.conf")).unwrap());
+    assert!(!conf.contains("/data\n"), "{conf}");
+    std::fs::write(etc.join("redis.conf"), &conf).unwrap();
+    for (from, to) in [
+        ("users.acl", "users.acl"),
+        ("openssl.cnf", "openssl.cnf"),
+        ("tls/ca.crt", "tls/ca.crt"),
+        ("tls/server.crt", "tls/server.crt"),
+        ("tls/server.key", "tls/server.key"),
+    ] {
+        std::fs::copy(b.join(from), etc.join(to)).unwrap();
+    }
+    let monitoring =
+        crate::support::env_file(&b.join("secrets.env"))["REDIS_PASSWORD_MONITORING"].clone();
+    std::fs::write(etc.join("secrets/monitoring"), &monitoring).unwrap();
+    let _server = crate::support::Server::start_conf(
+        &etc.join("redis.conf"),
+        &["--bind", "127.0.0.1"],
+        port,
+        &tmp.path().join("redis.log"),
+    );
+    // The probe exactly as the StatefulSet runs it: `sh -c SCRIPT`.
+    let sts = std::fs::read_to_string(b.join("k8s/statefulset.yaml")).unwrap();
+    let line = sts
+        .lines()
+        .find(|l| l.contains("command: [\"sh\", \"-c\", "))
+        .unwrap();
+    let script: String = serde_json::from_str(
+        line.trim()
+            .trim_start_matches("command: [\"sh\", \"-c\", ")
+            .trim_end_matches(']'),
+    )
+    .unwrap();
+    assert!(
+        !script.contains(&monitoring),
+        "the password is on the probe's command line"
+    );
+    let probe = || {
+        Command::new("timeout")
+            .args(["10", "sh", "-c", &moved(&script)])
+            .status()
+            .unwrap()
+    };
+    assert!(
+        probe().success(),
+        "the probe failed against a healthy server: {script}"
+    );
+    std::fs::write(etc.join("secrets/monitoring"), "wrong-password").unwrap();
+    assert!(!probe().success(), "the probe passed with a wrong password");
+}
