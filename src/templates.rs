@@ -34,6 +34,8 @@ pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 /// Topologies: each Sentinel's config and the Sentinels' ACL file.
 pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
 pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
+/// Topologies: each node's nftables rules.
+pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
 pub const K8S_CONFIGMAP: &str = "k8s-configmap.yaml.tera";
 pub const K8S_SECRETS: &str = "k8s-secrets.yaml.tera";
 pub const K8S_SERVICES: &str = "k8s-services.yaml.tera";
@@ -41,7 +43,7 @@ pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
 pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -61,6 +63,7 @@ pub const ALL: [&str; 24] = [
     SYSTEMD_DROPIN,
     SENTINEL_CONF,
     SENTINEL_ACL,
+    NODE_NFTABLES,
     K8S_CONFIGMAP,
     K8S_SECRETS,
     K8S_SERVICES,
