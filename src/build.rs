@@ -373,7 +373,15 @@ fn cert_notes(
         format!("expires {} ({days} days)", info.not_after.date()),
     ));
     if rel == pki::SERVER_CERT {
-        let missing_names = uncovered_names(&p.resolved.settings, &info);
+        let mut missing_names = uncovered_names(&p.resolved.settings, &info);
+        // A bundle moved to --target kubernetes keeps its certificate: say what it lacks.
+        let (names, ips) = crate::kubernetes::extra_sans(&p.resolved.settings, p.target);
+        missing_names.extend(names.into_iter().filter(|n| !info.dns_names.contains(n)));
+        missing_names.extend(
+            ips.iter()
+                .filter(|ip| !info.ips.contains(ip))
+                .map(ToString::to_string),
+        );
         if !missing_names.is_empty() {
             built.warnings.push(format!(
                 "the existing {rel} does not cover {}: clients using those names will fail verification \

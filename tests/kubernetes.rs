@@ -477,3 +477,32 @@ fn the_pod_config_boots_and_its_probe_logs_in() {
     std::fs::write(etc.join("secrets/monitoring"), "wrong-password").unwrap();
     assert!(!probe().success(), "the probe passed with a wrong password");
 }
+
+/// A local bundle moved to --target kubernetes keeps its certificate (never replaced), loses
+/// its host firewall files, and is told which names the certificate lacks.
+#[test]
+fn a_bundle_moved_to_kubernetes_keeps_its_certificate_and_says_what_it_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let o = out.to_str().unwrap();
+    run(tmp.path(), &["init", "--env", "production", "--out", o]).success();
+    let cert = std::fs::read(out.join("tls/server.crt")).unwrap();
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            o,
+            "--target",
+            "kubernetes",
+        ],
+    )
+    .success()
+    .stderr_has("does not cover redis.redis.svc.cluster.local")
+    .stderr_has("*.redis-headless.redis.svc.cluster.local, ::1");
+    assert_eq!(std::fs::read(out.join("tls/server.crt")).unwrap(), cert);
+    assert!(!out.join("firewall").join("nftables.nft").exists());
+    assert!(out.join("k8s/statefulset.yaml").exists());
+}
