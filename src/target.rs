@@ -51,8 +51,7 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
-/// For `--target host`: a drop-in for Debian's redis-server.service (installed as
-/// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
+/// For `--target host`: the one systemd drop-in for the server's unit ([`crate::systemd`]).
 pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
 /// Dragonfly's flagfile and ACL file (instead of redis.conf and users.acl).
 pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags";

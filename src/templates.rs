@@ -28,7 +28,6 @@ pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
 pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
-pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 /// Topologies: each Sentinel's config and the Sentinels' ACL file.
@@ -43,7 +42,7 @@ pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
 pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 24] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -58,7 +57,6 @@ pub const ALL: [&str; 25] = [
     DOCKER_COMPOSE,
     SERVER_ENV,
     OPENSSL_CNF,
-    SYSTEMD_OPENSSL,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
     SENTINEL_CONF,

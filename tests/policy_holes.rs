@@ -47,6 +47,64 @@ fn a_foreign_trust_anchor_is_refused() {
         "trust-anchor",
         "redis.conf",
     );
+    // With `--target local` (the default) the bundle's CA is inside the output directory:
+    // the gate knows that path too, so another CA file is refused there as well, including
+    // another bundle's CA.
+    for other in ["/etc/ssl/other-ca.pem", "/tmp/other-bundle/tls/ca.crt"] {
+        assert_refused_by_gate(
+            &[(
+                "redis.conf.tera",
+                &extends("redis.conf.tera", &format!("tls-ca-cert-file {other}")),
+            )],
+            "production",
+            &["--target", "local"],
+            "trust-anchor",
+            "redis.conf",
+        );
+    }
+    // Dragonfly trusts its flags' CA file and CA directory the same way.
+    for line in [
+        "--tls_ca_cert_file=/etc/ssl/other-ca.pem",
+        "--tls_ca_cert_dir=/etc/ssl/certs",
+    ] {
+        assert_refused_by_gate(
+            &[(
+                "dragonfly.flags.tera",
+                &extends("dragonfly.flags.tera", line),
+            )],
+            "production",
+            &["--engine", "dragonfly"],
+            "trust-anchor",
+            "dragonfly.flags",
+        );
+    }
+}
+
+/// The same templates, not weakened, pass the gate on every target: the pinned CA is the
+/// path each target renders.
+#[test]
+fn the_bundles_own_trust_anchor_passes_on_every_target() {
+    for engine in ["redis", "valkey", "dragonfly"] {
+        for target in ["local", "host", "docker"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let out = tmp.path().join("bundle");
+            crate::support::run(
+                tmp.path(),
+                &[
+                    "init",
+                    "--env",
+                    "production",
+                    "--engine",
+                    engine,
+                    "--target",
+                    target,
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+            )
+            .success();
+        }
+    }
 }
 
 #[test]
