@@ -350,6 +350,30 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
             .stderr_has(shown);
         assert!(tree(&out).is_empty(), "{to}: files were written");
     }
+    // Accepted on purpose, the manifest says so loudly, and every run warns.
+    let r = run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--target",
+            "kubernetes",
+            "--out",
+            out.to_str().unwrap(),
+            "--templates",
+            team.to_str().unwrap(),
+            "--allow-insecure",
+            "kubernetes-hardening",
+        ],
+    );
+    r.success()
+        .stderr_has("warning: INSECURE: policy rule kubernetes-hardening");
+    let sts = std::fs::read_to_string(out.join("k8s/statefulset.yaml")).unwrap();
+    assert!(
+        sts.starts_with("# !!! INSECURE: policy rule \"kubernetes-hardening\""),
+        "{sts}"
+    );
 }
 
 /// The manifests of the built-in production profile, pinned. Deterministic inputs: the
