@@ -120,13 +120,13 @@ pub fn policy_findings(built: &Built, p: &Prepared) -> Vec<policy::Finding> {
         .iter()
         .filter(|f| built.rendered.contains(&f.rel))
         .flat_map(|f| {
-            let policy = match policy::Kind::of(&f.rel) {
+            let base = match policy::Kind::of(&f.rel) {
                 policy::Kind::DragonflyFlags => &dragonfly,
                 _ => &redis,
             };
             let policy = policy::Policy {
                 secret_file: f.secret,
-                ..policy.clone()
+                ..base.clone()
             };
             policy::check(&f.rel, &String::from_utf8_lossy(&f.content), &policy)
         })

@@ -578,7 +578,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
-    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    // A topology whose nodes the profile places: REDIS_URL names the first data node.
+    let (url_host, url_port) = match crate::topology::placed_primary(p) {
+        Some(node) => (node.dial, node.port),
+        None => (host.clone(), p.redis.port.get()),
+    };
+    let mut url = format!("{scheme}://app:{app_password}@{url_host}:{url_port}/0");
     if p.tls.enabled {
         url.push_str(&tls_query(input.out_dir));
     }

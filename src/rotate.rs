@@ -260,6 +260,25 @@ fn secrets_file(p: &Prepared, s: &Secrets) -> File {
     File::secret(render::SECRETS_ENV, s.to_file(&header).into_bytes())
 }
 
+/// `--user NAME`, or every user with a password.
+fn selected_users(p: &Prepared, user: Option<&str>) -> Result<Vec<UserName>, Error> {
+    let known = p.resolved.settings.password_users();
+    let Some(name) = user else {
+        return Ok(known);
+    };
+    let found = known.iter().find(|u| u.as_str() == name).cloned();
+    Ok(vec![found.ok_or_else(|| Error::Usage {
+        message: format!(
+            "--user {}: no such user in this profile",
+            crate::values::visible(name)
+        ),
+        help: format!(
+            "users: {}",
+            known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    })?])
+}
+
 fn passwords<R: CryptoRng + ?Sized>(
     p: &Prepared,
     user: Option<&str>,
@@ -269,23 +288,7 @@ fn passwords<R: CryptoRng + ?Sized>(
 ) -> Result<(), Error> {
     let profile = &p.resolved.settings;
     let env = p.resolved.env;
-    let users: Vec<UserName> = match user {
-        None => profile.password_users(),
-        Some(name) => {
-            let known = profile.password_users();
-            let found = known.iter().find(|u| u.as_str() == name).cloned();
-            vec![found.ok_or_else(|| Error::Usage {
-                message: format!(
-                    "--user {}: no such user in this profile",
-                    crate::values::visible(name)
-                ),
-                help: format!(
-                    "users: {}",
-                    known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
-                ),
-            })?]
-        }
-    };
+    let users = selected_users(p, user)?;
     let mut secrets = load_secrets(p)?;
     let path = p.out_abs.join(render::SECRETS_ENV);
     let len = profile.secrets.password_length as usize;
