@@ -101,6 +101,7 @@ pub fn build<R: CryptoRng + ?Sized>(
             out_dir: &p.out_conf,
         },
     )?;
+    let rendered = kubernetes_stage(p, &secrets, &built, rendered)?;
     let header = render::secrets_header(&p.resolved.project, p.resolved.env);
     built.files.push(File::secret(
         render::SECRETS_ENV,
@@ -115,6 +116,48 @@ pub fn build<R: CryptoRng + ?Sized>(
     }
     crate::topology::sentinel::keep_rewrites(p, &mut built)?;
     Ok(built)
+}
+
+/// `--target kubernetes`: the manifests, which carry the rendered configs and the PKI.
+fn kubernetes_stage(
+    p: &Prepared,
+    secrets: &Secrets,
+    built: &Built,
+    mut rendered: render::Rendered,
+) -> Result<render::Rendered, Error> {
+    if p.target != Target::Kubernetes {
+        return Ok(rendered);
+    }
+    let pem = |rel: &str| {
+        built
+            .files
+            .iter()
+            .find(|f| f.rel == rel)
+            .and_then(|f| std::str::from_utf8(&f.content).ok())
+    };
+    let tls = match (
+        pem(pki::CA_CERT),
+        pem(pki::SERVER_CERT),
+        pem(pki::SERVER_KEY),
+    ) {
+        (Some(ca_cert), Some(cert), Some(key)) => {
+            Some(crate::kubernetes::TlsPems { ca_cert, cert, key })
+        }
+        _ => None,
+    };
+    let manifests = crate::kubernetes::render(
+        &p.templates,
+        &crate::kubernetes::Input {
+            project: &p.resolved.project,
+            env: p.resolved.env,
+            profile: &p.resolved.settings,
+            secrets,
+            rendered: &rendered,
+            tls,
+        },
+    )?;
+    rendered.extend(manifests);
+    Ok(rendered)
 }
 
 /// Secrets: from secrets.env, adopted from the master key, or made (init only).
@@ -267,11 +310,14 @@ fn pki_stage<R: CryptoRng + ?Sized>(
         server: pair(),
         client: pair(),
     };
+    let (extra_names, extra_ips) = crate::kubernetes::extra_sans(&p.resolved.settings, p.target);
     let subject = pki::Subject {
         project: &p.resolved.project,
         env: p.resolved.env,
         tls: &p.resolved.settings.tls,
         client_name: "app",
+        extra_names,
+        extra_ips,
     };
     let pki = pki::ensure(&existing, &subject, rt.now, rt.rng).map_err(|e| Error::State {
         path: p.out_abs.join(e.file),
@@ -327,7 +373,15 @@ fn cert_notes(
         format!("expires {} ({days} days)", info.not_after.date()),
     ));
     if rel == pki::SERVER_CERT {
-        let missing_names = uncovered_names(&p.resolved.settings, &info);
+        let mut missing_names = uncovered_names(&p.resolved.settings, &info);
+        // A bundle moved to --target kubernetes keeps its certificate: say what it lacks.
+        let (names, ips) = crate::kubernetes::extra_sans(&p.resolved.settings, p.target);
+        missing_names.extend(names.into_iter().filter(|n| !info.dns_names.contains(n)));
+        missing_names.extend(
+            ips.iter()
+                .filter(|ip| !info.ips.contains(ip))
+                .map(ToString::to_string),
+        );
         if !missing_names.is_empty() {
             built.warnings.push(format!(
                 "the existing {rel} does not cover {}: clients using those names will fail verification \

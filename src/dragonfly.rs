@@ -70,7 +70,7 @@ pub fn server_dir(target: Target, out_dir: &ConfPath) -> ConfPath {
     match target {
         Target::Local => out_dir.clone(),
         Target::Host => ConfPath::parse("/etc/dragonfly").expect("valid"),
-        Target::Docker => ConfPath::parse(CONTAINER_DIR).expect("valid"),
+        Target::Docker | Target::Kubernetes => ConfPath::parse(CONTAINER_DIR).expect("valid"),
     }
 }
 
@@ -79,7 +79,7 @@ fn data_dir(target: Target, out_dir: &ConfPath) -> ConfPath {
         Target::Local => out_dir.join(crate::target::DATA_DIR),
         Target::Host => ConfPath::parse("/var/lib/dragonfly").expect("valid"),
         // The image's VOLUME, owned by its dfly user.
-        Target::Docker => ConfPath::parse("/data").expect("valid"),
+        Target::Docker | Target::Kubernetes => ConfPath::parse("/data").expect("valid"),
     }
 }
 

@@ -24,9 +24,10 @@ pub const HOST_TLS_DIR: &str = "/etc/prometheus/redis-exporter";
 pub use crate::target::EXPORTER_DOCKER_TLS_DIR as DOCKER_TLS_DIR;
 
 /// Redis and Valkey (users.acl): Dragonfly's ACL file has no subcommand rules, so its
-/// monitoring user cannot be given `CLIENT SETNAME` alone.
-pub fn enabled(p: &EnvProfile, _: Target) -> bool {
-    p.engine.reads_redis_conf()
+/// monitoring user cannot be given `CLIENT SETNAME` alone. Not in Kubernetes, whose
+/// manifests have no exporter (yet).
+pub fn enabled(p: &EnvProfile, target: Target) -> bool {
+    p.engine.reads_redis_conf() && target != Target::Kubernetes
 }
 
 /// What `exporter.env` is rendered from.
@@ -68,7 +69,7 @@ pub fn context(
             "client.crt",
             "client.key",
         ),
-        Target::Docker => (
+        Target::Docker | Target::Kubernetes => (
             ConfPath::parse(DOCKER_TLS_DIR).expect("valid"),
             "ca.crt",
             "client.crt",
@@ -85,7 +86,7 @@ pub fn context(
         tls_dir,
         listen: match target {
             Target::Local => format!("127.0.0.1:{port}"),
-            Target::Host | Target::Docker => format!(":{port}"),
+            Target::Host | Target::Docker | Target::Kubernetes => format!(":{port}"),
         },
     }
 }

@@ -8,7 +8,7 @@ use crate::build::Built;
 use crate::inputs::Prepared;
 use crate::policy;
 use crate::profile;
-use crate::render::{self, Target};
+use crate::render;
 
 /// Refuses `built` on a finding not accepted on purpose; marks the accepted ones.
 pub fn gate(built: &mut Built, p: &Prepared, stderr: &mut dyn Write) -> Result<(), crate::Error> {
@@ -99,7 +99,7 @@ pub fn policy_findings(built: &Built, p: &Prepared) -> Vec<policy::Finding> {
     let policy = policy::Policy::for_env(
         p.resolved.env,
         firewalled(settings),
-        p.target == Target::Docker,
+        p.target.is_container(),
     )
     .for_server(settings.server_facts());
     // Every target has one CA path the bundle rendered for each server (for `local`, inside

@@ -267,5 +267,6 @@ fn next_step(p: &Prepared) -> String {
         Target::Docker => {
             crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
         }
+        Target::Kubernetes => crate::kubernetes::next_step(settings, shown),
     }
 }

@@ -196,6 +196,7 @@ pub fn prepare(opts: &Options, cwd: &Path) -> Result<Prepared, Error> {
     let merged = merge(opts, recorded.as_ref(), &out_abs)?;
     check_rules(&merged.allow_insecure)?;
     let resolved = profile::resolve(opts.env, merged.profile.as_deref(), &merged.sets, cwd)?;
+    crate::kubernetes::check_target(&resolved.settings, merged.target)?;
     crate::topology::check_target(&resolved.settings, merged.target)?;
     let template_dir = merged
         .templates

@@ -18,6 +18,7 @@ pub mod firewall;
 pub mod gate;
 pub mod init;
 pub mod inputs;
+pub mod kubernetes;
 pub mod masterkey;
 pub mod mozilla;
 pub mod openssl;

@@ -80,6 +80,10 @@ pub struct Subject<'a> {
     pub env: Environment,
     pub tls: &'a TlsSettings,
     pub client_name: &'a str,
+    /// Names and addresses the server certificate needs beyond the profile's, for where it is
+    /// deployed (`--target kubernetes`: the Services' names and a wildcard for the pods).
+    pub extra_names: Vec<String>,
+    pub extra_ips: Vec<IpAddr>,
 }
 
 /// Reuses every pair that exists and creates the missing ones. A leaf can be re-issued from an
@@ -348,7 +352,20 @@ fn server_params<R: CryptoRng + ?Sized>(
             .map_err(|e| crypto(SERVER_CERT, e))?;
         p.subject_alt_names.push(SanType::DnsName(ia5));
     }
-    for ip in server_ips(s.tls) {
+    for name in &s.extra_names {
+        let ia5 = name
+            .clone()
+            .try_into()
+            .map_err(|e| crypto(SERVER_CERT, e))?;
+        p.subject_alt_names.push(SanType::DnsName(ia5));
+    }
+    let mut ips = server_ips(s.tls);
+    for ip in &s.extra_ips {
+        if !ips.contains(ip) {
+            ips.push(*ip);
+        }
+    }
+    for ip in ips {
         p.subject_alt_names.push(SanType::IpAddress(ip));
     }
     p.is_ca = IsCa::ExplicitNoCa;
@@ -513,6 +530,8 @@ mod tests {
             env: Environment::Production,
             tls,
             client_name: "app",
+            extra_names: vec![],
+            extra_ips: vec![],
         };
         ensure(existing, &subject, now(), &mut StdRng::seed_from_u64(3))
     }

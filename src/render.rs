@@ -22,7 +22,9 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
     match target {
         Target::Local => None,
         Target::Host => Some(ConfPath::parse(facts.host_layout.config_dir).expect("valid")),
-        Target::Docker => Some(ConfPath::parse(facts.container_config_dir).expect("valid")),
+        Target::Docker | Target::Kubernetes => {
+            Some(ConfPath::parse(facts.container_config_dir).expect("valid"))
+        }
     }
 }
 
@@ -55,9 +57,9 @@ fn always(_: &EnvProfile, _: Target) -> bool {
 
 /// Host firewall rules filter INPUT, which traffic to a container's published port never
 /// crosses (Docker DNATs it through FORWARD): for `--target docker` they would only look
-/// like protection.
-fn not_docker(_: &EnvProfile, target: Target) -> bool {
-    target != Target::Docker
+/// like protection. In Kubernetes the NetworkPolicy (k8s/networkpolicy.yaml) does their job.
+fn not_container(_: &EnvProfile, target: Target) -> bool {
+    !target.is_container()
 }
 
 /// Every file rendered from a template. To add an artifact, add its template to
@@ -180,7 +182,7 @@ pub const ARTIFACTS: &[Artifact] = &[
 /// One server's firewall files; a multi-node topology has rules per node instead
 /// (nodes/NAME/nftables.nft).
 fn host_firewall(p: &EnvProfile, target: Target) -> bool {
-    not_docker(p, target) && standalone(p, target)
+    not_container(p, target) && standalone(p, target)
 }
 
 /// A multi-node topology has one config per node under nodes/ instead of redis.conf.
@@ -547,16 +549,16 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         dir: match input.target {
             Target::Local => input.out_dir.join(DATA_DIR),
             Target::Host => ConfPath::parse(layout.data_dir).expect("valid"),
-            Target::Docker => ConfPath::parse("/data").expect("valid"),
+            Target::Docker | Target::Kubernetes => ConfPath::parse("/data").expect("valid"),
         },
         // An empty logfile means stdout: what a foreground process and a container want.
         logfile: match input.target {
             Target::Host => layout.logfile.into(),
-            Target::Local | Target::Docker => String::new(),
+            Target::Local | Target::Docker | Target::Kubernetes => String::new(),
         },
         pidfile: match input.target {
             Target::Host => layout.pidfile.into(),
-            Target::Local | Target::Docker => String::new(),
+            Target::Local | Target::Docker | Target::Kubernetes => String::new(),
         },
     };
 
@@ -568,6 +570,8 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let host = match input.target {
         Target::Local => "localhost".to_string(),
         Target::Host | Target::Docker => pki::server_dns_names(&p.tls)[0].to_string(),
+        // The client Service's name, which the shared certificate covers.
+        Target::Kubernetes => crate::kubernetes::client_host(p),
     };
     let scheme = if p.tls.enabled { "rediss" } else { "redis" };
     let encryption_key = input
@@ -701,7 +705,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         process: Process {
             supervised: match input.target {
                 Target::Host => "systemd",
-                Target::Local | Target::Docker => "no",
+                Target::Local | Target::Docker | Target::Kubernetes => "no",
             },
         },
         users,

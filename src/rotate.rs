@@ -463,11 +463,14 @@ fn keep_previous(p: &Prepared, rels: &[&str], plan: &mut Plan) -> Result<(), Err
 }
 
 fn subject(p: &Prepared) -> pki::Subject<'_> {
+    let (extra_names, extra_ips) = crate::kubernetes::extra_sans(&p.resolved.settings, p.target);
     pki::Subject {
         project: &p.resolved.project,
         env: p.resolved.env,
         tls: &p.resolved.settings.tls,
         client_name: "app",
+        extra_names,
+        extra_ips,
     }
 }
 
@@ -726,7 +729,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str, admin_var: &str) -> S
     let conf = |rel: &str| match target {
         Target::Local => format!("{dir}/{rel}"),
         Target::Host => format!("{}/{rel}", facts.host_layout.config_dir),
-        Target::Docker => format!("{}/{rel}", facts.container_config_dir),
+        Target::Docker | Target::Kubernetes => format!("{}/{rel}", facts.container_config_dir),
     };
     let cli = if profile.engine == crate::profile::Engine::Dragonfly {
         "redis-cli"

@@ -17,6 +17,16 @@ pub enum Target {
     Host,
     /// Paths inside the official Redis container image (for docker-compose).
     Docker,
+    /// The same image's paths, in pods: manifests under `k8s/` (see docs/topologies.md).
+    Kubernetes,
+}
+
+impl Target {
+    /// The server runs in a container of its own network namespace (compose or a pod): it
+    /// binds that namespace's interfaces, and host firewall files do not apply.
+    pub fn is_container(self) -> bool {
+        matches!(self, Target::Docker | Target::Kubernetes)
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -25,6 +35,7 @@ impl std::fmt::Display for Target {
             Target::Local => "local",
             Target::Host => "host",
             Target::Docker => "docker",
+            Target::Kubernetes => "kubernetes",
         })
     }
 }
@@ -60,9 +71,9 @@ pub const DRAGONFLY_CONTAINER_DIR: &str = "/etc/dragonfly";
 /// names host interfaces that do not exist there, and loopback would shut out every other
 /// container. So with TLS the server binds all interfaces of its network namespace, and who
 /// can reach it is decided by the compose networks (internal, nothing published outside
-/// development). Plaintext (testing) keeps loopback even there: it never reaches a network.
+/// development) or the pod's NetworkPolicy. Plaintext (testing) keeps loopback even there: it never reaches a network.
 pub fn server_bind(p: &EnvProfile, target: Target) -> Vec<BindAddr> {
-    if target == Target::Docker && p.tls.enabled {
+    if target.is_container() && p.tls.enabled {
         vec![
             BindAddr::parse("0.0.0.0").expect("valid"),
             BindAddr::parse("-::").expect("valid"),

@@ -35,9 +35,14 @@ pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
 pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
 /// Topologies: each node's nftables rules.
 pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
+pub const K8S_CONFIGMAP: &str = "k8s-configmap.yaml.tera";
+pub const K8S_SECRETS: &str = "k8s-secrets.yaml.tera";
+pub const K8S_SERVICES: &str = "k8s-services.yaml.tera";
+pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
+pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 24] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -57,6 +62,11 @@ pub const ALL: [&str; 19] = [
     SENTINEL_CONF,
     SENTINEL_ACL,
     NODE_NFTABLES,
+    K8S_CONFIGMAP,
+    K8S_SECRETS,
+    K8S_SERVICES,
+    K8S_STATEFULSET,
+    K8S_NETWORKPOLICY,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
@@ -79,6 +89,8 @@ impl Templates {
         tera.autoescape_on(Vec::<&str>::new());
         tera.register_filter("conf_quote", conf_quote);
         tera.register_filter("compose_quote", compose_quote);
+        tera.register_filter("yaml_quote", crate::kubernetes::yaml::yaml_quote);
+        tera.register_filter("yaml_block", crate::kubernetes::yaml::yaml_block);
         let mut sources: Vec<(String, String)> = vec![];
         for file in BUILTIN.files() {
             let name = file.path().to_string_lossy().into_owned();

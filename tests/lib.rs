@@ -16,6 +16,7 @@ mod exporter;
 mod firewall;
 mod frameworks;
 mod host_service;
+mod kubernetes;
 mod live;
 mod masterkey;
 mod policy_holes;

@@ -76,6 +76,12 @@ python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5
 (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 # --- end issue 12 ---
 
+# --- issue 11 (Kubernetes): offline judges of the k8s/ manifests ---
+# kubernetes-validate: --strict schema validation (schemas for 1.29 up to the newest bundled);
+# checkov: --framework kubernetes --skip-download, 0 failed checks (tests/kubernetes.rs).
+python3 -m pip install "${pip_args[@]}" 'kubernetes-validate==1.37.0' 'checkov==3.3.30'
+# --- end issue 11 (Kubernetes) ---
+
 # --- issue 10: server families and versions ---------------------------------------------
 # Redis 8.0 and Valkey 8.1 (Debian 13's packages) and Valkey 8.0 (bookworm-backports) for the
 # live tests, in a private prefix: /opt/redis-harden-servers/bin/{redis8-server,redis8-cli,
@@ -120,5 +126,7 @@ python3 -c 'import importlib.metadata as m; print("sslyze", m.version("sslyze"))
 python3 -c 'import celery, kombu, django; print("celery", celery.__version__, "kombu", kombu.__version__, "Django", django.get_version())'
 python3 -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
+kubernetes-validate --version
+checkov --version
 echo "::: cargo test"
 cargo test --locked "$@"

@@ -802,8 +802,10 @@ fn every_redis_policy_rule_is_enforced_on_team_templates() {
         // rename-command and user-data-in-log are advisory (low severity): warned about, not
         // refused (rename-command below; user-data-in-log in servers.rs). app-scripting too
         // (acl.app.scripting): tests/frameworks.rs.
+        // kubernetes-hardening: tests/kubernetes.rs (a k8s template regressed, refused and accepted).
         if rule.starts_with("dragonfly-")
             || rule.starts_with("compose-")
+            || rule.starts_with("kubernetes-")
             || rule == "rename-command"
             || rule == "user-data-in-log"
             || rule == "app-scripting"

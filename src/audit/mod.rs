@@ -45,6 +45,7 @@ pub enum KindArg {
     Acl,
     DragonflyFlags,
     Compose,
+    Kubernetes,
 }
 
 impl KindArg {
@@ -54,6 +55,7 @@ impl KindArg {
             KindArg::Acl => Kind::Acl,
             KindArg::DragonflyFlags => Kind::DragonflyFlags,
             KindArg::Compose => Kind::Compose,
+            KindArg::Kubernetes => Kind::Kubernetes,
         }
     }
 }
@@ -74,6 +76,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Acl => "ACL file",
         Kind::DragonflyFlags => "Dragonfly flagfile",
         Kind::Compose => "compose file",
+        Kind::Kubernetes => "Kubernetes manifest",
         Kind::Other => "unknown",
     }
 }

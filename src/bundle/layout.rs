@@ -70,7 +70,9 @@ pub fn foreign_dirs(dirs: &[(String, u32)]) -> Vec<String> {
 pub fn rendered_paths() -> Vec<String> {
     render::ARTIFACTS
         .iter()
-        .map(|a| a.path.to_owned())
+        .map(|a| a.path)
+        .chain(crate::kubernetes::MANIFESTS.iter().map(|m| m.path))
+        .map(str::to_owned)
         .collect()
 }
 

@@ -11,6 +11,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Acl => "ACL file",
         Kind::DragonflyFlags => "Dragonfly flags",
         Kind::Compose => "compose file",
+        Kind::Kubernetes => "Kubernetes manifest",
         Kind::Other => "other",
     }
 }

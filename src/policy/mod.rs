@@ -10,6 +10,7 @@ pub mod acl_tables;
 mod compose;
 pub mod docs;
 mod dragonfly_flags;
+mod kubernetes;
 pub mod redis_conf;
 mod rules;
 
@@ -117,6 +118,8 @@ pub enum Kind {
     Acl,
     DragonflyFlags,
     Compose,
+    /// A Kubernetes manifest (`k8s/*.yaml`), one or more YAML documents.
+    Kubernetes,
     Other,
 }
 
@@ -134,6 +137,8 @@ impl Kind {
             Kind::DragonflyFlags
         } else if base.contains("compose") && (base.ends_with(".yml") || base.ends_with(".yaml")) {
             Kind::Compose
+        } else if name.starts_with("k8s/") && (base.ends_with(".yml") || base.ends_with(".yaml")) {
+            Kind::Kubernetes
         } else {
             Kind::Other
         }
@@ -151,6 +156,11 @@ impl Kind {
             .collect();
         if content.lines().any(|l| l.trim_end() == "services:") {
             return Some(Kind::Compose);
+        }
+        if content.lines().any(|l| l.starts_with("apiVersion:"))
+            && content.lines().any(|l| l.starts_with("kind:"))
+        {
+            return Some(Kind::Kubernetes);
         }
         let first_word = |l: &&str| {
             l.split_whitespace()
@@ -172,7 +182,7 @@ impl Kind {
     /// The comment prefix, for files that can carry a comment.
     pub fn comment(self) -> Option<&'static str> {
         match self {
-            Kind::RedisConf | Kind::DragonflyFlags | Kind::Compose => Some("#"),
+            Kind::RedisConf | Kind::DragonflyFlags | Kind::Compose | Kind::Kubernetes => Some("#"),
             Kind::Acl | Kind::Other => None,
         }
     }
@@ -199,6 +209,7 @@ pub fn check_bytes_as(kind: Kind, name: &str, content: &[u8], policy: &Policy) -
         Kind::Acl => acl::check(&text(), policy, &mut out),
         Kind::DragonflyFlags => dragonfly_flags::check(&text(), policy, &mut out),
         Kind::Compose => compose::check(&text(), &mut out),
+        Kind::Kubernetes => kubernetes::check(&text(), &mut out),
         Kind::Other => {}
     }
     out.list
@@ -233,6 +244,7 @@ pub fn checked_in(rule: &Rule) -> Vec<Kind> {
         (Kind::Acl, names(&[acl::RULES])),
         (Kind::DragonflyFlags, names(&[dragonfly_flags::RULES])),
         (Kind::Compose, names(&[compose::RULES])),
+        (Kind::Kubernetes, names(&[kubernetes::RULES])),
     ]
     .into_iter()
     .filter_map(|(k, yes)| yes.then_some(k))

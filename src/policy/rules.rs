@@ -144,6 +144,9 @@ rules! {
     USER_DATA_IN_LOG = "user-data-in-log", Low,
         "with `hide-user-data-from-log no` crash reports and assertion logs print keys and values, and log files are read by more people than the data (Redis 8.0's default)",
         "set `hide-user-data-from-log yes`";
+    KUBERNETES_HARDENING = "kubernetes-hardening", High,
+        "a pod that is privileged, may run as root or escalate privileges, keeps capabilities, has a writable root file system, runs unconfined by seccomp, shares the node's network, PID or IPC namespace, mounts a host path or the service account token is not confined by Kubernetes; and a manifest that does not parse (or repeats a key) may be read differently by kubectl than by this check",
+        "keep what the built-in k8s templates set: runAsNonRoot: true, a non-zero runAsUser, privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities.drop: [ALL], seccompProfile RuntimeDefault, automountServiceAccountToken: false; no hostNetwork/hostPID/hostIPC or hostPath";
     @live
     UNAUTHENTICATED = "unauthenticated-access", Critical,
         "the server ran a command for a connection that never authenticated",

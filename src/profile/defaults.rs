@@ -115,6 +115,7 @@ pub fn builtin(env: Environment) -> EnvProfile {
             exporter_image: parsed::<ImageRef>("oliver006/redis_exporter:v1.45.0"),
         },
         dragonfly: DragonflySettings { threads: 1 },
+        kubernetes: crate::kubernetes::KubernetesSettings::builtin(),
         topology: Default::default(),
     }
 }

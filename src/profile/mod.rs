@@ -87,6 +87,9 @@ pub struct EnvProfile {
     pub firewall: FirewallSettings,
     pub docker: DockerSettings,
     pub dragonfly: DragonflySettings,
+    /// `--target kubernetes` only: namespace, names, storage, image digest, pod user.
+    #[serde(default)]
+    pub kubernetes: crate::kubernetes::KubernetesSettings,
     /// One server, a primary with replicas and Sentinels, or a Redis Cluster; see
     /// docs/topologies.md.
     #[serde(default)]
@@ -611,6 +614,7 @@ impl EnvProfile {
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
         }
+        self.kubernetes.validate()?;
         self.validate_exporter()
     }
 
