@@ -459,8 +459,8 @@ fn gather(
             });
         };
         let mut loaded = vec![];
-        for rel in [pki::CA_CERT, pki::SERVER_CERT, pki::CLIENT_CERT] {
-            loaded.extend(load_pem(&dir.join(rel), rel)?);
+        for rel in bundle_certs(dir) {
+            loaded.extend(load_pem(&dir.join(&rel), &rel)?);
         }
         // Every certificate in ca.crt is a trust anchor: during a CA rotation it holds two.
         let ca_set: Vec<Loaded> = loaded
@@ -493,6 +493,30 @@ fn gather(
     }
 
     Ok((certs, problems))
+}
+
+/// A bundle's certificates: the CA, the server's (required for one server; a topology's
+/// only if it has one), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
+/// application's client certificate.
+fn bundle_certs(dir: &Path) -> Vec<String> {
+    use crate::topology::layout;
+    let mut nodes: Vec<String> = std::fs::read_dir(dir.join(layout::NODES_DIR))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .map(|e| layout::cert(&e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    let mut rels = vec![pki::CA_CERT.to_owned()];
+    if nodes.is_empty() || dir.join(pki::SERVER_CERT).is_file() {
+        rels.push(pki::SERVER_CERT.to_owned());
+    }
+    rels.extend(nodes);
+    rels.push(pki::CLIENT_CERT.to_owned());
+    rels
 }
 
 /// " (2 of 3)" when the source holds more than one certificate.

@@ -52,7 +52,7 @@ pub enum Command {
     /// Audit any redis.conf, ACL file or Dragonfly flagfile, or a running server, against an
     /// environment's security policy.
     #[command(
-        after_help = "Examples:\n  redis-harden audit --env production /etc/redis/redis.conf\n  redis-harden audit --env production --kind dragonfly-flags dragonfly.conf\n  REDISCLI_AUTH=... redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --ca ca.crt --cert client.crt --key client.key\n  redis-harden audit --env production --url rediss://app@localhost:6379   (password and TLS files from deploy/production)\n\nStatic findings show the file, the line, the offending text and the fix; live findings\nshow what the server did. Passwords come from REDISCLI_AUTH or the bundle's client.env,\nnever from the command line, and are never printed.\n\nExit codes: 0 no finding at or above --fail-on, 1 such findings (listed), 2 bad input or\nthe server could not be reached."
+        after_help = "Examples:\n  redis-harden audit --env production /etc/redis/redis.conf\n  redis-harden audit --env production --kind dragonfly-flags dragonfly.conf\n  REDISCLI_AUTH=... redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --ca ca.crt --cert client.crt --key client.key\n  redis-harden audit --env production --url rediss://app@localhost:6379   (password and TLS files from deploy/production)\n  redis-harden audit --env production --url rediss://app@10.0.1.5:6379 --url rediss://app@10.0.1.6:6379\n  redis-harden audit --env production --url rediss+sentinel://app@10.0.1.5:26379/cache   (the primary and replicas Sentinel reports)\n\nStatic findings show the file, the line, the offending text and the fix; live findings\nshow what the server did. Passwords come from REDISCLI_AUTH or the bundle's client.env,\nnever from the command line, and are never printed.\n\nExit codes: 0 no finding at or above --fail-on, 1 such findings (listed), 2 bad input or\nthe server could not be reached."
     )]
     Audit(AuditArgs),
     /// Inspect the effective profile.
@@ -367,9 +367,11 @@ pub struct AuditArgs {
     #[arg(long)]
     pub container: bool,
     /// Audit a running server: rediss://USER@HOST:PORT (or redis:// for a plaintext one).
-    /// No password here: it comes from REDISCLI_AUTH or the bundle's client.env.
+    /// Repeat for several servers. rediss+sentinel://USER@HOST:PORT[/NAME] asks that
+    /// Sentinel for the primary and replicas it monitors (under NAME, else all) and audits
+    /// each. No password here: it comes from REDISCLI_AUTH or the bundle's client.env.
     #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub url: Vec<String>,
     /// The bundle directory: its files, client.env and tls/ [default: deploy/ENV].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

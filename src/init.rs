@@ -206,6 +206,7 @@ pub fn summary(
         next: Some(next_step(p)),
         notes,
         apply: None,
+        rollout: vec![],
     }
 }
 

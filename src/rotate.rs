@@ -125,7 +125,19 @@ pub fn run<R: CryptoRng + ?Sized>(
     let mut summary = init::summary(&p, &session, Some(&changes), &notes, &command);
     summary.next = None;
     summary.notes.append(&mut plan.notes);
-    summary.apply = plan.apply.map(|step| apply_command(&p, p.target, &step));
+    let nodes = crate::topology::nodes(&p.resolved.settings);
+    match plan.apply {
+        Some(step) if !nodes.is_empty() => {
+            summary.rollout = rollout(&p, &nodes, &step, &plan.users, finish);
+            if !p.resolved.settings.acl.admin.enabled {
+                summary.notes.push("the admin user is off in this profile: enable acl.admin.enabled to run the steps below, or restart each node instead".into());
+            }
+        }
+        step => {
+            let admin = admin_var(&plan.users, finish);
+            summary.apply = step.map(|step| apply_command(&p, p.target, &step, admin));
+        }
+    }
     summary.print(format, stdout).map_err(stdout_err)
 }
 
@@ -260,6 +272,25 @@ fn secrets_file(p: &Prepared, s: &Secrets) -> File {
     File::secret(render::SECRETS_ENV, s.to_file(&header).into_bytes())
 }
 
+/// `--user NAME`, or every user with a password.
+fn selected_users(p: &Prepared, user: Option<&str>) -> Result<Vec<UserName>, Error> {
+    let known = p.resolved.settings.password_users();
+    let Some(name) = user else {
+        return Ok(known);
+    };
+    let found = known.iter().find(|u| u.as_str() == name).cloned();
+    Ok(vec![found.ok_or_else(|| Error::Usage {
+        message: format!(
+            "--user {}: no such user in this profile",
+            crate::values::visible(name)
+        ),
+        help: format!(
+            "users: {}",
+            known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    })?])
+}
+
 fn passwords<R: CryptoRng + ?Sized>(
     p: &Prepared,
     user: Option<&str>,
@@ -269,23 +300,7 @@ fn passwords<R: CryptoRng + ?Sized>(
 ) -> Result<(), Error> {
     let profile = &p.resolved.settings;
     let env = p.resolved.env;
-    let users: Vec<UserName> = match user {
-        None => profile.password_users(),
-        Some(name) => {
-            let known = profile.password_users();
-            let found = known.iter().find(|u| u.as_str() == name).cloned();
-            vec![found.ok_or_else(|| Error::Usage {
-                message: format!(
-                    "--user {}: no such user in this profile",
-                    crate::values::visible(name)
-                ),
-                help: format!(
-                    "users: {}",
-                    known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
-                ),
-            })?]
-        }
-    };
+    let users = selected_users(p, user)?;
     let mut secrets = load_secrets(p)?;
     let path = p.out_abs.join(render::SECRETS_ENV);
     let len = profile.secrets.password_length as usize;
@@ -470,6 +485,23 @@ fn replace(plan: &mut Plan, rel: &str, content: &str) {
     plan.files.push(pki_file(rel, content.to_owned()));
 }
 
+/// The leaf files a certificate rotation replaces: the server's pair (a topology bundle
+/// keeps one only if it has it), the app's client pair, and every node's pair.
+fn leaves(p: &Prepared, nodes: &[crate::topology::Node]) -> Vec<String> {
+    let server = [pki::SERVER_CERT, pki::SERVER_KEY];
+    let keep_server = nodes.is_empty() || server.iter().all(|r| p.out_abs.join(r).exists());
+    let mut out: Vec<String> = LEAVES
+        .iter()
+        .filter(|r| keep_server || !server.contains(r))
+        .map(|r| (*r).to_owned())
+        .collect();
+    for n in nodes {
+        out.push(crate::topology::layout::cert(&n.name));
+        out.push(crate::topology::layout::key(&n.name));
+    }
+    out
+}
+
 fn certs<R: CryptoRng + ?Sized>(
     p: &Prepared,
     finish: bool,
@@ -477,8 +509,11 @@ fn certs<R: CryptoRng + ?Sized>(
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let env = p.resolved.env;
+    let nodes = crate::topology::nodes(&p.resolved.settings);
+    let leaves = leaves(p, &nodes);
+    let rels: Vec<&str> = leaves.iter().map(String::as_str).collect();
     let recorded = p.rotation().certs;
-    let previous = recorded_previous(p, &LEAVES, recorded, "certificate")?;
+    let previous = recorded_previous(p, &rels, recorded, "certificate")?;
     if finish {
         plan.remove = previous;
         plan.notes.push(if recorded {
@@ -491,22 +526,77 @@ fn certs<R: CryptoRng + ?Sized>(
     if recorded {
         return Err(unfinished(p, "certificate", "certs"));
     }
-    keep_previous(p, &LEAVES, plan)?;
+    keep_previous(p, &rels, plan)?;
     let existing = pki::Existing {
         ca: (Some(read(p, pki::CA_CERT)?), Some(read(p, pki::CA_KEY)?)),
         ..Default::default()
     };
     let new = pki::ensure(&existing, &subject(p), rt.now, rt.rng)
         .map_err(|e| state(&p.out_abs.join(e.file), e.reason, e.help))?;
-    replace(plan, pki::SERVER_CERT, &new.server.cert_pem);
-    replace(plan, pki::SERVER_KEY, &new.server.key_pem);
+    if leaves.iter().any(|r| r == pki::SERVER_CERT) {
+        replace(plan, pki::SERVER_CERT, &new.server.cert_pem);
+        replace(plan, pki::SERVER_KEY, &new.server.key_pem);
+    }
     replace(plan, pki::CLIENT_CERT, &new.client.cert_pem);
     replace(plan, pki::CLIENT_KEY, &new.client.key_pem);
+    node_certs(p, &nodes, rt, plan)?;
     plan.notes.push(format!(
-        "new server and client certificates from the same CA; the old ones stay valid until they expire and are kept as \
-         tls/*.previous.*. Hand the new client certificate to applications, then run `redis-harden rotate certs --env {env} --finish`"
+        "new {} certificates from the same CA; the old ones stay valid until they expire and are kept as \
+         *.previous.*. Hand the new client certificate to applications, then run `redis-harden rotate certs --env {env} --finish`",
+        if nodes.is_empty() { "server and client".to_owned() } else { format!("client and {} node", nodes.len()) }
     ));
     plan.apply = Some("CONFIG SET tls-cert-file".into());
+    Ok(())
+}
+
+/// A new pair for every node of a topology, with the SANs `init` gives it, from the CA that
+/// signs now (the first certificate of ca.crt: during a CA rotation it holds two).
+fn node_certs<R: CryptoRng + ?Sized>(
+    p: &Prepared,
+    nodes: &[crate::topology::Node],
+    rt: &mut Runtime<'_, R>,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let ca_path = p.out_abs.join(pki::CA_CERT);
+    let ca = pki::CertPair {
+        cert_pem: pem_blocks(&read(p, pki::CA_CERT)?)
+            .into_iter()
+            .next()
+            .ok_or_else(|| state(&ca_path, "holds no certificate", "restore it from a backup"))?,
+        key_pem: read(p, pki::CA_KEY)?,
+    };
+    for node in nodes {
+        let (dns, ips) = crate::topology::certs::sans(node);
+        let pair = pki::issue_node(
+            &ca,
+            &node.name,
+            &dns,
+            &ips,
+            &p.resolved.settings.tls,
+            rt.now,
+            rt.rng,
+        )
+        .map_err(|reason| {
+            state(
+                &p.out_abs.join(crate::topology::layout::cert(&node.name)),
+                format!("could not be re-issued: {reason}"),
+                "check that tls/ca.crt and tls/ca.key belong together",
+            )
+        })?;
+        replace(
+            plan,
+            &crate::topology::layout::cert(&node.name),
+            &pair.cert_pem,
+        );
+        replace(
+            plan,
+            &crate::topology::layout::key(&node.name),
+            &pair.key_pem,
+        );
+    }
     Ok(())
 }
 
@@ -546,7 +636,8 @@ fn ca<R: CryptoRng + ?Sized>(
             ));
         };
         // Dropping the old CA while a leaf still depends on it would cut that leaf off.
-        for leaf in [pki::SERVER_CERT, pki::CLIENT_CERT] {
+        let nodes = crate::topology::nodes(&p.resolved.settings);
+        for leaf in leaves(p, &nodes).iter().filter(|r| r.ends_with(".crt")) {
             if !pki::signed_by(&read(p, leaf)?, &new_ca) {
                 return Err(state(
                     &p.out_abs.join(leaf),
@@ -588,8 +679,46 @@ fn ca<R: CryptoRng + ?Sized>(
     Ok(())
 }
 
+/// The per-node steps that apply `step` to a running multi-node deployment.
+fn rollout(
+    p: &Prepared,
+    nodes: &[crate::topology::Node],
+    step: &str,
+    users: &[String],
+    finish: bool,
+) -> Vec<crate::topology::rollout::Step> {
+    use crate::topology::rollout::{self, Change};
+    let change = match step {
+        "ACL LOAD" => Change::Passwords {
+            users: users.to_vec(),
+            finish,
+        },
+        "CONFIG SET tls-cert-file" => Change::Certs,
+        _ => Change::Ca,
+    };
+    let master = crate::topology::master_name(&p.resolved.settings, &p.resolved.project);
+    let bundle = rollout::Bundle {
+        profile: &p.resolved.settings,
+        target: p.target,
+        out_conf: &p.out_conf,
+        master_name: &master,
+        admin_var: admin_var(users, finish),
+    };
+    rollout::plan(&bundle, nodes, &change)
+}
+
+/// The secrets.env variable holding the admin password the running servers accept now:
+/// after a rotation of the admin's own password, the old one until ACL LOAD.
+fn admin_var(rotated: &[String], finish: bool) -> &'static str {
+    if !finish && rotated.iter().any(|u| u == "admin") {
+        "PREVIOUS_REDIS_PASSWORD_ADMIN"
+    } else {
+        "REDIS_PASSWORD_ADMIN"
+    }
+}
+
 /// The exact redis-cli line that applies a change on the running server.
-fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
+fn apply_command(p: &Prepared, target: Target, step: &str, admin_var: &str) -> String {
     let profile = &p.resolved.settings;
     let dir = p.out_conf.as_str();
     // Where the version's server reads its files ([`crate::server`]), as in redis.conf.
@@ -631,7 +760,7 @@ fn apply_command(p: &Prepared, target: Target, step: &str) -> String {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
     format!(
-        "{admin}REDISCLI_AUTH=\"$REDIS_PASSWORD_ADMIN\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
+        "{admin}REDISCLI_AUTH=\"${admin_var}\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
     )
 }

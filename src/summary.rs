@@ -34,6 +34,9 @@ pub struct Summary {
     pub notes: Vec<String>,
     /// The command that applies a rotation to a running server without a restart.
     pub apply: Option<String>,
+    /// A multi-node bundle's rotation: what to run on each node, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollout: Vec<crate::topology::rollout::Step>,
 }
 
 /// What happened to one file of the bundle.
@@ -111,6 +114,9 @@ impl Summary {
         }
         if let Some(apply) = &self.apply {
             writeln!(out, "apply without a restart:\n  {apply}")?;
+        }
+        if !self.rollout.is_empty() {
+            write!(out, "{}", crate::topology::rollout::text(&self.rollout))?;
         }
         Ok(())
     }

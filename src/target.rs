@@ -48,6 +48,11 @@ pub const DRAGONFLY_ACL: &str = "dragonfly.acl";
 /// The OpenSSL configuration every TLS bundle ships (see `openssl`).
 pub const OPENSSL_CNF: &str = "openssl.cnf";
 
+/// redis_exporter's environment file (see `exporter`), and where its container reads the
+/// bundle's CA and client pair (the compose file's exporter service mounts them there).
+pub const EXPORTER_ENV: &str = "exporter.env";
+pub const EXPORTER_DOCKER_TLS_DIR: &str = "/etc/redis-exporter";
+
 /// Where docker-compose.yml mounts the Dragonfly files inside the container.
 pub const DRAGONFLY_CONTAINER_DIR: &str = "/etc/dragonfly";
 

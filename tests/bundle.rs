@@ -216,6 +216,13 @@ fn rotate_decides_from_the_recorded_rotation_not_from_the_files() {
         .success()
         .stdout_has("no certificate rotation was in progress");
     rotate(t, &["certs"]).success();
+    // Without manifest.json (deleted, or from before manifests) the old values tell, once.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("finished: the previous leaf certificates");
+    assert!(!out.join("tls/server.previous.crt").exists());
+    assert_eq!(manifest(&out)["rotation"]["certs"], false);
 }
 
 /// A second writer fails at once with exit 2, naming the bundle and --wait; with --wait it

@@ -23,6 +23,7 @@ mod policy_review;
 mod reproducible;
 mod rerun;
 mod rotate;
+mod sentinel;
 mod servers;
 mod snapshots;
 mod support;

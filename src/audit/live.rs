@@ -34,6 +34,7 @@ use crate::tlsprobe::{self, Version};
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the live audit needs.
+#[derive(Clone)]
 pub struct Options<'a> {
     pub url: &'a str,
     pub policy: &'a Policy,
@@ -475,6 +476,39 @@ fn authenticate(a: &Auditor<'_>) -> Result<(redis::Connection, String), Error> {
         .map(|v| text(&v))
         .unwrap_or(user);
     Ok((con, whoami))
+}
+
+/// An authenticated connection to `target` with the audit's TLS files and password, for a
+/// look-up that is not itself audited (asking a Sentinel where its servers are).
+pub(super) fn connect(opts: &Options<'_>, target: &Target) -> Result<redis::Connection, Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let a = Auditor {
+        opts,
+        target: target.clone(),
+        shown: target.shown(),
+        tls: if target.tls {
+            Some(tls_files(opts)?)
+        } else {
+            None
+        },
+        findings: vec![],
+    };
+    if !may_send_password(target) {
+        return Err(Error::Usage {
+            message: format!(
+                "{}: no password is sent over plaintext to a host that is not loopback",
+                a.shown
+            ),
+            help: "use rediss+sentinel:// (TLS)".into(),
+        });
+    }
+    let user = target.user.clone().unwrap_or_else(|| "default".into());
+    let password = password(opts, target)?;
+    let auth = password.as_deref().map(|pw| (user.as_str(), pw.as_str()));
+    a.open(true, auth).map_err(|e| Error::Usage {
+        message: format!("{}: cannot connect: {e}", a.shown),
+        help: "check the URL, the CA (--ca) and the client certificate (--cert, --key)".into(),
+    })
 }
 
 /// The server's family and version from `HELLO 3`, which every authenticated user may run

@@ -5,6 +5,7 @@
 //! exit code: 1 when any is at or above `--fail-on`.
 
 pub mod live;
+pub mod sentinel;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -189,7 +190,7 @@ pub fn run(
     stdout: &mut dyn Write,
 ) -> Result<(), Error> {
     let (bundle, _) = init::out_dir(args.out.as_deref(), args.env, cwd)?;
-    let bundle_audit = args.files.is_empty() && args.url.is_none();
+    let bundle_audit = args.files.is_empty() && args.url.is_empty();
     let server = if bundle_audit && !server_given(args) {
         // A bundle is judged by the engine and version its profile names, as `check` is.
         crate::profile::resolve(args.env, None, &[], cwd)?
@@ -212,19 +213,18 @@ pub fn run(
             .collect()
     };
 
-    // The live server first: the version HELLO reports also judges the files given with it,
-    // unless the command line names one.
-    let live_report = match &args.url {
-        Some(url) => Some(audit_live(args, url, &policy, &bundle, now, cwd)?),
-        None => None,
-    };
-    let (server, policy) = match live_report.as_ref().and_then(|r| r.facts) {
+    // The live servers first: the version HELLO reports (the first server's) also judges the
+    // files given with them, unless the command line names one.
+    let live = live_audits(args, &policy, &bundle, now, cwd)?;
+    let (server, policy) = match live.reports.first().and_then(|r| r.facts) {
         Some(found) if !server_given(args) => (found, policy.clone().for_server(found)),
         _ => (server, policy),
     };
 
     let (mut audited, mut findings) = audit_files(args, targets, server, &policy)?;
-    if let Some(report) = live_report {
+    audited.extend(live.sentinels);
+    findings.extend(live.findings);
+    for report in live.reports {
         audited.push(Audited {
             target: report.target.clone(),
             kind: "live server",
@@ -235,15 +235,61 @@ pub fn run(
     report(args, &audited, &findings, stdout)
 }
 
-fn audit_live(
+/// What the live part of an audit found: every server's report, and for each Sentinel URL
+/// the Sentinel asked (with what it said) and the findings about servers it reports down.
+struct LiveAudits {
+    reports: Vec<live::Report>,
+    sentinels: Vec<Audited>,
+    findings: Vec<Finding>,
+}
+
+/// Audits every `--url`, in order; a Sentinel URL stands for the primary and replicas the
+/// Sentinel reports, each audited as its own URL.
+fn live_audits(
     args: &AuditArgs,
-    url: &str,
     policy: &Policy,
     bundle: &Path,
     now: OffsetDateTime,
     cwd: &Path,
-) -> Result<live::Report, Error> {
-    live::audit(&live::Options {
+) -> Result<LiveAudits, Error> {
+    let mut out = LiveAudits {
+        reports: vec![],
+        sentinels: vec![],
+        findings: vec![],
+    };
+    for url in &args.url {
+        let options = live_options(args, url, policy, bundle, now, cwd);
+        let Some(parsed) = sentinel::SentinelUrl::parse(url) else {
+            out.reports.push(live::audit(&options)?);
+            continue;
+        };
+        let parsed = parsed?;
+        let found = sentinel::discover(&parsed, &options)?;
+        out.sentinels.push(Audited {
+            target: parsed.shown(),
+            kind: "Sentinel",
+            server: Some(found.summary.join("; ")),
+        });
+        out.findings.extend(found.findings);
+        for server in &found.urls {
+            out.reports.push(live::audit(&live::Options {
+                url: server,
+                ..options.clone()
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+fn live_options<'a>(
+    args: &'a AuditArgs,
+    url: &'a str,
+    policy: &'a Policy,
+    bundle: &'a Path,
+    now: OffsetDateTime,
+    cwd: &Path,
+) -> live::Options<'a> {
+    live::Options {
         url,
         policy,
         server_given: server_given(args),
@@ -257,7 +303,7 @@ fn audit_live(
         password: std::env::var("REDISCLI_AUTH")
             .ok()
             .filter(|p| !p.is_empty()),
-    })
+    }
 }
 
 /// Each file read as its kind and judged by the policy of `server`.
@@ -430,6 +476,9 @@ fn text(
         match &a.server {
             Some(s) if a.kind == "live server" => {
                 out.push_str(&format!("audited {} (live server: {s})\n", a.target));
+            }
+            Some(s) if a.kind == "Sentinel" => {
+                out.push_str(&format!("asked {} (Sentinel: {s})\n", a.target));
             }
             Some(s) => out.push_str(&format!(
                 "audited {} ({}, by the rules of {s})\n",

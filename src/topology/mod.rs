@@ -9,6 +9,7 @@
 pub mod certs;
 pub mod layout;
 pub mod render;
+pub mod rollout;
 pub mod sentinel;
 pub mod steps;
 pub mod users;

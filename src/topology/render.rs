@@ -91,10 +91,7 @@ pub fn context(input: &Input<'_>) -> Result<Context, Error> {
                 user(users::REPLICATOR, users::REPLICATOR_RULES)?,
                 user(users::SENTINEL, users::SENTINEL_RULES)?,
             ],
-            vec![
-                user(users::SENTINEL_PEER, users::SENTINEL_PEER_RULES)?,
-                user("app", users::SENTINEL_APP_RULES)?,
-            ],
+            sentinel_side_users(p, &user)?,
         ),
         Kind::Cluster => (
             vec![
@@ -131,6 +128,36 @@ pub fn context(input: &Input<'_>) -> Result<Context, Error> {
         },
         nodes,
     })
+}
+
+/// The users on the Sentinels: the peer user, the app's discovery user (plus CLIENT SETINFO
+/// where the server has it: redis-py sends it on every connection, and a refusal fills ACL
+/// LOG) and, when the profile enables it, the admin (ACL LOG, ACL LOAD after a password
+/// rotation, SENTINEL CKQUORUM during a rolling restart).
+fn sentinel_side_users(
+    p: &EnvProfile,
+    user: &dyn Fn(&str, &str) -> Result<AclUser, Error>,
+) -> Result<Vec<AclUser>, Error> {
+    let facts = p.server_facts();
+    let setinfo = facts.engine != crate::profile::Engine::Redis
+        || facts.version >= crate::server::ServerVersion::new(7, 2);
+    let app_rules = if setinfo {
+        format!(
+            "{} {}",
+            users::SENTINEL_APP_RULES,
+            users::SENTINEL_APP_SETINFO
+        )
+    } else {
+        users::SENTINEL_APP_RULES.to_owned()
+    };
+    let mut out = vec![
+        user(users::SENTINEL_PEER, users::SENTINEL_PEER_RULES)?,
+        user("app", &app_rules)?,
+    ];
+    if p.acl.admin.enabled {
+        out.push(user("admin", "~* &* +@all")?);
+    }
+    Ok(out)
 }
 
 /// Where a node's server finds the bundle: the output directory (local) or the server's

@@ -39,6 +39,11 @@ pub const SENTINEL_PEER_RULES: &str = "resetkeys resetchannels -@all +ping +publ
 pub const SENTINEL_APP_RULES: &str = "resetkeys resetchannels -@all +ping +sentinel|masters \
      +sentinel|slaves +sentinel|replicas +sentinel|get-master-addr-by-name +sentinel|sentinels";
 
+/// Added to the app user on the Sentinels of servers that have CLIENT SETINFO (Redis 7.2+,
+/// Valkey): redis-py 5 sends `CLIENT SETINFO LIB-NAME/LIB-VER` on connect and ignores a
+/// refusal, but the refusal lands in ACL LOG (seen on Valkey 8.1).
+pub const SENTINEL_APP_SETINFO: &str = "+client|setinfo";
+
 /// Rules of the cluster-creation user (`redis-cli --cluster create`).
 pub const CLUSTER_ADMIN_RULES: &str = "resetkeys resetchannels -@all +ping +info +cluster|nodes \
      +cluster|info +cluster|addslots +cluster|meet +cluster|replicate +cluster|set-config-epoch \
