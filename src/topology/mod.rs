@@ -217,7 +217,6 @@ fn counts(t: &TopologySettings) -> (usize, usize) {
 pub fn nodes(p: &EnvProfile) -> Vec<Node> {
     let t = &p.topology;
     let (data, sentinels) = counts(t);
-    let localhost = || Hostname::parse("localhost").expect("valid");
     let host = p.tls.hostnames.first().cloned().unwrap_or_else(localhost);
     let ip = p
         .tls
@@ -225,80 +224,88 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
         .first()
         .copied()
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let shards = t.shards as usize;
-    let mut out = Vec::with_capacity(data + sentinels);
-    for i in 0..data + sentinels {
-        let (name, role, shard, replica_of) = match t.kind {
-            Kind::Standalone => unreachable!("standalone has no nodes"),
-            Kind::Sentinel if i == 0 => ("data-0".to_owned(), Role::Primary, None, None),
-            Kind::Sentinel if i < data => (
-                format!("data-{i}"),
-                Role::Replica,
-                None,
-                Some(String::new()),
-            ),
-            Kind::Sentinel => (format!("sentinel-{}", i - data), Role::Sentinel, None, None),
-            // `redis-cli --cluster create` makes the first `shards` addresses primaries.
-            Kind::Cluster if i < shards => (format!("node-{i}"), Role::Primary, Some(i), None),
-            Kind::Cluster => (
-                format!("node-{i}"),
-                Role::Replica,
-                Some((i - shards) % shards),
-                Some(String::new()),
-            ),
-        };
-        let derived_port = if role == Role::Sentinel {
-            u32::from(t.sentinel_port.get()) + (i - data) as u32
-        } else {
-            u32::from(p.redis.port.get()) + i as u32
-        };
-        let node = match t.nodes.get(i) {
-            Some(spec) => Node {
-                name: spec.name.as_str().to_owned(),
-                role,
-                host: spec.host.clone().unwrap_or_else(localhost),
-                dial: match (&spec.host, spec.ip) {
-                    (Some(h), _) => h.to_string(),
-                    (None, IpAddr::V4(ip)) => ip.to_string(),
-                    (None, IpAddr::V6(ip)) => format!("[{ip}]"),
-                },
-                ip: spec.ip,
-                port: spec.port.get(),
-                bus_port: (t.kind == Kind::Cluster).then(|| bus_port(spec.port, spec.bus_port)),
-                shard,
-                replica_of,
-            },
-            None => {
-                let port = u16::try_from(derived_port).unwrap_or(u16::MAX);
-                Node {
-                    name,
-                    role,
-                    host: host.clone(),
-                    dial: host.to_string(),
-                    ip,
-                    port,
-                    bus_port: (t.kind == Kind::Cluster)
-                        .then(|| port.saturating_add(BUS_PORT_OFFSET)),
-                    shard,
-                    replica_of,
+    let mut out: Vec<Node> = (0..data + sentinels)
+        .map(|i| {
+            let (name, role, shard) = slot(t, i, data);
+            match t.nodes.get(i) {
+                Some(spec) => placed(t.kind, spec, role, shard),
+                None => {
+                    let port = if role == Role::Sentinel {
+                        u32::from(t.sentinel_port.get()) + (i - data) as u32
+                    } else {
+                        u32::from(p.redis.port.get()) + i as u32
+                    };
+                    let port = u16::try_from(port).unwrap_or(u16::MAX);
+                    Node {
+                        name,
+                        role,
+                        host: host.clone(),
+                        dial: host.to_string(),
+                        ip,
+                        port,
+                        bus_port: (t.kind == Kind::Cluster)
+                            .then(|| port.saturating_add(BUS_PORT_OFFSET)),
+                        shard,
+                        replica_of: None,
+                    }
                 }
             }
-        };
-        out.push(node);
-    }
-    // Replicas start following their shard's primary (sentinel kind: data-0).
+        })
+        .collect();
+    // Replicas start following their shard's primary (sentinel kind: the one primary).
     let primaries: Vec<(Option<usize>, String)> = out
         .iter()
         .filter(|n| n.role == Role::Primary)
         .map(|n| (n.shard, n.name.clone()))
         .collect();
-    for n in out.iter_mut().filter(|n| n.replica_of.is_some()) {
+    for n in out.iter_mut().filter(|n| n.role == Role::Replica) {
         n.replica_of = primaries
             .iter()
             .find(|(shard, _)| *shard == n.shard)
             .map(|(_, name)| name.clone());
     }
     out
+}
+
+fn localhost() -> Hostname {
+    Hostname::parse("localhost").expect("valid")
+}
+
+/// The derived name, role and shard of the `i`th node (`data` data nodes come first).
+fn slot(t: &TopologySettings, i: usize, data: usize) -> (String, Role, Option<usize>) {
+    let shards = t.shards as usize;
+    match t.kind {
+        Kind::Standalone => unreachable!("standalone has no nodes"),
+        Kind::Sentinel if i == 0 => ("data-0".to_owned(), Role::Primary, None),
+        Kind::Sentinel if i < data => (format!("data-{i}"), Role::Replica, None),
+        Kind::Sentinel => (format!("sentinel-{}", i - data), Role::Sentinel, None),
+        // `redis-cli --cluster create` makes the first `shards` addresses primaries.
+        Kind::Cluster if i < shards => (format!("node-{i}"), Role::Primary, Some(i)),
+        Kind::Cluster => (
+            format!("node-{i}"),
+            Role::Replica,
+            Some((i - shards) % shards),
+        ),
+    }
+}
+
+/// A node the profile places: its own name and address; without a host, clients dial its IP.
+fn placed(kind: Kind, spec: &NodeSpec, role: Role, shard: Option<usize>) -> Node {
+    Node {
+        name: spec.name.as_str().to_owned(),
+        role,
+        host: spec.host.clone().unwrap_or_else(localhost),
+        dial: match (&spec.host, spec.ip) {
+            (Some(h), _) => h.to_string(),
+            (None, IpAddr::V4(ip)) => ip.to_string(),
+            (None, IpAddr::V6(ip)) => format!("[{ip}]"),
+        },
+        ip: spec.ip,
+        port: spec.port.get(),
+        bus_port: (kind == Kind::Cluster).then(|| bus_port(spec.port, spec.bus_port)),
+        shard,
+        replica_of: None,
+    }
 }
 
 fn bus_port(port: Port, given: Option<Port>) -> u16 {
