@@ -38,6 +38,7 @@ on_every_server!(
     python_client_connects_with_client_env_and_fernet_key_works,
     the_policy_command_table_matches_the_real_server,
     the_directive_table_matches_the_real_server,
+    the_directive_arity_table_matches_the_real_server,
 );
 
 /// Commands the application user must never run, with why each is refused.
@@ -385,6 +386,58 @@ fn the_policy_command_table_matches_the_real_server(srv: &'static ServerUnderTes
         })
         .collect();
     assert_eq!(table, live);
+}
+
+/// Every directive of the version, given two arguments: the server refuses the line for its
+/// count ("wrong number of arguments") exactly when the gate's arity table says so (Valkey
+/// 8.1's `rdma-bind` is a list, like `bind`).
+fn the_directive_arity_table_matches_the_real_server(srv: &'static ServerUnderTest) {
+    let tmp = tempfile::tempdir().unwrap();
+    let program = srv.server_program();
+    let conf = tmp.path().join("arity.conf");
+    let mut disagree = vec![];
+    let directives = srv.facts().directives();
+    assert!(directives.len() > 150, "{directives:?}");
+    for name in directives {
+        std::fs::write(&conf, format!("port 0\nsave \"\"\n{name} a b\n")).unwrap();
+        // No listener: a line it accepts ends the run at once too ("not listen anywhere").
+        let out = std::process::Command::new("timeout")
+            .args(["-k", "1", "30"])
+            .arg(&program)
+            .arg(&conf)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(124), "{name}: still running");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .to_lowercase();
+        // Redis 8.0 refuses a line it cannot place (`include a b`) after startup began, as
+        // "Unresolved Configuration(s)": refused all the same.
+        let refused_for_count = said.contains("wrong number of arguments")
+            || (said.contains("unresolved configuration")
+                && said.contains(&format!("'{name} a b'")));
+        if refused_for_count == redis_harden::policy::arity_ok(name, 2) {
+            disagree.push(format!(
+                "{name} a b: {} {}, the table says {}",
+                srv.label,
+                if refused_for_count {
+                    "refuses it for its count"
+                } else {
+                    "takes two arguments"
+                },
+                if refused_for_count {
+                    "two are fine"
+                } else {
+                    "one value"
+                }
+            ));
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
 
 /// The directive names redis-harden knows for a version (which its templates and the gate go

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::profile::{self, ClientAuth, Environment, TlsProtocol};
 
 pub use acl_tables::FORBIDDEN_FOR_APPS;
-pub use redis_conf::{Directive, parse_redis_conf, parse_redis_conf_bytes, split_args};
+pub use redis_conf::{Directive, arity_ok, parse_redis_conf, parse_redis_conf_bytes, split_args};
 pub use rules::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

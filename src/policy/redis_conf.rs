@@ -68,13 +68,15 @@ pub fn refused_lines(content: &[u8]) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Whether Redis 7.0 accepts `name` with `n` arguments (measured: every directive of
-/// `CONFIG GET *` given two arguments; those not refused for their count are listed). A
-/// setting takes one value unless listed; unknown names are `unknown-directive`'s.
-fn arity_ok(name: &str, n: usize) -> bool {
+/// Whether the server accepts `name` with `n` arguments (measured on Redis 7.0 and 8.0 and
+/// Valkey 8.0 and 8.1: every directive of `CONFIG GET *` given two arguments; those not
+/// refused for their count are listed, and a live test compares every server). A setting
+/// takes one value unless listed; unknown names are `unknown-directive`'s, so a name only
+/// one version has (Valkey 8.1's `rdma-bind`) is judged here only for that version.
+pub fn arity_ok(name: &str, n: usize) -> bool {
     match name {
         // An empty list is a list (`bind` alone listens nowhere, `save` alone saves never).
-        "bind" | "save" | "latency-tracking-info-percentiles" | "sentinel" => true,
+        "bind" | "rdma-bind" | "save" | "latency-tracking-info-percentiles" | "sentinel" => true,
         "shutdown-on-sigint" | "shutdown-on-sigterm" | "user" | "loadmodule" => n >= 1,
         "replicaof" | "slaveof" | "rename-command" => n == 2,
         "client-output-buffer-limit" => n >= 4 && n.is_multiple_of(4),
