@@ -176,6 +176,14 @@ pub const ARTIFACTS: &[Artifact] = &[
         secret: true,
         when: sentinel_kind,
     },
+    // Executable by its owner and group; no secret inside (it reads secrets.env).
+    Artifact {
+        path: crate::topology::layout::CLUSTER_CREATE,
+        template: templates::CLUSTER_CREATE,
+        mode: 0o750,
+        secret: false,
+        when: crate::topology::cluster::enabled,
+    },
 ];
 
 /// A multi-node topology has one config per node under nodes/ instead of redis.conf.

@@ -34,9 +34,11 @@ pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 /// Topologies: each Sentinel's config and the Sentinels' ACL file.
 pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
 pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
+/// Cluster: the script that forms the cluster.
+pub const CLUSTER_CREATE: &str = "cluster-create.sh.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 20] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -56,6 +58,7 @@ pub const ALL: [&str; 19] = [
     SYSTEMD_DROPIN,
     SENTINEL_CONF,
     SENTINEL_ACL,
+    CLUSTER_CREATE,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";
