@@ -215,3 +215,78 @@ fn cluster_forms_serves_and_survives_a_primary_kill(srv: &'static ServerUnderTes
     );
     acl_logs_empty(&d);
 }
+
+/// The script of a few shapes, one with explicit IPv6 nodes, passes shellcheck (as POSIX
+/// sh), holds no secret, and refuses to run without the cluster-admin password.
+#[test]
+fn cluster_create_script_passes_shellcheck_and_holds_no_secret() {
+    crate::support::require("shellcheck", "apt-get install -y shellcheck");
+    let v6_nodes = format!(
+        "topology.nodes=[{}]",
+        (0..3)
+            .map(|i| format!("{{name: n{i}, ip: \"2001:db8::{i}\", port: 7000}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let shapes: [&[&str]; 3] = [
+        &["topology.shards=3", "topology.replicas_per_shard=0"],
+        &["topology.shards=5", "topology.replicas_per_shard=2"],
+        &["topology.replicas_per_shard=0", &v6_nodes],
+    ];
+    for sets in shapes {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("b");
+        let mut args = vec![
+            "init",
+            "--env",
+            "production",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "topology.kind=cluster",
+        ];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        crate::support::run(tmp.path(), &args).success();
+        let script = out.join("cluster-create.sh");
+        let check = Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{sets:?}: shellcheck:\n{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let text = std::fs::read_to_string(&script).unwrap();
+        for (key, value) in crate::support::env_file(&out.join("secrets.env")) {
+            assert!(!text.contains(&value), "{sets:?}: the script holds {key}");
+        }
+        if sets[1] == v6_nodes {
+            assert!(text.contains("    2001:db8::2:7000 \\\n"), "{text}");
+        }
+
+        // Without the password it stops before calling any cli (`false` would fail the same
+        // way, so a cli that does not exist shows the script never got that far).
+        let secrets = out.join("secrets.env");
+        let kept: String = std::fs::read_to_string(&secrets)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("REDIS_PASSWORD_CLUSTER_ADMIN="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&secrets, kept).unwrap();
+        let ran = Command::new(&script)
+            .env("REDIS_CLI", "/nonexistent/cli")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("REDIS_PASSWORD_CLUSTER_ADMIN is missing"),
+            "{err}"
+        );
+    }
+}

@@ -75,7 +75,8 @@ pub struct CreateScript {
     pub replicas_per_shard: u32,
     /// `ip:port` of every node, the initial primaries first: `--cluster create` makes the
     /// first `shards` of them primaries. Addresses, not names: Redis 7.0's `CLUSTER MEET`
-    /// takes only an IP.
+    /// takes only an IP. IPv6 without brackets (`::1:6379`): redis-cli splits at the last
+    /// colon and would look `[::1]` up as a host name.
     pub nodes: Vec<String>,
     pub admin_user: &'static str,
     pub admin_password_var: String,
@@ -96,7 +97,10 @@ pub fn create_script(p: &EnvProfile, nodes: &[Node]) -> Option<CreateScript> {
     Some(CreateScript {
         shards: p.topology.shards,
         replicas_per_shard: p.topology.replicas_per_shard,
-        nodes: ordered.iter().map(|n| n.addr()).collect(),
+        nodes: ordered
+            .iter()
+            .map(|n| format!("{}:{}", n.ip, n.port))
+            .collect(),
         admin_user: super::users::CLUSTER_ADMIN,
         admin_password_var: UserName::parse(super::users::CLUSTER_ADMIN)
             .expect("a valid user name")
@@ -139,6 +143,15 @@ mod tests {
         assert!(s.nodes[..3].iter().all(|a| want[..3].contains(a)), "{s:?}");
         assert_eq!((s.shards, s.replicas_per_shard), (3, 1));
         assert_eq!(s.admin_password_var, "REDIS_PASSWORD_CLUSTER_ADMIN");
+    }
+
+    #[test]
+    fn create_script_gives_ipv6_addresses_as_redis_cli_parses_them() {
+        let p = cluster(3, 0);
+        let mut all = nodes(&p);
+        all[1].ip = "2001:db8::7".parse().unwrap();
+        let s = create_script(&p, &all).unwrap();
+        assert_eq!(s.nodes[1], format!("2001:db8::7:{}", all[1].port));
     }
 
     #[test]
