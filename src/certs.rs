@@ -555,88 +555,20 @@ fn connect(
         ),
         help: "e.g. --connect 127.0.0.1:6379 or --connect [::1]:6379".into(),
     })?;
-    let from_bundle = |rel: &str| bundle.map(|b| b.join(rel));
-    let ca = opts
-        .ca
-        .as_ref()
-        .map(|p| cwd.join(p))
-        .or_else(|| from_bundle(pki::CA_CERT));
-    let Some(ca) = ca else {
-        return Err(Error::Usage {
-            message: "--connect needs the CA certificate to verify the server".into(),
-            help: "pass --env ENV (the bundle's tls/ca.crt) or --ca FILE".into(),
-        });
-    };
-    let ca_loaded = load_pem(&ca, &ca.display().to_string())?;
+    let ca_loaded = load_ca(opts, bundle, cwd)?;
     let roots: Vec<_> = ca_loaded
         .iter()
         .map(|l| rustls::pki_types::CertificateDer::from(l.der.clone()))
         .collect();
-    let cert = opts
-        .cert
-        .as_ref()
-        .map(|p| cwd.join(p))
-        .or_else(|| from_bundle(pki::CLIENT_CERT));
-    let key = opts
-        .key
-        .as_ref()
-        .map(|p| cwd.join(p))
-        .or_else(|| from_bundle(pki::CLIENT_KEY));
-    let identity = match (cert, key) {
-        (Some(c), Some(k)) if c.exists() && k.exists() => Some(
-            tlsprobe::Identity::load(&c, &k).map_err(|reason| Error::Usage {
-                message: reason,
-                help: "pass the client certificate and key with --cert FILE --key FILE".into(),
-            })?,
-        ),
-        _ => None,
-    };
-    let hs = tlsprobe::handshake(
-        &host,
-        port,
-        &roots,
-        identity.as_ref(),
-        &[tlsprobe::Version::Tls13, tlsprobe::Version::Tls12],
-        Duration::from_secs(10),
-    )
-    .map_err(|reason| Error::Usage {
-        message: format!("--connect {target}: {reason}"),
-        help: "check that the server is running and listens on that address".into(),
-    })?;
-    if hs.chain.is_empty() {
-        return Err(Error::Usage {
-            message: format!(
-                "--connect {target}: the TLS handshake failed before the server presented a certificate: {}",
-                hs.error.as_deref().unwrap_or("no certificate")
-            ),
-            help: "check that HOST:PORT is the TLS port (tls-port) and that the server speaks TLS"
-                .into(),
-        });
-    }
+    let identity = client_identity(opts, bundle, cwd)?;
+    let hs = handshake(target, &host, port, &roots, identity.as_ref())?;
     if let Some(e) = &hs.error {
         problems.push(format!(
             "{target}: the TLS handshake failed after the server presented its chain: {e}"
         ));
     }
     let cas: Vec<_> = ca_loaded.iter().map(Loaded::parsed).collect();
-    let presented: Vec<Loaded> = hs
-        .chain
-        .iter()
-        .enumerate()
-        .map(|(i, der)| Loaded {
-            source: target.to_owned(),
-            position: i + 1,
-            der: der.clone(),
-        })
-        .collect();
-    for l in &presented {
-        X509Certificate::from_der(&l.der).map_err(|e| Error::Usage {
-            message: format!(
-                "{target}: the server presented a certificate that is not valid X.509: {e}"
-            ),
-            help: "check the server's tls-cert-file".into(),
-        })?;
-    }
+    let presented = presented_chain(target, &hs.chain)?;
     Ok(presented
         .iter()
         .map(|l| {
@@ -661,6 +593,102 @@ fn connect(
             describe(l, chain, now, opts.warn_days)
         })
         .collect())
+}
+
+/// `--FLAG FILE` relative to the working directory, else the bundle's file `rel`.
+fn flag_or_bundle(
+    flag: Option<&PathBuf>,
+    bundle: Option<&Path>,
+    cwd: &Path,
+    rel: &str,
+) -> Option<PathBuf> {
+    flag.map(|p| cwd.join(p))
+        .or_else(|| bundle.map(|b| b.join(rel)))
+}
+
+/// The CA certificates the server's chain must lead to: `--ca`, else the bundle's.
+fn load_ca(opts: &Options, bundle: Option<&Path>, cwd: &Path) -> Result<Vec<Loaded>, Error> {
+    let Some(ca) = flag_or_bundle(opts.ca.as_ref(), bundle, cwd, pki::CA_CERT) else {
+        return Err(Error::Usage {
+            message: "--connect needs the CA certificate to verify the server".into(),
+            help: "pass --env ENV (the bundle's tls/ca.crt) or --ca FILE".into(),
+        });
+    };
+    load_pem(&ca, &ca.display().to_string())
+}
+
+/// The client certificate and key for mTLS (`--cert`/`--key`, else the bundle's), when both
+/// exist: a server that asks for none is still reported.
+fn client_identity(
+    opts: &Options,
+    bundle: Option<&Path>,
+    cwd: &Path,
+) -> Result<Option<tlsprobe::Identity>, Error> {
+    let cert = flag_or_bundle(opts.cert.as_ref(), bundle, cwd, pki::CLIENT_CERT);
+    let key = flag_or_bundle(opts.key.as_ref(), bundle, cwd, pki::CLIENT_KEY);
+    match (cert, key) {
+        (Some(c), Some(k)) if c.exists() && k.exists() => tlsprobe::Identity::load(&c, &k)
+            .map(Some)
+            .map_err(|reason| Error::Usage {
+                message: reason,
+                help: "pass the client certificate and key with --cert FILE --key FILE".into(),
+            }),
+        _ => Ok(None),
+    }
+}
+
+/// One handshake (TLSv1.3 or 1.2); an error when the server presented no certificate.
+fn handshake(
+    target: &str,
+    host: &str,
+    port: u16,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+    identity: Option<&tlsprobe::Identity>,
+) -> Result<tlsprobe::Handshake, Error> {
+    let hs = tlsprobe::handshake(
+        host,
+        port,
+        roots,
+        identity,
+        &[tlsprobe::Version::Tls13, tlsprobe::Version::Tls12],
+        Duration::from_secs(10),
+    )
+    .map_err(|reason| Error::Usage {
+        message: format!("--connect {target}: {reason}"),
+        help: "check that the server is running and listens on that address".into(),
+    })?;
+    if hs.chain.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "--connect {target}: the TLS handshake failed before the server presented a certificate: {}",
+                hs.error.as_deref().unwrap_or("no certificate")
+            ),
+            help: "check that HOST:PORT is the TLS port (tls-port) and that the server speaks TLS"
+                .into(),
+        });
+    }
+    Ok(hs)
+}
+
+/// The presented chain, leaf first; every certificate must parse as X.509.
+fn presented_chain(target: &str, chain: &[Vec<u8>]) -> Result<Vec<Loaded>, Error> {
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            X509Certificate::from_der(der).map_err(|e| Error::Usage {
+                message: format!(
+                    "{target}: the server presented a certificate that is not valid X.509: {e}"
+                ),
+                help: "check the server's tls-cert-file".into(),
+            })?;
+            Ok(Loaded {
+                source: target.to_owned(),
+                position: i + 1,
+                der: der.clone(),
+            })
+        })
+        .collect()
 }
 
 /// "HOST:PORT" or "[V6]:PORT".

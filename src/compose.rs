@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dragonfly;
 use crate::pki;
 use crate::profile::{Engine, EnvProfile, Environment};
 use crate::target::{self, Target};
@@ -69,14 +68,14 @@ struct Mount {
 fn mounted(p: &EnvProfile) -> Vec<&'static str> {
     let mut files = match p.engine {
         Engine::Redis | Engine::Valkey => vec![target::REDIS_CONF, target::USERS_ACL],
-        Engine::Dragonfly => vec![dragonfly::FLAGS_FILE, dragonfly::ACL_FILE],
+        Engine::Dragonfly => vec![target::DRAGONFLY_FLAGS, target::DRAGONFLY_ACL],
     };
     if p.tls.enabled {
         files.extend([
             pki::SERVER_CERT,
             pki::SERVER_KEY,
             pki::CA_CERT,
-            crate::openssl::CNF,
+            target::OPENSSL_CNF,
         ]);
     }
     files
@@ -87,7 +86,7 @@ fn mounted(p: &EnvProfile) -> Vec<&'static str> {
 pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
     mounted(p)
         .into_iter()
-        .filter(|f| !f.ends_with(".crt") && *f != crate::openssl::CNF)
+        .filter(|f| !f.ends_with(".crt") && *f != target::OPENSSL_CNF)
         .collect()
 }
 
@@ -96,7 +95,7 @@ fn config_dir(p: &EnvProfile) -> ConfPath {
         Engine::Redis | Engine::Valkey => {
             ConfPath::parse(p.server_facts().container_config_dir).expect("valid")
         }
-        Engine::Dragonfly => ConfPath::parse(dragonfly::CONTAINER_DIR).expect("valid"),
+        Engine::Dragonfly => ConfPath::parse(target::DRAGONFLY_CONTAINER_DIR).expect("valid"),
     }
 }
 
@@ -166,7 +165,7 @@ pub fn context(
         Engine::Dragonfly => (
             "dragonfly",
             p.docker.dragonfly_image.to_string(),
-            vec![format!("--flagfile={}", dir.join(dragonfly::FLAGS_FILE))],
+            vec![format!("--flagfile={}", dir.join(target::DRAGONFLY_FLAGS))],
         ),
     };
     let port = p.redis.port.get();
@@ -229,7 +228,7 @@ pub fn context(
         chown: owned_by_container(p),
         project_name: name,
         openssl_conf: if p.tls.enabled {
-            dir.join(crate::openssl::CNF).to_string()
+            dir.join(target::OPENSSL_CNF).to_string()
         } else {
             String::new()
         },

@@ -18,12 +18,12 @@ use crate::profile::{
 use crate::target::Target;
 use crate::values::ConfPath;
 
-/// Relative paths of the Dragonfly files in the output directory.
-pub const FLAGS_FILE: &str = "dragonfly.flags";
-pub const ACL_FILE: &str = "dragonfly.acl";
-
-/// Where docker-compose.yml mounts the Dragonfly files inside the container.
-pub const CONTAINER_DIR: &str = "/etc/dragonfly";
+/// The Dragonfly files' names in the bundle and in the container. They live in `target`, so
+/// compose mounts them without importing this module.
+pub use crate::target::{
+    DRAGONFLY_ACL as ACL_FILE, DRAGONFLY_CONTAINER_DIR as CONTAINER_DIR,
+    DRAGONFLY_FLAGS as FLAGS_FILE,
+};
 
 /// Dragonfly exits at startup with less maxmemory than this per proactor thread.
 pub const MEMORY_PER_THREAD: u64 = 256 * 1024 * 1024;

@@ -223,6 +223,9 @@ fn next_step(p: &Prepared) -> String {
     } else {
         String::new()
     };
+    if let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl) {
+        return steps;
+    }
     match p.target {
         Target::Local if settings.engine == profile::Engine::Dragonfly => format!(
             "set -a; . {}; set +a; {openssl}dragonfly --flagfile {}",

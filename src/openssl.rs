@@ -9,7 +9,7 @@ use crate::profile::EnvProfile;
 use crate::target::Target;
 
 /// Where the file sits in the bundle (and, below the server's base directory, on the server).
-pub const CNF: &str = "openssl.cnf";
+pub use crate::target::OPENSSL_CNF as CNF;
 
 /// The systemd drop-in of `--target host`: `Environment=OPENSSL_CONF=...` for the unit.
 pub const SYSTEMD_DROPIN: &str = "systemd/openssl.conf";

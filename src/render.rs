@@ -90,28 +90,28 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::NFTABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: IPTABLES,
         template: templates::IPTABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: IP6TABLES,
         template: templates::IP6TABLES,
         mode: 0o644,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: UFW,
         template: templates::UFW,
         mode: 0o755,
         secret: false,
-        when: not_docker,
+        when: host_firewall,
     },
     Artifact {
         path: dragonfly::FLAGS_FILE,
@@ -185,6 +185,12 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: crate::topology::cluster::enabled,
     },
 ];
+
+/// One server's firewall files; a multi-node topology has rules per node instead
+/// (nodes/NAME/nftables.nft).
+fn host_firewall(p: &EnvProfile, target: Target) -> bool {
+    not_docker(p, target) && standalone(p, target)
+}
 
 /// A multi-node topology has one config per node under nodes/ instead of redis.conf.
 fn standalone(p: &EnvProfile, _: Target) -> bool {

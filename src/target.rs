@@ -43,6 +43,14 @@ pub const UFW: &str = "firewall/ufw.sh";
 /// For `--target host`: a drop-in for Debian's redis-server.service (installed as
 /// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
 pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
+/// Dragonfly's flagfile and ACL file (instead of redis.conf and users.acl).
+pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags";
+pub const DRAGONFLY_ACL: &str = "dragonfly.acl";
+/// The OpenSSL configuration every TLS bundle ships (see `openssl`).
+pub const OPENSSL_CNF: &str = "openssl.cnf";
+
+/// Where docker-compose.yml mounts the Dragonfly files inside the container.
+pub const DRAGONFLY_CONTAINER_DIR: &str = "/etc/dragonfly";
 
 /// The addresses the server binds. In a container they are the container's own: `redis.bind`
 /// names host interfaces that do not exist there, and loopback would shut out every other
@@ -57,5 +65,65 @@ pub fn server_bind(p: &EnvProfile, target: Target) -> Vec<BindAddr> {
         ]
     } else {
         p.redis.bind.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The modules that each write one kind of file. They are leaves: none imports another
+    /// or the renderer (what two of them share lives here), so each is read and changed alone.
+    const ARTIFACTS: [(&str, &str); 5] = [
+        ("compose", include_str!("compose.rs")),
+        ("dragonfly", include_str!("dragonfly.rs")),
+        ("exporter", include_str!("exporter.rs")),
+        ("firewall", include_str!("firewall.rs")),
+        ("openssl", include_str!("openssl.rs")),
+    ];
+
+    /// The first segment of every `crate::` path in `code`, braces included
+    /// (`use crate::{a, b::c}` names `a` and `b`).
+    fn crate_modules(code: &str) -> Vec<String> {
+        let ident = |s: &str| {
+            s.trim_start()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        let mut found = Vec::new();
+        for (_, rest) in code
+            .match_indices("crate::")
+            .map(|(i, _)| code.split_at(i + 7))
+        {
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                found.extend(group.split(',').map(ident));
+            } else {
+                found.push(ident(rest));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn artifact_modules_import_no_other_artifact_module() {
+        assert_eq!(
+            crate_modules("use crate::{a, b::C};\nlet x = crate::d::e();"),
+            ["a", "b", "d"]
+        );
+        for (name, source) in ARTIFACTS {
+            // Tests may render a whole bundle; the module itself may not.
+            let code = source
+                .split("#[cfg(test)]")
+                .next()
+                .expect("split yields one part");
+            for module in crate_modules(code) {
+                let artifact = ARTIFACTS.iter().any(|(a, _)| *a == module && *a != name);
+                assert!(
+                    !artifact && module != "render",
+                    "src/{name}.rs imports crate::{module}: move what both need to src/target.rs"
+                );
+            }
+        }
     }
 }

@@ -36,9 +36,11 @@ pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
 pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
 /// Cluster: the script that forms the cluster.
 pub const CLUSTER_CREATE: &str = "cluster-create.sh.tera";
+/// Topologies: each node's nftables rules.
+pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 21] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -59,6 +61,7 @@ pub const ALL: [&str; 20] = [
     SENTINEL_CONF,
     SENTINEL_ACL,
     CLUSTER_CREATE,
+    NODE_NFTABLES,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

@@ -290,3 +290,21 @@ fn cluster_create_script_passes_shellcheck_and_holds_no_secret() {
         );
     }
 }
+
+/// cluster-create.sh of a 3 x 1 cluster, pinned (rendered from seeded secrets: it holds none).
+#[test]
+fn cluster_create_script_snapshot() {
+    let sets: Vec<String> = ["topology.kind=cluster", "redis.port=7000"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (_, files) = crate::support::render_seeded(
+        redis_harden::profile::Environment::Production,
+        redis_harden::render::Target::Local,
+        &sets,
+    );
+    let script = &files["cluster-create.sh"];
+    assert_eq!(script.mode, 0o750);
+    assert!(!script.secret);
+    crate::support::pin("topology-cluster-create", &script.content);
+}

@@ -30,3 +30,4 @@ mod snapshots;
 mod support;
 mod team_templates;
 mod tls_compliance;
+mod topology_core;

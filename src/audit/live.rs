@@ -318,6 +318,15 @@ impl Auditor<'_> {
     }
 
     /// A plaintext PING to the URL's port, whatever the URL's scheme.
+    fn report(self, server: Option<String>, facts: Option<&'static server::Facts>) -> Report {
+        Report {
+            target: self.shown,
+            server,
+            facts,
+            findings: self.findings,
+        }
+    }
+
     fn plaintext_ping(&self) -> Reply {
         let plain = Auditor {
             opts: self.opts,
@@ -347,7 +356,6 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         tls,
         findings: vec![],
     };
-    let p = opts.policy;
 
     // Nothing listening is bad input, not a finding.
     tlsprobe::connect(&a.target.host, a.target.port, TIMEOUT).map_err(|reason| Error::Usage {
@@ -355,13 +363,41 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         help: "check that the server is running and that the URL names its address and port".into(),
     })?;
 
-    let mut secure = true;
-    if a.target.tls {
-        secure = check_tls(&mut a)?;
+    let secure = !a.target.tls || check_tls(&mut a)?;
+    check_plaintext(&mut a);
+    if !secure {
+        a.add(
+            CHECK_SKIPPED,
+            "authenticated checks skipped: no password is sent to a server whose TLS does not verify",
+        );
+        return Ok(a.report(None, None));
+    }
+    check_unauthenticated(&mut a);
+
+    // A plaintext URL to another host: the password would cross the network in the clear
+    // (the plaintext finding above says so when the server answers plaintext). Only
+    // loopback never leaves the host.
+    if !may_send_password(&a.target) {
+        let said = format!(
+            "authenticated checks skipped: no password is sent over plaintext to {}, which is not loopback (127.0.0.0/8, ::1, localhost); audit over rediss:// or from the server itself",
+            a.target.host
+        );
+        a.add(CHECK_SKIPPED, said);
+        return Ok(a.report(None, None));
     }
 
-    // A plaintext connection must be refused (on a TLS URL: the same port must not answer
-    // plaintext too; on a plaintext URL: plaintext is only fine where the policy allows it).
+    let (mut con, whoami) = authenticate(&a)?;
+    let detected = detect_server(&mut a, &mut con);
+    let facts = detected.as_ref().and_then(|d| d.facts().ok());
+    check_app_permissions(&mut a, &mut con, &whoami, facts);
+    check_settings_and_users(&mut a, &mut con, facts);
+    let server = detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release));
+    Ok(a.report(server, facts))
+}
+
+/// A plaintext connection must be refused (on a TLS URL: the same port must not answer
+/// plaintext too; on a plaintext URL: plaintext is only fine where the policy allows it).
+fn check_plaintext(a: &mut Auditor<'_>) {
     match a.plaintext_ping() {
         Reply::Dropped(_) => {}
         Reply::Served(r) | Reply::Error(r) => {
@@ -370,30 +406,19 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
                 a.target.port,
                 first_line(&r)
             );
-            if p.tls_required {
+            if a.opts.policy.tls_required {
                 a.add(policy::PLAINTEXT_PORT, said);
             } else if !a.target.is_loopback() {
-                a.add(
-                    policy::PLAINTEXT_BIND,
-                    format!("{said} (on {}, not loopback)", a.target.host),
-                );
+                let said = format!("{said} (on {}, not loopback)", a.target.host);
+                a.add(policy::PLAINTEXT_BIND, said);
             }
         }
     }
-    if !secure {
-        a.add(
-            CHECK_SKIPPED,
-            "authenticated checks skipped: no password is sent to a server whose TLS does not verify",
-        );
-        return Ok(Report {
-            target: a.shown.clone(),
-            server: None,
-            facts: None,
-            findings: a.findings,
-        });
-    }
+}
 
-    // An unauthenticated command must be refused (NOAUTH).
+/// An unauthenticated command must be refused (NOAUTH), and under mTLS a client without a
+/// certificate must not be served at all.
+fn check_unauthenticated(a: &mut Auditor<'_>) {
     match a.ping(true) {
         Reply::Served(r) => a.add(
             UNAUTHENTICATED,
@@ -408,8 +433,7 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
             ),
         ),
     }
-
-    // mTLS: a client without a certificate must be refused.
+    let p = a.opts.policy;
     if a.target.tls && p.tls_required && p.client_auth == ClientAuth::Required {
         match a.ping(false) {
             Reply::Dropped(_) => {}
@@ -422,28 +446,13 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
             ),
         }
     }
+}
 
-    // A plaintext URL to another host: the password would cross the network in the clear
-    // (the plaintext finding above says so when the server answers plaintext). Only
-    // loopback never leaves the host.
-    if !may_send_password(&a.target) {
-        a.add(
-            CHECK_SKIPPED,
-            format!(
-                "authenticated checks skipped: no password is sent over plaintext to {}, which is not loopback (127.0.0.0/8, ::1, localhost); audit over rediss:// or from the server itself",
-                a.target.host
-            ),
-        );
-        return Ok(Report {
-            target: a.shown.clone(),
-            server: None,
-            facts: None,
-            findings: a.findings,
-        });
-    }
-
+/// The authenticated connection and the user it runs as (`ACL WHOAMI`, else the URL's).
+/// A refused password is bad input: the audit cannot judge what it cannot see.
+fn authenticate(a: &Auditor<'_>) -> Result<(redis::Connection, String), Error> {
     let user = a.target.user.clone().unwrap_or_else(|| "default".into());
-    let password = password(opts, &a.target)?;
+    let password = password(a.opts, &a.target)?;
     let auth = password.as_deref().map(|pw| (user.as_str(), pw.as_str()));
     let mut con = a.open(true, auth).map_err(|e| {
         let auth_failed = e.kind() == redis::ErrorKind::AuthenticationFailed
@@ -465,18 +474,8 @@ pub fn audit(opts: &Options<'_>) -> Result<Report, Error> {
         .arg("WHOAMI")
         .query::<Value>(&mut con)
         .map(|v| text(&v))
-        .unwrap_or_else(|_| user.clone());
-
-    let detected = detect_server(&mut a, &mut con);
-    let facts = detected.as_ref().and_then(|d| d.facts().ok());
-    check_app_permissions(&mut a, &mut con, &whoami, facts);
-    check_settings_and_users(&mut a, &mut con, facts);
-    Ok(Report {
-        target: a.shown.clone(),
-        server: detected.map(|d| format!("{} {}", server::family_name(d.engine), d.release)),
-        facts,
-        findings: a.findings,
-    })
+        .unwrap_or(user);
+    Ok((con, whoami))
 }
 
 /// An authenticated connection to `target` with the audit's TLS files and password, for a
@@ -706,36 +705,42 @@ fn check_tls(a: &mut Auditor<'_>) -> Result<bool, Error> {
     let Some((chain, verify_error)) = chain else {
         return Ok(false);
     };
-    if let Some(leaf) = chain.first()
-        && let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf)
-    {
-        let not_after = OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let left = not_after - a.opts.now;
-        let subject = cert.subject().to_string();
-        if left.is_negative() {
-            a.add_as(
-                CERT_EXPIRY,
-                Severity::High,
-                format!("{subject} expired on {}", not_after.date()),
-            );
-        } else if left <= time::Duration::days(i64::from(a.opts.warn_days)) {
-            a.add(
-                CERT_EXPIRY,
-                format!(
-                    "{subject} expires on {} ({} days left, warning window {} days)",
-                    not_after.date(),
-                    left.whole_days(),
-                    a.opts.warn_days
-                ),
-            );
-        }
+    if let Some(leaf) = chain.first() {
+        check_expiry(a, leaf);
     }
     if let Some(e) = verify_error {
         a.add(SERVER_CERT, format!("{e} (checked for {})", a.target.host));
         return Ok(false);
     }
     Ok(true)
+}
+
+/// The server certificate's expiry: expired is high, inside `--warn-days` the rule's own.
+fn check_expiry(a: &mut Auditor<'_>, leaf: &[u8]) {
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(leaf) else {
+        return;
+    };
+    let not_after = OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let left = not_after - a.opts.now;
+    let subject = cert.subject().to_string();
+    if left.is_negative() {
+        a.add_as(
+            CERT_EXPIRY,
+            Severity::High,
+            format!("{subject} expired on {}", not_after.date()),
+        );
+    } else if left <= time::Duration::days(i64::from(a.opts.warn_days)) {
+        a.add(
+            CERT_EXPIRY,
+            format!(
+                "{subject} expires on {} ({} days left, warning window {} days)",
+                not_after.date(),
+                left.whole_days(),
+                a.opts.warn_days
+            ),
+        );
+    }
 }
 
 /// rustls wants the identity parsed; the `redis` crate wants PEM bytes. Parse the same bytes.
@@ -786,18 +791,50 @@ fn check_app_permissions(
     facts: Option<&'static server::Facts>,
 ) {
     let app = a.opts.app_user.to_owned();
-    let mut dryrun_denied = None;
     // The commands every version has, then the detected version's own (Valkey: COMMANDLOG).
     let probes: Vec<&[&str]> = APP_FORBIDDEN
         .iter()
         .copied()
         .chain(facts.map_or(&[][..], |f| f.app_probes).iter().copied())
         .collect();
-    for cmd in &probes {
+    let dryrun_denied = match probe_with_dryrun(a, con, &app, &probes) {
+        DryRun::Done => return,
+        DryRun::Denied(why) => why,
+    };
+    let why = dryrun_denied;
+    if whoami != app {
+        a.add(
+            CHECK_SKIPPED,
+            format!("ACL DRYRUN as {whoami}: {why}; connect as {app} (or an admin) to check {app}'s permissions"),
+        );
+        return;
+    }
+    a.add(
+        CHECK_SKIPPED,
+        format!("ACL DRYRUN: {why}; {app}'s own permissions were probed with MULTI/DISCARD instead (SHUTDOWN not probed: it cannot be queued)"),
+    );
+    probe_with_multi(a, con, &app, &probes);
+}
+
+enum DryRun {
+    /// Every probe got an answer (or there is no such user): nothing more to do.
+    Done,
+    /// The connecting user may not run ACL DRYRUN (or the server has none): why.
+    Denied(String),
+}
+
+/// Asks the server whether the app user may run each probe (ACL DRYRUN, Redis 7+).
+fn probe_with_dryrun(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    app: &str,
+    probes: &[&[&str]],
+) -> DryRun {
+    for cmd in probes {
         let shown = cmd.join(" ");
         match redis::cmd("ACL")
             .arg("DRYRUN")
-            .arg(&app)
+            .arg(app)
             .arg(&cmd[..])
             .query::<Value>(con)
         {
@@ -813,15 +850,14 @@ fn check_app_permissions(
                         CHECK_SKIPPED,
                         format!("there is no user `{app}`: its permissions were not checked (pass --app-user NAME)"),
                     );
-                    return;
+                    return DryRun::Done;
                 }
                 // The connecting user may not ask (or the server has no ACL DRYRUN: Redis < 7).
                 if e.code() == Some("NOPERM")
                     || msg.contains("unknown command")
                     || msg.contains("unknown subcommand")
                 {
-                    dryrun_denied = Some(first_line(&msg).to_owned());
-                    break;
+                    return DryRun::Denied(first_line(&msg).to_owned());
                 }
                 if !refused(&msg) {
                     a.add(
@@ -832,18 +868,17 @@ fn check_app_permissions(
             }
         }
     }
-    let Some(why) = dryrun_denied else { return };
-    if whoami != app {
-        a.add(
-            CHECK_SKIPPED,
-            format!("ACL DRYRUN as {whoami}: {why}; connect as {app} (or an admin) to check {app}'s permissions"),
-        );
-        return;
-    }
-    a.add(
-        CHECK_SKIPPED,
-        format!("ACL DRYRUN: {why}; {app}'s own permissions were probed with MULTI/DISCARD instead (SHUTDOWN not probed: it cannot be queued)"),
-    );
+    DryRun::Done
+}
+
+/// The connecting user is the app user: its own permissions, probed by queueing each
+/// command in MULTI and discarding it (a refused command is not queued).
+fn probe_with_multi(
+    a: &mut Auditor<'_>,
+    con: &mut redis::Connection,
+    app: &str,
+    probes: &[&[&str]],
+) {
     for cmd in probes.iter().filter(|c| c[0] != "SHUTDOWN") {
         match probe_in_multi(con, cmd) {
             Probe::Queued => a.add(

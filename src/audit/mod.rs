@@ -201,7 +201,7 @@ pub fn run(
     };
     let policy = Policy::for_env(args.env, args.firewalled, args.container).for_server(server);
     // Bundle files are shown relative to the bundle, like `check` shows them.
-    let targets: Vec<(String, PathBuf)> = if args.files.is_empty() && args.url.is_empty() {
+    let targets: Vec<(String, PathBuf)> = if bundle_audit {
         bundle_files(&bundle, args)?
             .into_iter()
             .map(|p| (shown_in_bundle(&bundle, &p), p))
@@ -221,6 +221,27 @@ pub fn run(
         _ => (server, policy),
     };
 
+    let (mut audited, mut findings) = audit_files(args, targets, server, &policy)?;
+    audited.extend(live.sentinels);
+    findings.extend(live.findings);
+    for report in live.reports {
+        audited.push(Audited {
+            target: report.target.clone(),
+            kind: "live server",
+            server: report.server.clone(),
+        });
+        findings.extend(report.findings);
+    }
+    report(args, &audited, &findings, stdout)
+}
+
+/// Each file read as its kind and judged by the policy of `server`.
+fn audit_files(
+    args: &AuditArgs,
+    targets: Vec<(String, PathBuf)>,
+    server: &'static crate::server::Facts,
+    policy: &Policy,
+) -> Result<(Vec<Audited>, Vec<Finding>), Error> {
     let mut audited = vec![];
     let mut findings = vec![];
     for (shown, path) in targets {
@@ -232,7 +253,7 @@ pub fn run(
         let content = String::from_utf8_lossy(&bytes);
         let kind = kind_of(&shown, &content, args.kind);
         // The bytes, not the lossy text: a redis.conf is parsed byte for byte, like Redis.
-        let mut found = policy::check_bytes_as(kind, &shown, &bytes, &policy);
+        let mut found = policy::check_bytes_as(kind, &shown, &bytes, policy);
         if kind == Kind::RedisConf {
             found.extend(implied_default_user(&shown, &bytes));
         }
@@ -244,22 +265,20 @@ pub fn run(
             server: (kind == Kind::RedisConf || kind == Kind::Acl).then(|| server.label()),
         });
     }
+    Ok((audited, findings))
+}
 
-    audited.extend(live.sentinels);
-    findings.extend(live.findings);
-    for report in live.reports {
-        audited.push(Audited {
-            target: report.target.clone(),
-            kind: "live server",
-            server: report.server.clone(),
-        });
-        findings.extend(report.findings);
-    }
-
+/// Writes the report (text or JSON) and fails when any finding is at or above `--fail-on`.
+fn report(
+    args: &AuditArgs,
+    audited: &[Audited],
+    findings: &[Finding],
+    stdout: &mut dyn Write,
+) -> Result<(), Error> {
     let bar = args.fail_on.severity();
     let failing = findings.iter().filter(|f| f.severity >= bar).count();
     let mut counts = Counts::default();
-    for f in &findings {
+    for f in findings {
         *match f.severity {
             Severity::Critical => &mut counts.critical,
             Severity::High => &mut counts.high,
@@ -274,13 +293,13 @@ pub fn run(
                 ok: failing == 0,
                 environment: args.env.to_string(),
                 fail_on: bar,
-                audited: &audited,
+                audited,
                 counts,
-                findings: &findings,
+                findings,
             };
             serde_json::to_string_pretty(&report).expect("report serializes") + "\n"
         }
-        Format::Text => text(&findings, &counts, bar, failing, &audited),
+        Format::Text => text(findings, &counts, bar, failing, audited),
     };
     stdout
         .write_all(out.as_bytes())

@@ -92,34 +92,51 @@ pub fn check(content: &str, f: &mut Findings<'_>) {
 /// What takes a container out of Docker's confinement: the host's network namespace,
 /// privileged mode, added capabilities, root.
 fn check_compose_service(content: &str, name: &str, svc: &serde_json::Value, f: &mut Findings<'_>) {
-    use serde_json::Value;
-    let truthy = |v: &Value| match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => absl_bool(s) == Some(true) || s.eq_ignore_ascii_case("on"),
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        _ => false,
-    };
-    let mut flag = |key: &str, shown: String| {
+    let mut problems = shared_namespaces(svc);
+    problems.extend(escalations(svc));
+    problems.extend(missing_confinement(svc));
+    problems.extend(root_user(svc));
+    for (key, shown) in problems {
         f.add(
             COMPOSE_HARDENING,
             compose_line(content, name, key),
             &format!("services.{name}.{key}: {}", crate::values::visible(&shown)),
         );
-    };
-    // Namespaces shared with the host, or with another container (which may be in the host's).
+    }
+}
+
+/// A compose boolean as Docker reads it (`true`, `"yes"`, `"on"`, `1`).
+fn truthy(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => absl_bool(s) == Some(true) || s.eq_ignore_ascii_case("on"),
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        _ => false,
+    }
+}
+
+/// Namespaces shared with the host, or with another container (which may be in the host's).
+fn shared_namespaces(svc: &serde_json::Value) -> Vec<(&'static str, String)> {
     let shared = |v: &str| {
         let v = v.trim();
         v == "host" || v.starts_with("service:") || v.starts_with("container:")
     };
-    for key in ["network_mode", "pid", "ipc", "userns_mode"] {
-        if let Some(mode) = svc.get(key).and_then(Value::as_str)
-            && shared(mode)
-        {
-            flag(key, mode.to_owned());
-        }
-    }
+    ["network_mode", "pid", "ipc", "userns_mode"]
+        .into_iter()
+        .filter_map(|key| {
+            let mode = svc.get(key).and_then(serde_json::Value::as_str)?;
+            shared(mode).then(|| (key, mode.to_owned()))
+        })
+        .collect()
+}
+
+/// Privileged mode, added capabilities and host devices.
+fn escalations(svc: &serde_json::Value) -> Vec<(&'static str, String)> {
+    use serde_json::Value;
+    let mut problems = vec![];
     if let Some(v) = svc.get("privileged").filter(|v| truthy(v)) {
-        flag("privileged", v.to_string());
+        problems.push(("privileged", v.to_string()));
     }
     let non_empty = |v: Option<&Value>| match v {
         None | Some(Value::Null) => false,
@@ -129,16 +146,22 @@ fn check_compose_service(content: &str, name: &str, svc: &serde_json::Value, f: 
     };
     for key in ["cap_add", "devices"] {
         if non_empty(svc.get(key)) {
-            flag(key, svc[key].to_string());
+            problems.push((key, svc[key].to_string()));
         }
     }
-    // What the built-in template sets must stay set: left out, Docker's default is weaker.
+    problems
+}
+
+/// What the built-in template sets must stay set: left out, Docker's default is weaker.
+fn missing_confinement(svc: &serde_json::Value) -> Vec<(&'static str, String)> {
+    use serde_json::Value;
+    let mut problems = vec![];
     if !svc.get("read_only").is_some_and(truthy) {
-        flag(
+        let shown = svc.get("read_only");
+        problems.push((
             "read_only",
-            svc.get("read_only")
-                .map_or("missing (a writable image)".into(), Value::to_string),
-        );
+            shown.map_or("missing (a writable image)".into(), Value::to_string),
+        ));
     }
     let drops_all = match svc.get("cap_drop") {
         Some(Value::Array(caps)) => caps.iter().any(|c| {
@@ -149,17 +172,28 @@ fn check_compose_service(content: &str, name: &str, svc: &serde_json::Value, f: 
         _ => false,
     };
     if !drops_all {
-        flag(
+        problems.push((
             "cap_drop",
             svc.get("cap_drop").map_or(
                 "missing (Docker's default capabilities)".into(),
                 Value::to_string,
             ),
-        );
+        ));
     }
-    // `no-new-privileges`, `no-new-privileges:true` or `=true`; the last one wins.
-    let no_new_privileges = svc
-        .get("security_opt")
+    if !no_new_privileges(svc) {
+        problems.push((
+            "security_opt",
+            svc.get("security_opt")
+                .map_or("missing (no-new-privileges off)".into(), Value::to_string),
+        ));
+    }
+    problems
+}
+
+/// `no-new-privileges`, `no-new-privileges:true` or `=true`; the last one wins.
+fn no_new_privileges(svc: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    svc.get("security_opt")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -174,34 +208,25 @@ fn check_compose_service(content: &str, name: &str, svc: &serde_json::Value, f: 
             }
         })
         .next_back()
-        .unwrap_or(false);
-    if !no_new_privileges {
-        flag(
-            "security_opt",
-            svc.get("security_opt")
-                .map_or("missing (no-new-privileges off)".into(), Value::to_string),
-        );
-    }
+        .unwrap_or(false)
+}
+
+/// `user: USER[:GROUP]`: uid 0 or root is root, and so is gid 0 or the group root; no
+/// `user:` at all is the image's user, root.
+fn root_user(svc: &serde_json::Value) -> Option<(&'static str, String)> {
+    use serde_json::Value;
     let user = match svc.get("user") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Some(("user", "missing (the image's user: root)".into())),
     };
-    match user {
-        // `user: USER[:GROUP]`: uid 0 or root is root, and so is gid 0 or the group root.
-        Some(user) => {
-            let root = |who: &str| {
-                let who = who.trim();
-                who == "root" || (!who.is_empty() && who.bytes().all(|b| b == b'0'))
-            };
-            let mut parts = user.trim().splitn(2, ':');
-            let (who, group) = (parts.next().unwrap_or(""), parts.next());
-            if who.trim().is_empty() || root(who) || group.is_some_and(root) {
-                flag("user", user);
-            }
-        }
-        None => flag("user", "missing (the image's user: root)".into()),
-    }
+    let root = |who: &str| {
+        let who = who.trim();
+        who == "root" || (!who.is_empty() && who.bytes().all(|b| b == b'0'))
+    };
+    let mut parts = user.trim().splitn(2, ':');
+    let (who, group) = (parts.next().unwrap_or(""), parts.next());
+    (who.trim().is_empty() || root(who) || group.is_some_and(root)).then_some(("user", user))
 }
 
 /// Networks that must stay internal: one set `internal: false` reaches out of the host.

@@ -126,9 +126,48 @@ pub const RULES: &[Rule] = &[
 ];
 
 pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
-    let flags = parse_dragonfly_flags(content);
-    let get = |name: &str| flags.iter().rev().find(|fl| fl.name == name);
-    match get("primary_port_http_enabled") {
+    let flags = Flags(parse_dragonfly_flags(content));
+    check_listeners(&flags, p, f);
+    check_secrets_and_includes(&flags, f);
+    let tls = check_tls(&flags, p, f);
+    if flags
+        .get("aclfile")
+        .is_none_or(|fl| fl.value().trim().is_empty())
+    {
+        f.add(ACLFILE, None, "no --aclfile flag");
+    }
+    // The last --tls_replication wins: a later `false` undoes the built-in `true`.
+    if tls
+        && p.tls_required
+        && let Some(fl) = flags
+            .get("tls_replication")
+            .filter(|fl| fl.bool() != Some(true))
+    {
+        f.add(TLS_REPLICATION, Some(fl.line), fl.raw);
+    }
+    match flags.get("version_check") {
+        Some(fl) if fl.bool() == Some(false) => {}
+        Some(fl) => f.add(DRAGONFLY_VERSION_CHECK, Some(fl.line), fl.raw),
+        None => f.add(
+            DRAGONFLY_VERSION_CHECK,
+            None,
+            "no --version_check=false: Dragonfly checks for new versions by default",
+        ),
+    }
+}
+
+/// A flagfile's flags in order; the last of a name wins, as in absl.
+struct Flags<'a>(Vec<Flag<'a>>);
+
+impl<'a> Flags<'a> {
+    fn get(&self, name: &str) -> Option<&Flag<'a>> {
+        self.0.iter().rev().find(|fl| fl.name == name)
+    }
+}
+
+/// The HTTP console, the admin port, the listeners without a password, and the bind address.
+fn check_listeners(flags: &Flags<'_>, p: &Policy, f: &mut Findings<'_>) {
+    match flags.get("primary_port_http_enabled") {
         Some(fl) if fl.bool() == Some(false) => {}
         Some(fl) => f.add(DRAGONFLY_HTTP, Some(fl.line), fl.raw),
         None => f.add(
@@ -137,26 +176,37 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
             "no --primary_port_http_enabled=false: the HTTP console is on by default",
         ),
     }
-    if let Some(fl) = get("admin_port").filter(|fl| absl_int(fl.value()) != Some(0)) {
-        let loopback = get("admin_bind").is_some_and(|b| {
+    if let Some(fl) = flags
+        .get("admin_port")
+        .filter(|fl| absl_int(fl.value()) != Some(0))
+    {
+        let loopback = flags.get("admin_bind").is_some_and(|b| {
             let v = b.value().trim();
             v == "localhost" || v.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
         });
-        let nopass = get("admin_nopass").is_some_and(|n| n.bool() != Some(false));
+        let nopass = flags
+            .get("admin_nopass")
+            .is_some_and(|n| n.bool() != Some(false));
         if !loopback || nopass {
             f.add(DRAGONFLY_ADMIN, Some(fl.line), fl.raw);
         }
     }
     // Listeners that never ask for a password.
-    if let Some(fl) = get("memcached_port").filter(|fl| absl_int(fl.value()) != Some(0)) {
+    if let Some(fl) = flags
+        .get("memcached_port")
+        .filter(|fl| absl_int(fl.value()) != Some(0))
+    {
         f.add(DRAGONFLY_UNAUTHENTICATED, Some(fl.line), fl.raw);
     }
-    if let Some(fl) = get("unixsocket").filter(|fl| !fl.value().trim().is_empty()) {
+    if let Some(fl) = flags
+        .get("unixsocket")
+        .filter(|fl| !fl.value().trim().is_empty())
+    {
         f.add(DRAGONFLY_UNAUTHENTICATED, Some(fl.line), fl.raw);
     }
     if !p.firewalled
         && !p.container
-        && let Some(fl) = get("bind")
+        && let Some(fl) = flags.get("bind")
     {
         let v = fl
             .value()
@@ -167,15 +217,20 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
             f.add(BIND_ALL, Some(fl.line), fl.raw);
         }
     }
+}
+
+/// More flags from elsewhere, and passwords written into the file.
+fn check_secrets_and_includes(flags: &Flags<'_>, f: &mut Findings<'_>) {
     // More flags from another file, or from the environment (absl's --fromenv).
     for fl in flags
+        .0
         .iter()
         .filter(|fl| matches!(fl.name.as_str(), "flagfile" | "fromenv" | "tryfromenv"))
     {
         f.add(INCLUDE, Some(fl.line), fl.raw);
     }
     for name in ["requirepass", "masterauth"] {
-        if let Some(fl) = get(name).filter(|fl| !fl.value().is_empty()) {
+        if let Some(fl) = flags.get(name).filter(|fl| !fl.value().is_empty()) {
             f.add(
                 PASSWORD_IN_CONF,
                 Some(fl.line),
@@ -183,7 +238,11 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
             );
         }
     }
-    let tls_flag = get("tls");
+}
+
+/// TLS on the port, client certificates and the protocol floor; whether `--tls` is on.
+fn check_tls(flags: &Flags<'_>, p: &Policy, f: &mut Findings<'_>) -> bool {
+    let tls_flag = flags.get("tls");
     let tls = tls_flag.is_some_and(|fl| fl.bool() == Some(true));
     if p.tls_required && !tls {
         match tls_flag {
@@ -196,7 +255,9 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
         }
     }
     // Dragonfly has no "optional": a CA file makes client certificates mandatory.
-    let ca = get("tls_ca_cert_file").is_some_and(|fl| !fl.value().trim().is_empty());
+    let ca = flags
+        .get("tls_ca_cert_file")
+        .is_some_and(|fl| !fl.value().trim().is_empty());
     if tls && p.tls_required && p.client_auth == ClientAuth::Required && !ca {
         f.add(
             TLS_AUTH_CLIENTS,
@@ -212,23 +273,5 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
     {
         f.add(DRAGONFLY_TLS12, Some(fl.line), fl.raw);
     }
-    if get("aclfile").is_none_or(|fl| fl.value().trim().is_empty()) {
-        f.add(ACLFILE, None, "no --aclfile flag");
-    }
-    // The last --tls_replication wins: a later `false` undoes the built-in `true`.
-    if tls
-        && p.tls_required
-        && let Some(fl) = get("tls_replication").filter(|fl| fl.bool() != Some(true))
-    {
-        f.add(TLS_REPLICATION, Some(fl.line), fl.raw);
-    }
-    match get("version_check") {
-        Some(fl) if fl.bool() == Some(false) => {}
-        Some(fl) => f.add(DRAGONFLY_VERSION_CHECK, Some(fl.line), fl.raw),
-        None => f.add(
-            DRAGONFLY_VERSION_CHECK,
-            None,
-            "no --version_check=false: Dragonfly checks for new versions by default",
-        ),
-    }
+    tls
 }

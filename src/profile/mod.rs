@@ -375,17 +375,48 @@ pub struct Violation {
     pub reason: String,
 }
 
+/// A broken whole-profile rule about `keys` (comma-separated, the first one the user set first).
+fn fail(keys: &str, reason: String) -> Result<(), Violation> {
+    Err(Violation {
+        keys: keys.split(',').map(str::to_owned).collect(),
+        reason,
+    })
+}
+
+/// `value` must lie in `range`, or `key` fails with "is not between".
+fn in_range<T>(key: &str, value: T, range: std::ops::RangeInclusive<T>) -> Result<(), Violation>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        return Ok(());
+    }
+    fail(
+        key,
+        format!(
+            "{value} is not between {} and {}",
+            range.start(),
+            range.end()
+        ),
+    )
+}
+
 impl EnvProfile {
     /// Rules that involve more than one value. Single values were checked when parsed.
+    /// The checks run in a fixed order, so a profile with several faults always names the
+    /// same one first.
     pub fn validate(&self) -> Result<(), Violation> {
-        let fail = |keys: &str, reason: String| {
-            Err(Violation {
-                keys: keys.split(',').map(str::to_owned).collect(),
-                reason,
-            })
-        };
-        let r = &self.redis;
-        let t = &self.tls;
+        self.validate_listeners()?;
+        self.validate_limits()?;
+        self.validate_docker()?;
+        self.validate_generations()?;
+        self.validate_users()?;
+        self.validate_server()
+    }
+
+    /// Where the server listens and how: plaintext only on loopback, TLS with usable ciphers.
+    fn validate_listeners(&self) -> Result<(), Violation> {
+        let (r, t) = (&self.redis, &self.tls);
         if r.bind.is_empty() {
             return fail("redis.bind", "must list at least one address".into());
         }
@@ -399,22 +430,28 @@ impl EnvProfile {
                     ),
                 );
             }
-        } else {
-            if t.protocols.is_empty() {
-                return fail(
-                    "tls.protocols,tls.enabled",
-                    "must list TLSv1.2 and/or TLSv1.3 when TLS is on".into(),
-                );
-            }
-            if t.ciphers == CipherProfile::Modern && t.protocols.contains(&TlsProtocol::Tls12) {
-                return fail(
-                    "tls.ciphers,tls.protocols",
-                    "Mozilla's modern profile has no TLSv1.2 ciphers, so TLSv1.2 clients could \
-                     never connect: use ciphers=intermediate or protocols=[TLSv1.3]"
-                        .into(),
-                );
-            }
+            return Ok(());
         }
+        if t.protocols.is_empty() {
+            return fail(
+                "tls.protocols,tls.enabled",
+                "must list TLSv1.2 and/or TLSv1.3 when TLS is on".into(),
+            );
+        }
+        if t.ciphers == CipherProfile::Modern && t.protocols.contains(&TlsProtocol::Tls12) {
+            return fail(
+                "tls.ciphers,tls.protocols",
+                "Mozilla's modern profile has no TLSv1.2 ciphers, so TLSv1.2 clients could \
+                 never connect: use ciphers=intermediate or protocols=[TLSv1.3]"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Numbers the server, the secret generator and the PKI accept.
+    fn validate_limits(&self) -> Result<(), Violation> {
+        let (r, t) = (&self.redis, &self.tls);
         // redis-server 7.0 reads both as an int: above INT_MAX it refuses to start.
         for (key, v) in [
             ("redis.timeout", r.timeout),
@@ -427,12 +464,7 @@ impl EnvProfile {
                 );
             }
         }
-        if !(1..=100_000).contains(&r.maxclients) {
-            return fail(
-                "redis.maxclients",
-                format!("{} is not between 1 and 100000", r.maxclients),
-            );
-        }
+        in_range("redis.maxclients", r.maxclients, 1..=100_000)?;
         if !(12..=256).contains(&self.secrets.password_length) {
             return fail(
                 "secrets.password_length",
@@ -442,18 +474,8 @@ impl EnvProfile {
                 ),
             );
         }
-        if !(1..=3650).contains(&t.ca_validity_days) {
-            return fail(
-                "tls.ca_validity_days",
-                format!("{} is not between 1 and 3650", t.ca_validity_days),
-            );
-        }
-        if !(1..=825).contains(&t.leaf_validity_days) {
-            return fail(
-                "tls.leaf_validity_days",
-                format!("{} is not between 1 and 825", t.leaf_validity_days),
-            );
-        }
+        in_range("tls.ca_validity_days", t.ca_validity_days, 1..=3650)?;
+        in_range("tls.leaf_validity_days", t.leaf_validity_days, 1..=825)?;
         if t.leaf_validity_days > t.ca_validity_days {
             return fail(
                 "tls.leaf_validity_days,tls.ca_validity_days",
@@ -463,6 +485,11 @@ impl EnvProfile {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// The container's user and resources, and Dragonfly's thread count.
+    fn validate_docker(&self) -> Result<(), Violation> {
         // The compose file runs the server as docker.uid:docker.gid; 0 is root, whose
         // container escapes are host root's (and which owns every file it mounts).
         for (key, id) in [
@@ -495,12 +522,12 @@ impl EnvProfile {
                 ),
             );
         }
-        if !(1..=1024).contains(&self.dragonfly.threads) {
-            return fail(
-                "dragonfly.threads",
-                format!("{} is not between 1 and 1024", self.dragonfly.threads),
-            );
-        }
+        in_range("dragonfly.threads", self.dragonfly.threads, 1..=1024)
+    }
+
+    /// The app user has key patterns; `secrets.generations` names only secrets the bundle
+    /// has (its users' passwords included), counting from 1.
+    fn validate_generations(&self) -> Result<(), Violation> {
         if self.acl.app.keys.is_empty() {
             return fail(
                 "acl.app.keys",
@@ -524,6 +551,11 @@ impl EnvProfile {
                 return fail(&key, "generations start at 1".into());
             }
         }
+        Ok(())
+    }
+
+    /// Extra ACL users: not a built-in name, one password variable each, at least one rule.
+    fn validate_users(&self) -> Result<(), Violation> {
         let mut seen = std::collections::BTreeMap::new();
         for (i, user) in self.acl.users.iter().enumerate() {
             let key = format!("acl.users[{i}].name");
@@ -548,6 +580,12 @@ impl EnvProfile {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// The engine version is one we know, its image runs that version, and Dragonfly's own
+    /// rules hold.
+    fn validate_server(&self) -> Result<(), Violation> {
         let Some(facts) = server::facts(self.engine, self.server.version) else {
             return fail(
                 "server.version,engine",

@@ -46,6 +46,11 @@ pub fn conf(node: &Node) -> String {
     format!("{}/{file}", node_dir(&node.name))
 }
 
+/// `nodes/NAME/nftables.nft`: the node's firewall rules.
+pub fn nftables(name: &str) -> String {
+    format!("{}/nftables.nft", node_dir(name))
+}
+
 /// `nodes/NAME/tls/node.crt`.
 pub fn cert(name: &str) -> String {
     format!("{}/{NODE_CERT}", node_dir(name))
@@ -91,5 +96,8 @@ pub fn dirs(nodes: &[Node], target: crate::target::Target) -> Vec<(String, u32)>
 
 /// Whether `rel` is a node's rendered config (what a change of topology may leave stale).
 pub fn is_node_conf(rel: &str) -> bool {
-    is_node_path(rel) && (rel.ends_with("/redis.conf") || rel.ends_with("/sentinel.conf"))
+    is_node_path(rel)
+        && (rel.ends_with("/redis.conf")
+            || rel.ends_with("/sentinel.conf")
+            || rel.ends_with("/nftables.nft"))
 }

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod layout;
 pub mod render;
 pub mod sentinel;
+pub mod steps;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -88,7 +89,7 @@ pub struct TopologySettings {
     pub sentinel_port: Port,
     /// Sentinel kind: the name the Sentinels monitor the primary under (clients ask for it);
     /// the project name unless set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub master_name: Option<UserName>,
     /// Explicit nodes, in the order the derived ones would have (data nodes first, then
     /// Sentinels; for a cluster the first `shards` are the primaries). Empty: every node runs
@@ -459,7 +460,8 @@ pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
         }
         let mut names = BTreeMap::new();
         for (i, spec) in t.nodes.iter().enumerate() {
-            if let Some(first) = names.insert(spec.name.as_str(), i) {
+            // `a-b` and `a_b` would share a firewall table (nft names use `_`).
+            if let Some(first) = names.insert(spec.name.as_str().replace('-', "_"), i) {
                 return fail(
                     &format!("topology.nodes[{i}].name"),
                     format!(

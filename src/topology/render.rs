@@ -262,6 +262,89 @@ pub fn files(
                 secret: true,
             },
         ));
+        out.push((
+            layout::nftables(&node.name),
+            firewall(templates, input, ctx, topo, node)?,
+        ));
     }
     Ok(out)
+}
+
+/// `nodes/NAME/nftables.nft`: the node's port from firewall.app_cidrs (and monitoring's, for
+/// a data node), its port and bus port from the topology's own addresses, the rest dropped.
+/// A public file: its template sees no secret.
+fn firewall(
+    templates: &Templates,
+    input: &Input<'_>,
+    ctx: &Value,
+    topo: &Context,
+    node: &Node,
+) -> Result<RenderedFile, Error> {
+    let mut peers: Vec<std::net::IpAddr> = topo.nodes.iter().map(|n| n.ip).collect();
+    peers.sort();
+    peers.dedup();
+    let family = |v6: bool| -> Vec<String> {
+        peers
+            .iter()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(ToString::to_string)
+            .collect()
+    };
+    let ports_set = |ports: &[u16]| match ports {
+        [one] => one.to_string(),
+        many => format!(
+            "{{ {} }}",
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut peer_ports = vec![node.port];
+    peer_ports.extend(node.bus_port);
+    let mut all_ports = peer_ports.clone();
+    if node.role.is_data() {
+        all_ports.push(input.profile.firewall.exporter_port.get());
+    }
+    let v = json!({
+        "project": ctx["project"],
+        "environment": ctx["environment"],
+        "firewall": ctx["firewall"],
+        "table": table_name(input.env, &node.name),
+        "node": {
+            "name": node.name,
+            "role": node.role,
+            "port": node.port,
+            "bus_port": node.bus_port,
+        },
+        "peers_v4": family(false),
+        "peers_v6": family(true),
+        "peer_ports": ports_set(&peer_ports),
+        "all_ports": ports_set(&all_ports),
+    });
+    let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
+        name: "context".into(),
+        report: e.to_string(),
+    })?;
+    let content = templates.render(templates::NODE_NFTABLES, &tctx)?;
+    if input
+        .secrets
+        .values()
+        .any(|s| s.len() >= 8 && content.contains(s))
+    {
+        return Err(Error::Template {
+            name: templates::NODE_NFTABLES.into(),
+            report: "puts a secret into a file others may read".into(),
+        });
+    }
+    Ok(RenderedFile {
+        content,
+        mode: 0o644,
+        secret: false,
+    })
+}
+
+/// The node's nftables table: one per node and environment (nodes may share a host).
+pub fn table_name(env: crate::profile::Environment, node: &str) -> String {
+    format!("redis_harden_{}_{}", env.name(), node.replace('-', "_"))
 }

@@ -1,0 +1,515 @@
+//! Topologies (issue 11), the core: every node config `init` writes loads in the real server
+//! (Redis 7.0 and Valkey 8.1), replicas link to the primary over TLS as the replication user,
+//! the Sentinels find the primary, the replicas and each other, and no node logs an ACL
+//! denial. (The failover tests are in their own file.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{REDIS_7_0, Server, ServerUnderTest, VALKEY_8_1, env_file, run};
+
+/// `n` consecutive ports that were free a moment ago on 127.0.0.1 (and their bus ports,
+/// 10000 above, when `bus`).
+fn free_run(n: u16, bus: bool) -> u16 {
+    for _ in 0..200 {
+        let first = crate::support::free_port();
+        if u32::from(first) + u32::from(n) + if bus { 10_000 } else { 0 } > 65_000 {
+            continue;
+        }
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if (first..first + n).all(|p| free(p) && (!bus || free(p + 10_000))) {
+            return first;
+        }
+    }
+    panic!("no run of {n} free ports");
+}
+
+struct Nodes {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    server: &'static ServerUnderTest,
+    running: Vec<Server>,
+}
+
+impl Nodes {
+    fn init(server: &'static ServerUnderTest, sets: &[String]) -> Nodes {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bundle");
+        let mut args = vec![
+            "init",
+            "--env",
+            "production",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(server.init_args);
+        for s in sets {
+            args.extend_from_slice(&["--set", s]);
+        }
+        run(tmp.path(), &args).success();
+        Nodes {
+            _tmp: tmp,
+            dir,
+            server,
+            running: vec![],
+        }
+    }
+
+    /// Starts a node under umask 077, as the docs say: a Sentinel rewrites its config (which
+    /// holds passwords) with the process's umask.
+    fn start(&mut self, node: &str, conf: &str, port: u16, sentinel: bool) {
+        let conf = self.dir.join("nodes").join(node).join(conf);
+        let log = self.dir.join(format!("{node}.log"));
+        let script = format!(
+            "umask 077; exec '{}' '{}'{}",
+            self.server.server_program().display(),
+            conf.display(),
+            if sentinel { " --sentinel" } else { "" }
+        );
+        self.running.push(Server::start_program(
+            Path::new("/bin/sh"),
+            Path::new("-c"),
+            &[&script],
+            port,
+            &log,
+        ));
+    }
+
+    fn password(&self, user: &str) -> String {
+        let var = format!("REDIS_PASSWORD_{}", user.to_uppercase().replace('-', "_"));
+        env_file(&self.dir.join("secrets.env"))[&var].clone()
+    }
+
+    /// One command over TLS with the app client certificate, logged in as `user`.
+    fn cli(&self, port: u16, user: &str, args: &[&str]) -> String {
+        let path = |rel: &str| self.dir.join(rel);
+        let out = Command::new("timeout")
+            .args(["-k", "1", "10"])
+            .arg(self.server.cli_program())
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--tls"])
+            .arg("--cacert")
+            .arg(path("tls/ca.crt"))
+            .arg("--cert")
+            .arg(path("tls/client.crt"))
+            .arg("--key")
+            .arg(path("tls/client.key"))
+            .args(["--user", user, "--no-auth-warning"])
+            .env("REDISCLI_AUTH", self.password(user))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            + String::from_utf8_lossy(&out.stderr).trim()
+    }
+}
+
+/// Waits (at most 20 s) until `check` holds; panics with `what` and the last value.
+fn wait_for(what: &str, mut check: impl FnMut() -> (bool, String)) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (ok, last) = check();
+        if ok {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}; last: {last}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+}
+
+fn sentinel_nodes_boot_and_replicate_over_tls(server: &'static ServerUnderTest) {
+    let data = free_run(3, false);
+    let sent = free_run(3, false);
+    let mut n = Nodes::init(
+        server,
+        &[
+            "topology.kind=sentinel".into(),
+            format!("redis.port={data}"),
+            format!("topology.sentinel_port={sent}"),
+            "acl.admin.enabled=true".into(),
+        ],
+    );
+    for i in 0..3u16 {
+        n.start(&format!("data-{i}"), "redis.conf", data + i, false);
+    }
+    for i in 0..3u16 {
+        n.start(&format!("sentinel-{i}"), "sentinel.conf", sent + i, true);
+    }
+    n.cli(data, "app", &["SET", "topology:k", "v"]);
+    for i in 1..3u16 {
+        let port = data + i;
+        wait_for(&format!("replica on {port} linked"), || {
+            let info = n.cli(port, "admin", &["INFO", "replication"]);
+            let ok = field(&info, "role") == Some("slave")
+                && field(&info, "master_link_status") == Some("up")
+                && field(&info, "master_repl_offset")
+                    .and_then(|o| o.parse::<u64>().ok())
+                    .is_some_and(|o| o > 0);
+            (ok, info)
+        });
+        assert_eq!(n.cli(port, "app", &["GET", "topology:k"]), "v");
+    }
+    // The link stays up (a missing +replconf makes it flap), and writes reach both replicas.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(n.cli(data, "app", &["WAIT", "2", "2000"]), "2");
+    wait_for("sentinels know the replicas and each other", || {
+        let out = n.cli(sent, "app", &["SENTINEL", "MASTERS"]);
+        let lines: Vec<&str> = out.lines().collect();
+        let value = |k: &str| {
+            lines
+                .iter()
+                .position(|l| *l == k)
+                .and_then(|i| lines.get(i + 1).copied())
+        };
+        let ok = value("flags") == Some("master")
+            && value("num-slaves") == Some("2")
+            && value("num-other-sentinels") == Some("2");
+        (ok, out)
+    });
+    let master = n.cli(
+        sent,
+        "app",
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "redis"],
+    );
+    assert_eq!(master, format!("127.0.0.1\n{data}"));
+    // The app user may ask the Sentinels, nothing more.
+    let denied = n.cli(sent, "app", &["SENTINEL", "RESET", "*"]);
+    assert!(denied.contains("NOPERM"), "{denied}");
+    for i in 0..3u16 {
+        let log = n.cli(data + i, "admin", &["ACL", "LOG"]);
+        assert!(log.is_empty(), "ACL LOG of data-{i}: {log}");
+    }
+
+    // The Sentinels have rewritten their configs (ids, replicas, each other): not drift.
+    let conf = n.dir.join("nodes/sentinel-0/sentinel.conf");
+    let rewritten = std::fs::read_to_string(&conf).unwrap();
+    assert!(rewritten.contains("sentinel myid"), "{rewritten}");
+    let out = n.dir.to_str().unwrap().to_owned();
+    // (The manifest recorded the engine and every --set of init.)
+    let args = ["check", "--env", "production", "--out", &out];
+    run(n.dir.parent().unwrap(), &args).success();
+    // render keeps what Sentinel learnt.
+    let args = ["render", "--env", "production", "--out", &out];
+    run(n.dir.parent().unwrap(), &args).success();
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), rewritten);
+    // A line of ours changed is drift.
+    std::fs::write(
+        &conf,
+        rewritten.replace("tls-auth-clients yes", "tls-auth-clients no"),
+    )
+    .unwrap();
+    run(
+        n.dir.parent().unwrap(),
+        &["check", "--env", "production", "--out", &out],
+    )
+    .failure(1)
+    .stdout_has("nodes/sentinel-0/sentinel.conf");
+}
+
+fn cluster_nodes_load(server: &'static ServerUnderTest) {
+    let first = free_run(6, true);
+    let mut n = Nodes::init(
+        server,
+        &[
+            "topology.kind=cluster".into(),
+            format!("redis.port={first}"),
+            "acl.admin.enabled=true".into(),
+        ],
+    );
+    for i in 0..6u16 {
+        n.start(&format!("node-{i}"), "redis.conf", first + i, false);
+    }
+    for i in 0..6u16 {
+        let info = n.cli(first + i, "admin", &["INFO", "cluster"]);
+        assert_eq!(field(&info, "cluster_enabled"), Some("1"), "{info}");
+        // The bus listens on port + 10000.
+        assert!(
+            n.running[usize::from(i)]
+                .listening_ports()
+                .contains(&(first + i + 10_000)),
+            "node-{i} has no bus port"
+        );
+    }
+    assert!(Path::new(&n.dir.join("nodes/node-0/data")).is_dir());
+}
+
+mod redis_7_0 {
+    #[test]
+    fn sentinel_nodes_boot_and_replicate_over_tls() {
+        super::sentinel_nodes_boot_and_replicate_over_tls(&super::REDIS_7_0)
+    }
+    #[test]
+    fn cluster_nodes_load() {
+        super::cluster_nodes_load(&super::REDIS_7_0)
+    }
+}
+
+mod valkey_8_1 {
+    #[test]
+    fn sentinel_nodes_boot_and_replicate_over_tls() {
+        super::sentinel_nodes_boot_and_replicate_over_tls(&super::VALKEY_8_1)
+    }
+    #[test]
+    fn cluster_nodes_load() {
+        super::cluster_nodes_load(&super::VALKEY_8_1)
+    }
+}
+
+/// Every node's config of each kind, from deterministic inputs (seeded test passwords, fixed
+/// paths): the data nodes' redis.conf, the Sentinels' sentinel.conf, both ACL files and the
+/// topology lines of client.env.
+fn pin_topology(name: &str, target: redis_harden::render::Target, sets: &[&str]) {
+    use redis_harden::profile::Environment;
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let (_, files) = crate::support::render_seeded(Environment::Production, target, &sets);
+    let mut out = String::new();
+    for (rel, file) in &files {
+        // Firewall rules are pinned once (explicit nodes), not for every kind.
+        let firewall = rel.ends_with("nftables.nft");
+        let wanted = (rel.starts_with("nodes/") || rel.ends_with(".acl"))
+            && (!firewall || name.contains("explicit"));
+        if wanted {
+            out.push_str(&format!(
+                "==== {rel} ({:o}) ====\n{}",
+                file.mode, file.content
+            ));
+        }
+    }
+    let client: String = files["client.env"]
+        .content
+        .lines()
+        .filter(|l| l.starts_with("REDIS_SENTINEL") || l.starts_with("REDIS_CLUSTER"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("==== client.env (topology lines) ====\n{client}"));
+    crate::support::pin(name, &out);
+}
+
+#[test]
+fn snapshots_of_every_node_config() {
+    use redis_harden::render::Target;
+    pin_topology(
+        "topology-sentinel-local",
+        Target::Local,
+        &["topology.kind=sentinel"],
+    );
+    pin_topology(
+        "topology-cluster-host",
+        Target::Host,
+        &[
+            "topology.kind=cluster",
+            "topology.replicas_per_shard=0",
+            "engine=valkey",
+        ],
+    );
+    pin_topology(
+        "topology-sentinel-host-explicit-nodes",
+        Target::Host,
+        &[
+            "topology.kind=sentinel",
+            "topology.replicas=1",
+            "topology.master_name=cache",
+            "tls.hostnames=[redis.internal]",
+            "topology.nodes=[{name: a, host: a.redis.internal, ip: 10.0.0.1, port: 6379}, \
+             {name: b, ip: 10.0.0.2, port: 6379}, {name: s1, ip: 10.0.0.1, port: 26379}, \
+             {name: s2, ip: 10.0.0.2, port: 26379}, {name: s3, ip: 10.0.0.3, port: 26379}]",
+        ],
+    );
+}
+
+#[test]
+fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+        ],
+    );
+    r.success();
+    let at = |needle: &str| {
+        r.stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{}", r.stdout))
+    };
+    let steps = [
+        "1. start the data nodes (data-0 .. data-2)",
+        "2. then the Sentinels (sentinel-0 .. sentinel-2)",
+        "3. point the app at client.env",
+    ];
+    assert!(
+        steps.windows(2).all(|w| at(w[0]) < at(w[1])),
+        "{}",
+        r.stdout
+    );
+    let mode = |rel: &str| {
+        std::fs::metadata(tmp.path().join("b").join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    for (rel, want) in [
+        ("nodes/data-0", 0o700),
+        ("nodes/data-0/data", 0o700),
+        ("nodes/sentinel-2", 0o700),
+        ("nodes/data-0/redis.conf", 0o600),
+        ("nodes/sentinel-2/sentinel.conf", 0o600),
+        ("nodes/sentinel-2/tls/node.key", 0o600),
+        ("nodes/sentinel-2/tls/node.crt", 0o644),
+        ("sentinel-users.acl", 0o600),
+        ("users.acl", 0o600),
+    ] {
+        assert_eq!(mode(rel), want, "{rel}");
+    }
+    assert!(!tmp.path().join("b/redis.conf").exists());
+    // Each node certificate is signed by the bundle's CA and fit for both ends of a link.
+    for node in ["data-0", "data-2", "sentinel-1"] {
+        for purpose in ["sslserver", "sslclient"] {
+            let out = Command::new("openssl")
+                .args(["verify", "-purpose", purpose, "-CAfile", "b/tls/ca.crt"])
+                .arg(format!("b/nodes/{node}/tls/node.crt"))
+                .current_dir(tmp.path())
+                .output()
+                .expect("openssl (apt-get install -y openssl)");
+            assert!(
+                out.status.success(),
+                "{node} {purpose}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let pem = std::fs::read_to_string(tmp.path().join(format!("b/nodes/{node}/tls/node.crt")))
+            .unwrap();
+        let info = redis_harden::pki::CertInfo::parse(&pem).unwrap();
+        assert!(info.dns_names.contains(&"localhost".to_string()));
+        for ip in ["127.0.0.1", "::1"] {
+            assert!(
+                info.ips.contains(&ip.parse().unwrap()),
+                "{node}: {:?}",
+                info.ips
+            );
+        }
+    }
+    // The new users have their own passwords.
+    let secrets = env_file(&tmp.path().join("b/secrets.env"));
+    let pws: Vec<&String> = ["APP", "REPLICATOR", "SENTINEL", "SENTINEL_PEER"]
+        .iter()
+        .map(|u| &secrets[&format!("REDIS_PASSWORD_{u}")])
+        .collect();
+    for (i, a) in pws.iter().enumerate() {
+        assert!(pws[i + 1..].iter().all(|b| b != a));
+    }
+
+    // A second init changes nothing: keys and certificates are never re-issued.
+    let before = crate::support::tree(&tmp.path().join("b"));
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+        ],
+    )
+    .success();
+    assert!(crate::support::tree(&tmp.path().join("b")) == before);
+
+    // Fewer replicas: the stale node config goes, its key stays (keys are never deleted).
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=sentinel",
+            "--set",
+            "topology.replicas=1",
+        ],
+    )
+    .success();
+    assert!(!tmp.path().join("b/nodes/data-2/redis.conf").exists());
+    assert!(tmp.path().join("b/nodes/data-2/tls/node.key").exists());
+    assert!(tmp.path().join("b/nodes/data-1/redis.conf").exists());
+}
+
+/// Each node's nftables rules pass `nft -c`, and open what they should: the node's port to
+/// firewall.app_cidrs, replication, Sentinel and bus ports to the nodes' own addresses only.
+#[test]
+fn every_node_gets_its_own_firewall_rules_that_nft_accepts() {
+    crate::support::require("nft", "apt-get install -y nftables");
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes: Vec<String> = (0..6)
+        .map(|i| {
+            let ip = if i == 5 {
+                "\"2001:db8::6\"".to_string()
+            } else {
+                format!("192.0.2.{}", i + 1)
+            };
+            format!("{{name: n{i}, ip: {ip}, port: 6379}}")
+        })
+        .collect();
+    let nodes = format!("topology.nodes=[{}]", nodes.join(", "));
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "b",
+            "--set",
+            "topology.kind=cluster",
+            "--set",
+            r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#,
+            "--set",
+            &nodes,
+        ],
+    )
+    .success();
+    assert!(!tmp.path().join("b/firewall/nftables.nft").exists());
+    for i in 0..6 {
+        let rel = format!("b/nodes/n{i}/nftables.nft");
+        let out = Command::new("nft")
+            .args(["-c", "-f", &rel])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nft -c {rel}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(tmp.path().join(&rel)).unwrap();
+        for line in [
+            format!("table inet redis_harden_production_n{i}"),
+            "elements = { 192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4, 192.0.2.5 }".into(),
+            "elements = { 2001:db8::6 }".into(),
+            "tcp dport 6379 ip saddr @app_v4 accept".into(),
+            "tcp dport { 6379, 16379 } ip saddr @peers_v4 accept".into(),
+            "tcp dport { 6379, 16379, 9121 } drop".into(),
+        ] {
+            assert!(text.contains(&line), "{rel} lacks {line:?}:\n{text}");
+        }
+        // The bus port is never opened to the app's networks.
+        assert!(!text.contains("16379 } ip saddr @app"), "{text}");
+    }
+}
