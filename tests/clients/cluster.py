@@ -2,9 +2,12 @@
 
 Usage: python3 cluster.py CLIENT_ENV write N       writes N keys, prints which primaries
                                                    (host:port of the node that took each) got them
-       python3 cluster.py CLIENT_ENV owner KEY     prints the port of the primary holding KEY
-       python3 cluster.py CLIENT_ENV retry KEY S   writes KEY until it succeeds or S seconds pass;
-                                                   prints the seconds it took and the new owner
+       python3 cluster.py CLIENT_ENV failover KEY S
+                                                   prints the port of the primary holding KEY,
+                                                   waits for a line on stdin (that primary was
+                                                   killed), then writes KEY with the same client
+                                                   until it succeeds or S seconds pass; prints
+                                                   the seconds it took and the new owner
 
 Output is one JSON object on stdout. Everything the client needs comes from client.env:
 REDIS_URL (credentials and TLS files) and REDIS_CLUSTER_NODES (where to start).
@@ -58,10 +61,13 @@ def main():
             owners.setdefault(f"{node.host}:{node.port}", 0)
             owners[f"{node.host}:{node.port}"] += 1
         print(json.dumps({"owners": owners}))
-    elif command == "owner":
-        print(json.dumps({"port": rc.get_node_from_key(sys.argv[3]).port}))
-    elif command == "retry":
+    elif command == "failover":
+        # One client throughout, as an application has: made before the kill, it must find
+        # the promoted replica by itself.
         key, limit = sys.argv[3], float(sys.argv[4])
+        rc.set(key, "before-failover")
+        print(json.dumps({"port": rc.get_node_from_key(key).port}), flush=True)
+        sys.stdin.readline()
         start = time.monotonic()
         errors = []
         while True:
