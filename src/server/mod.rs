@@ -293,10 +293,8 @@ impl Facts {
     }
 
     pub fn has_directive(&self, name: &str) -> bool {
-        // A scan, not `directives()`: the gate asks for every line of every config, and
-        // building the set on each call was a third of a 100-node cluster's `init`.
-        let known = |d: &str| !d.is_empty() && !d.starts_with('#') && d.eq_ignore_ascii_case(name);
-        self.directives.lines().any(known) || FILE_ONLY_DIRECTIVES.iter().any(|d| known(d))
+        let name = name.to_ascii_lowercase();
+        self.directives().contains(name.as_str())
     }
 
     /// Every command and subcommand in @dangerous, @admin or @scripting, with all its
