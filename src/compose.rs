@@ -55,6 +55,58 @@ pub struct Context {
     project_name: String,
     /// OPENSSL_CONF inside the container (TLS only): the bundle's openssl.cnf.
     openssl_conf: String,
+    /// redis_exporter as a second service (`docker.exporter`).
+    exporter: Option<ExporterService>,
+}
+
+/// The exporter's service: the same confinement as the server's, its settings (the monitoring
+/// password included) only from exporter.env, the client certificate to reach the server.
+#[derive(Debug, Serialize)]
+struct ExporterService {
+    service: &'static str,
+    image: String,
+    env_file: &'static str,
+    mounts: Vec<Mount>,
+    /// `127.0.0.1:PORT:PORT` in development (like the server's), empty elsewhere: Prometheus
+    /// joins the internal network instead.
+    publish: String,
+}
+
+/// Whether the compose file carries the exporter service.
+fn exporter_enabled(p: &EnvProfile) -> bool {
+    // Redis and Valkey only (the profile refuses the switch for Dragonfly), TLS only.
+    p.docker.exporter && p.tls.enabled && p.engine.reads_redis_conf()
+}
+
+/// The exporter's service, when the profile asks for it: its certificates (the CA and the
+/// client pair) under the exporter's own directory, as exporter.env names them.
+fn exporter_service(p: &EnvProfile, env: Environment) -> Option<ExporterService> {
+    exporter_enabled(p).then(|| {
+        let dir = ConfPath::parse(target::EXPORTER_DOCKER_TLS_DIR).expect("valid");
+        let mounts = [
+            (pki::CA_CERT, "ca.crt"),
+            (pki::CLIENT_CERT, "client.crt"),
+            (pki::CLIENT_KEY, "client.key"),
+        ]
+        .into_iter()
+        .map(|(source, name)| Mount {
+            source: format!("./{source}"),
+            target: dir.join(name).to_string(),
+        })
+        .collect();
+        let port = p.firewall.exporter_port.get();
+        ExporterService {
+            service: "redis-exporter",
+            image: p.docker.exporter_image.to_string(),
+            env_file: target::EXPORTER_ENV,
+            mounts,
+            publish: if env == Environment::Development {
+                format!("127.0.0.1:{port}:{port}")
+            } else {
+                String::new()
+            },
+        }
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -84,10 +136,15 @@ fn mounted(p: &EnvProfile) -> Vec<&'static str> {
 /// The mounted files that are not world-readable on the host (config 0640, ACL and key
 /// 0600): the container's non-root user can read them only once it owns them.
 pub fn owned_by_container(p: &EnvProfile) -> Vec<&'static str> {
-    mounted(p)
+    let mut files: Vec<&'static str> = mounted(p)
         .into_iter()
         .filter(|f| !f.ends_with(".crt") && *f != target::OPENSSL_CNF)
-        .collect()
+        .collect();
+    // The exporter runs as the same user and reads the client key.
+    if exporter_enabled(p) {
+        files.push(pki::CLIENT_KEY);
+    }
+    files
 }
 
 fn config_dir(p: &EnvProfile) -> ConfPath {
@@ -232,6 +289,7 @@ pub fn context(
         } else {
             String::new()
         },
+        exporter: exporter_service(p, env),
     }
 }
 

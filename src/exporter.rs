@@ -14,14 +14,14 @@ use crate::target::Target;
 use crate::values::ConfPath;
 
 /// The exporter's environment file, relative to the bundle. Secret: mode 0600.
-pub const ENV_FILE: &str = "exporter.env";
+pub use crate::target::EXPORTER_ENV as ENV_FILE;
 
 /// Where the exporter reads the bundle's CA, client certificate and key on a host: a
 /// directory of its own, owned by the `prometheus` user Debian's unit runs it as (the
 /// server's /etc/redis/tls is the redis user's, and holds no client key).
 pub const HOST_TLS_DIR: &str = "/etc/prometheus/redis-exporter";
 /// The same inside the exporter's container.
-pub const DOCKER_TLS_DIR: &str = "/etc/redis-exporter";
+pub use crate::target::EXPORTER_DOCKER_TLS_DIR as DOCKER_TLS_DIR;
 
 /// Redis and Valkey (users.acl): Dragonfly's ACL file has no subcommand rules, so its
 /// monitoring user cannot be given `CLIENT SETNAME` alone.

@@ -95,23 +95,38 @@ fn firewalled(p: &profile::EnvProfile) -> bool {
 
 /// Policy findings for every rendered file of a bundle.
 pub fn policy_findings(built: &Built, p: &Prepared) -> Vec<policy::Finding> {
-    let mut policy = policy::Policy::for_env(
+    let settings = &p.resolved.settings;
+    let policy = policy::Policy::for_env(
         p.resolved.env,
-        firewalled(&p.resolved.settings),
+        firewalled(settings),
         p.target == Target::Docker,
     )
-    .for_server(p.resolved.settings.server_facts());
-    if let Some(base) = render::server_base(&p.resolved.settings, p.target) {
-        policy = policy.with_trust_anchor(base.join(crate::pki::CA_CERT).as_str());
-    }
+    .for_server(settings.server_facts());
+    // Every target has one CA path the bundle rendered for each server (for `local`, inside
+    // the output directory): any other file, or a directory of CAs, lets in another CA's
+    // clients.
+    let redis = policy.clone().with_trust_anchor(
+        render::server_dir(settings, p.target, &p.out_conf)
+            .join(crate::pki::CA_CERT)
+            .as_str(),
+    );
+    let dragonfly = policy.with_trust_anchor(
+        crate::dragonfly::server_dir(p.target, &p.out_conf)
+            .join(crate::pki::CA_CERT)
+            .as_str(),
+    );
     built
         .files
         .iter()
         .filter(|f| built.rendered.contains(&f.rel))
         .flat_map(|f| {
+            let base = match policy::Kind::of(&f.rel) {
+                policy::Kind::DragonflyFlags => &dragonfly,
+                _ => &redis,
+            };
             let policy = policy::Policy {
                 secret_file: f.secret,
-                ..policy.clone()
+                ..base.clone()
             };
             policy::check(&f.rel, &String::from_utf8_lossy(&f.content), &policy)
         })

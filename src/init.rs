@@ -247,14 +247,17 @@ fn next_step(p: &Prepared) -> String {
                 conf = host.conf_file,
                 user = host.user,
                 service = host.service,
-            ) + &if settings.tls.enabled {
-                // The OpenSSL configuration, and the unit's drop-in that points the server at it.
+            ) + &if crate::systemd::enabled(settings, Target::Host) {
+                // The unit's drop-in: sandboxing, and the OpenSSL configuration with TLS.
                 format!(
-                    "; with TLS also openssl.cnf into {dir}/, and {dropin} as \
-                     /etc/systemd/system/{unit}.d/openssl.conf (systemctl daemon-reload before the restart)",
-                    dir = host.config_dir,
-                    dropin = crate::openssl::SYSTEMD_DROPIN,
-                    unit = crate::openssl::unit(settings),
+                    "; {tls}{dropin} as {path} (systemctl daemon-reload before the restart)",
+                    tls = if settings.tls.enabled {
+                        format!("with TLS also openssl.cnf into {}/, and ", host.config_dir)
+                    } else {
+                        "and ".into()
+                    },
+                    dropin = crate::systemd::DROPIN,
+                    path = crate::systemd::install_path(settings),
                 )
             } else {
                 String::new()

@@ -308,11 +308,46 @@ impl Prepared {
             .transpose()
     }
 
-    /// The rotation state recorded, or (a bundle from before manifests) none.
+    /// The rotation state manifest.json records. A bundle without one (deleted, or made
+    /// before manifests) has it read once from its old values, and recorded from then on.
     pub fn rotation(&self) -> manifest::Rotation {
-        self.recorded
-            .as_ref()
-            .map(|m| m.rotation.clone())
-            .unwrap_or_default()
+        match &self.recorded {
+            Some(m) => m.rotation.clone(),
+            None => self.rotation_from_files(),
+        }
+    }
+
+    /// The rotations whose old values the bundle holds: `PREVIOUS_*` lines in secrets.env,
+    /// `tls/*.previous.*` files. Unreadable secrets are no rotation: the command that needs
+    /// them reports the file.
+    fn rotation_from_files(&self) -> manifest::Rotation {
+        use crate::bundle::layout::previous_path;
+        use crate::{pki, secrets};
+        let has_previous = |rels: &[&str]| {
+            rels.iter()
+                .any(|r| self.out_abs.join(previous_path(r)).exists())
+        };
+        let stored = self
+            .read(crate::target::SECRETS_ENV)
+            .ok()
+            .flatten()
+            .and_then(|text| secrets::Secrets::parse(&text).ok());
+        let previous = |var: &str| stored.as_ref().is_some_and(|s| s.previous(var).is_some());
+        let mut passwords: Vec<String> = (self.resolved.settings.password_users().iter())
+            .filter(|u| previous(&u.password_var()))
+            .map(ToString::to_string)
+            .collect();
+        passwords.sort();
+        manifest::Rotation {
+            passwords,
+            encryption_key: previous(secrets::ENCRYPTION_KEY_VAR),
+            certs: has_previous(&[
+                pki::SERVER_CERT,
+                pki::SERVER_KEY,
+                pki::CLIENT_CERT,
+                pki::CLIENT_KEY,
+            ]),
+            ca: has_previous(&[pki::CA_CERT, pki::CA_KEY]),
+        }
     }
 }

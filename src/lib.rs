@@ -29,6 +29,7 @@ pub mod rotate;
 pub mod secrets;
 pub mod server;
 pub mod summary;
+pub mod systemd;
 pub mod target;
 pub mod templates;
 pub mod tlsprobe;

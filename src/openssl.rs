@@ -11,9 +11,6 @@ use crate::target::Target;
 /// Where the file sits in the bundle (and, below the server's base directory, on the server).
 pub use crate::target::OPENSSL_CNF as CNF;
 
-/// The systemd drop-in of `--target host`: `Environment=OPENSSL_CONF=...` for the unit.
-pub const SYSTEMD_DROPIN: &str = "systemd/openssl.conf";
-
 /// Mozilla's groups (server-side TLS 6.0, modern and intermediate alike) that OpenSSL 3.0
 /// knows: X25519MLKEM768 needs OpenSSL 3.5, and an unknown name stops the server reading its
 /// TLS settings.
@@ -21,13 +18,4 @@ pub const GROUPS: &str = "X25519:P-256:P-384";
 
 pub fn enabled(p: &EnvProfile, _: Target) -> bool {
     p.tls.enabled
-}
-
-pub fn dropin_enabled(p: &EnvProfile, target: Target) -> bool {
-    p.tls.enabled && target == Target::Host
-}
-
-/// The systemd unit the drop-in belongs to, for the next-step line.
-pub fn unit(p: &EnvProfile) -> String {
-    format!("{}.service", p.server_facts().host_layout.service)
 }

@@ -26,6 +26,12 @@ pub fn server_base(p: &EnvProfile, target: Target) -> Option<ConfPath> {
     }
 }
 
+/// Where a Redis or Valkey server reads the bundle's files (certificates, ACL file) on every
+/// target: the renderer writes these paths into redis.conf, the gate pins the CA to them.
+pub fn server_dir(p: &EnvProfile, target: Target, out_dir: &ConfPath) -> ConfPath {
+    server_base(p, target).unwrap_or_else(|| out_dir.clone())
+}
+
 pub use crate::target::{
     CLIENT_ENV, DATA_DIR, GITIGNORE, IP6TABLES, IPTABLES, NFTABLES, REDIS_CONF, SECRETS_ENV,
     SYSTEMD_DROPIN, Target, UFW, USERS_ACL,
@@ -149,13 +155,6 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: crate::openssl::enabled,
     },
     Artifact {
-        path: crate::openssl::SYSTEMD_DROPIN,
-        template: templates::SYSTEMD_OPENSSL,
-        mode: 0o644,
-        secret: false,
-        when: crate::openssl::dropin_enabled,
-    },
-    Artifact {
         path: exporter::ENV_FILE,
         template: templates::EXPORTER_ENV,
         mode: 0o600,
@@ -167,7 +166,7 @@ pub const ARTIFACTS: &[Artifact] = &[
         template: templates::SYSTEMD_DROPIN,
         mode: 0o644,
         secret: false,
-        when: host_redis,
+        when: crate::systemd::enabled,
     },
     Artifact {
         path: crate::topology::render::SENTINEL_ACL,
@@ -199,11 +198,6 @@ fn standalone(p: &EnvProfile, _: Target) -> bool {
 
 fn sentinel_kind(p: &EnvProfile, _: Target) -> bool {
     p.topology.kind == crate::topology::Kind::Sentinel
-}
-
-/// Debian's redis-server.service runs Redis on a host; Dragonfly has no Debian unit.
-fn host_redis(p: &EnvProfile, target: Target) -> bool {
-    target == Target::Host && p.engine == crate::profile::Engine::Redis
 }
 
 /// Everything rendering depends on.
@@ -370,6 +364,7 @@ struct Context<'a> {
     users: Users,
     client: Client,
     firewall: firewall::Context,
+    systemd: crate::systemd::Context,
     /// Present only for the bundles that have the engine's or the container's files.
     dragonfly: Option<dragonfly::Context>,
     compose: Option<compose::Context>,
@@ -551,7 +546,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
 
     let facts = p.server_facts();
     let layout = facts.host_layout;
-    let server_base = server_base(p, input.target).unwrap_or_else(|| input.out_dir.clone());
+    let server_base = server_dir(p, input.target, input.out_dir);
     let paths = Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
@@ -587,7 +582,12 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .secrets
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
-    let mut url = format!("{scheme}://app:{app_password}@{host}:{}/0", p.redis.port);
+    // A topology whose nodes the profile places: REDIS_URL names the first data node.
+    let (url_host, url_port) = match crate::topology::placed_primary(p) {
+        Some(node) => (node.dial, node.port),
+        None => (host.clone(), p.redis.port.get()),
+    };
+    let mut url = format!("{scheme}://app:{app_password}@{url_host}:{url_port}/0");
     if p.tls.enabled {
         url.push_str(&tls_query(input.out_dir));
     }
@@ -703,7 +703,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
                 }
                 _ => server_base.join(crate::openssl::CNF),
             },
-            systemd_unit: crate::openssl::unit(p),
+            systemd_unit: crate::systemd::unit(p),
         },
         paths,
         process: Process {
@@ -715,6 +715,7 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         users,
         client,
         firewall: firewall::Context::new(p, input.env),
+        systemd: crate::systemd::context(p),
         dragonfly: dragonfly::enabled(p, input.target)
             .then(|| dragonfly::context(p, input.target, input.out_dir))
             .transpose()?,

@@ -2,10 +2,13 @@
 //! overlap during which old and new both work. Nothing old is dropped until the operator runs
 //! the same command with `--finish`.
 //!
-//! State lives in the bundle itself: `PREVIOUS_<NAME>` lines in secrets.env (both password
+//! Whether a rotation is running is decided by what manifest.json records (`rotation`), which
+//! the same transaction that starts or finishes it updates; never by which files exist. The
+//! old values live in the bundle: `PREVIOUS_<NAME>` lines in secrets.env (both password
 //! hashes end up in the ACL file, both keys in `REDIS_ENCRYPTION_KEYS`), and
-//! `tls/*.previous.*` copies of replaced keys and certificates. `init`, `render` and `check`
-//! keep working at every step.
+//! `tls/*.previous.*` copies of replaced keys and certificates. Files that disagree with the
+//! recorded state (an old value the manifest knows nothing of) are refused, not guessed at.
+//! `init`, `render` and `check` keep working at every step.
 
 use std::io::Write;
 use std::path::Path;
@@ -91,7 +94,9 @@ pub fn run<R: CryptoRng + ?Sized>(
         What::Certs => certs(&p, finish, rt, &mut plan)?,
         What::Ca => ca(&p, finish, rt, &mut plan)?,
     }
-    if plan.files.is_empty() && plan.remove.is_empty() {
+    let rotation = next_rotation(p.rotation(), what, finish, &plan.users);
+    // A --finish whose old values are already gone still clears the recorded state.
+    if plan.files.is_empty() && plan.remove.is_empty() && rotation == p.rotation() {
         let mut summary = init::summary(&p, &session, None, &[], &command);
         summary.next = None;
         summary
@@ -112,7 +117,6 @@ pub fn run<R: CryptoRng + ?Sized>(
         ));
     }
     let (files, notes) = with_configs(&mut p, &mut plan, !derived_secret, rt, stderr)?;
-    let rotation = next_rotation(p.rotation(), what, finish, &plan.users);
     let changes = init::plan(&p, files, &plan.remove, !derived_secret, rotation)?;
     // The bundle exists (rotate read its secrets), so it was locked before anything was read.
     if session.commit(&changes, &command)? == Committed::Restart {
@@ -214,6 +218,30 @@ fn state(path: &Path, reason: impl Into<String>, help: impl Into<String>) -> Err
     }
 }
 
+/// A rotation of `kind` is recorded as running: a second one would overwrite its old values.
+fn unfinished(p: &Prepared, kind: &str, command: &str) -> Error {
+    state(
+        &p.out_abs.join(crate::bundle::manifest::MANIFEST),
+        format!("records an unfinished {kind} rotation"),
+        format!(
+            "finish it first: `redis-harden rotate {command} --env {} --finish`",
+            p.resolved.env
+        ),
+    )
+}
+
+/// `rel` holds an old value (`what`) of a rotation that manifest.json does not record as
+/// running: the bundle was changed outside redis-harden, and neither keeping nor deleting the
+/// old value is safe to guess.
+fn unrecorded(p: &Prepared, rel: &str, what: &str, kind: &str) -> Error {
+    state(
+        &p.out_abs.join(rel),
+        format!("holds {what}, but manifest.json records no {kind} rotation"),
+        "the bundle was changed outside redis-harden: restore it (manifest.json included) from \
+         version control or a backup, or, if no rotation is running, remove the old value",
+    )
+}
+
 fn load_secrets(p: &Prepared) -> Result<Secrets, Error> {
     let path = p.out_abs.join(render::SECRETS_ENV);
     let env = p.resolved.env;
@@ -232,6 +260,25 @@ fn secrets_file(p: &Prepared, s: &Secrets) -> File {
     File::secret(render::SECRETS_ENV, s.to_file(&header).into_bytes())
 }
 
+/// `--user NAME`, or every user with a password.
+fn selected_users(p: &Prepared, user: Option<&str>) -> Result<Vec<UserName>, Error> {
+    let known = p.resolved.settings.password_users();
+    let Some(name) = user else {
+        return Ok(known);
+    };
+    let found = known.iter().find(|u| u.as_str() == name).cloned();
+    Ok(vec![found.ok_or_else(|| Error::Usage {
+        message: format!(
+            "--user {}: no such user in this profile",
+            crate::values::visible(name)
+        ),
+        help: format!(
+            "users: {}",
+            known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    })?])
+}
+
 fn passwords<R: CryptoRng + ?Sized>(
     p: &Prepared,
     user: Option<&str>,
@@ -241,34 +288,33 @@ fn passwords<R: CryptoRng + ?Sized>(
 ) -> Result<(), Error> {
     let profile = &p.resolved.settings;
     let env = p.resolved.env;
-    let users: Vec<UserName> = match user {
-        None => profile.password_users(),
-        Some(name) => {
-            let known = profile.password_users();
-            let found = known.iter().find(|u| u.as_str() == name).cloned();
-            vec![found.ok_or_else(|| Error::Usage {
-                message: format!(
-                    "--user {}: no such user in this profile",
-                    crate::values::visible(name)
-                ),
-                help: format!(
-                    "users: {}",
-                    known.iter().map(UserName::as_str).collect::<Vec<_>>().join(", ")
-                ),
-            })?]
-        }
-    };
+    let users = selected_users(p, user)?;
     let mut secrets = load_secrets(p)?;
     let path = p.out_abs.join(render::SECRETS_ENV);
     let len = profile.secrets.password_length as usize;
+    let rotating = p.rotation().passwords;
     let mut changed = vec![];
     for u in &users {
         let var = u.password_var();
+        let recorded = rotating.contains(&u.to_string());
+        if !recorded && secrets.previous(&var).is_some() {
+            let what = format!("{}{var}", secrets::PREVIOUS_PREFIX);
+            return Err(unrecorded(
+                p,
+                render::SECRETS_ENV,
+                &what,
+                &format!("password ({u})"),
+            ));
+        }
         if finish {
-            if secrets.finish(&var) {
+            if recorded {
+                secrets.finish(&var);
                 changed.push(u.to_string());
             }
             continue;
+        }
+        if recorded {
+            return Err(unfinished(p, &format!("password ({u})"), "passwords"));
         }
         let new = match &p.master {
             Some(master) => {
@@ -281,9 +327,9 @@ fn passwords<R: CryptoRng + ?Sized>(
             }
             None => secrets::generate_password(rt.rng, len),
         };
-        secrets.rotate(&var, new).map_err(|reason| {
-            state(&path, reason, format!("finish the running rotation first: `redis-harden rotate passwords --env {env} --finish`"))
-        })?;
+        secrets
+            .rotate(&var, new)
+            .map_err(|reason| state(&path, reason, "restore it from a backup"))?;
         changed.push(u.to_string());
     }
     if changed.is_empty() {
@@ -315,14 +361,23 @@ fn encryption_key<R: CryptoRng + ?Sized>(
     let env = p.resolved.env;
     let mut secrets = load_secrets(p)?;
     let var = secrets::ENCRYPTION_KEY_VAR;
+    let recorded = p.rotation().encryption_key;
+    if !recorded && secrets.previous(var).is_some() {
+        let what = format!("{}{var}", secrets::PREVIOUS_PREFIX);
+        return Err(unrecorded(p, render::SECRETS_ENV, &what, "encryption key"));
+    }
     if finish {
-        if !secrets.finish(var) {
+        if !recorded {
             plan.notes
                 .push("no encryption key rotation was in progress".into());
             return Ok(());
         }
+        secrets.finish(var);
         plan.notes.push("finished: the previous key is gone from REDIS_ENCRYPTION_KEYS; data still encrypted with it can no longer be read".into());
     } else {
+        if recorded {
+            return Err(unfinished(p, "encryption key", "encryption-key"));
+        }
         let new = match &p.master {
             Some(master) => {
                 let next = p.resolved.settings.secrets.generation("encryption_key") + 1;
@@ -337,7 +392,7 @@ fn encryption_key<R: CryptoRng + ?Sized>(
             state(
                 &p.out_abs.join(render::SECRETS_ENV),
                 reason,
-                format!("finish the running rotation first: `redis-harden rotate encryption-key --env {env} --finish`"),
+                "restore it from a backup",
             )
         })?;
         plan.notes.push(format!(
@@ -360,18 +415,33 @@ fn read(p: &Prepared, rel: &str) -> Result<String, Error> {
     })
 }
 
-/// The current files `rels`, to be kept as `*.previous.*`. Refused while older copies exist.
-fn keep_previous(p: &Prepared, rels: &[&str], plan: &mut Plan, command: &str) -> Result<(), Error> {
-    let env = p.resolved.env;
+/// The `*.previous.*` copies of `rels` that exist.
+fn previous_files(p: &Prepared, rels: &[&str]) -> Vec<String> {
+    rels.iter()
+        .map(|r| previous_path(r))
+        .filter(|r| p.out_abs.join(r).exists())
+        .collect()
+}
+
+/// The old copies of `rels` when manifest.json records their rotation (`recorded`) as
+/// running; an old copy it does not know of is refused.
+fn recorded_previous(
+    p: &Prepared,
+    rels: &[&str],
+    recorded: bool,
+    kind: &str,
+) -> Result<Vec<String>, Error> {
+    let found = previous_files(p, rels);
+    match found.first() {
+        Some(rel) if !recorded => Err(unrecorded(p, rel, "an old copy", kind)),
+        _ => Ok(found),
+    }
+}
+
+/// The current files `rels`, to be kept as `*.previous.*` by a rotation that is not running.
+fn keep_previous(p: &Prepared, rels: &[&str], plan: &mut Plan) -> Result<(), Error> {
     for rel in rels {
         let prev = previous_path(rel);
-        if p.out_abs.join(&prev).exists() {
-            return Err(state(
-                &p.out_abs.join(&prev),
-                "exists: an earlier rotation is not finished",
-                format!("run `redis-harden rotate {command} --env {env} --finish` first"),
-            ));
-        }
         plan.files.push(File {
             create_only: true,
             ..pki_file(&prev, read(p, rel)?)
@@ -410,20 +480,21 @@ fn certs<R: CryptoRng + ?Sized>(
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let env = p.resolved.env;
+    let recorded = p.rotation().certs;
+    let previous = recorded_previous(p, &LEAVES, recorded, "certificate")?;
     if finish {
-        plan.remove = LEAVES
-            .iter()
-            .map(|r| previous_path(r))
-            .filter(|r| p.out_abs.join(r).exists())
-            .collect();
-        plan.notes.push(if plan.remove.is_empty() {
-            "no certificate rotation was in progress".into()
-        } else {
+        plan.remove = previous;
+        plan.notes.push(if recorded {
             "finished: the previous leaf certificates and keys are deleted".into()
+        } else {
+            "no certificate rotation was in progress".into()
         });
         return Ok(());
     }
-    keep_previous(p, &LEAVES, plan, "certs")?;
+    if recorded {
+        return Err(unfinished(p, "certificate", "certs"));
+    }
+    keep_previous(p, &LEAVES, plan)?;
     let existing = pki::Existing {
         ca: (Some(read(p, pki::CA_CERT)?), Some(read(p, pki::CA_KEY)?)),
         ..Default::default()
@@ -462,9 +533,10 @@ fn ca<R: CryptoRng + ?Sized>(
 ) -> Result<(), Error> {
     let env = p.resolved.env;
     let current = read(p, pki::CA_CERT)?;
+    let recorded = p.rotation().ca;
+    let previous = recorded_previous(p, &CA, recorded, "CA")?;
     if finish {
-        let prev = previous_path(pki::CA_CERT);
-        if !p.out_abs.join(&prev).exists() {
+        if !recorded {
             plan.notes.push("no CA rotation was in progress".into());
             return Ok(());
         }
@@ -489,16 +561,15 @@ fn ca<R: CryptoRng + ?Sized>(
             }
         }
         replace(plan, pki::CA_CERT, &new_ca);
-        plan.remove = CA
-            .iter()
-            .map(|r| previous_path(r))
-            .filter(|r| p.out_abs.join(r).exists())
-            .collect();
+        plan.remove = previous;
         plan.notes.push("finished: ca.crt holds only the new CA; certificates of the old CA are no longer trusted".into());
         plan.apply = Some("CONFIG SET tls-ca-cert-file".into());
         return Ok(());
     }
-    keep_previous(p, &CA, plan, "ca")?;
+    if recorded {
+        return Err(unfinished(p, "CA", "ca"));
+    }
+    keep_previous(p, &CA, plan)?;
     // Only the CA changes now: everyone first learns to trust the new CA (ca.crt lists both),
     // while the current certificates, signed by the old one, keep working.
     let fresh = pki::ensure(&pki::Existing::default(), &subject(p), rt.now, rt.rng)

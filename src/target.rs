@@ -40,14 +40,18 @@ pub const NFTABLES: &str = "firewall/nftables.nft";
 pub const IPTABLES: &str = "firewall/iptables.rules";
 pub const IP6TABLES: &str = "firewall/ip6tables.rules";
 pub const UFW: &str = "firewall/ufw.sh";
-/// For `--target host`: a drop-in for Debian's redis-server.service (installed as
-/// /etc/systemd/system/redis-server.service.d/redis-harden.conf, next to openssl.conf).
+/// For `--target host`: the one systemd drop-in for the server's unit ([`crate::systemd`]).
 pub const SYSTEMD_DROPIN: &str = "systemd/redis-harden.conf";
 /// Dragonfly's flagfile and ACL file (instead of redis.conf and users.acl).
 pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags";
 pub const DRAGONFLY_ACL: &str = "dragonfly.acl";
 /// The OpenSSL configuration every TLS bundle ships (see `openssl`).
 pub const OPENSSL_CNF: &str = "openssl.cnf";
+
+/// redis_exporter's environment file (see `exporter`), and where its container reads the
+/// bundle's CA and client pair (the compose file's exporter service mounts them there).
+pub const EXPORTER_ENV: &str = "exporter.env";
+pub const EXPORTER_DOCKER_TLS_DIR: &str = "/etc/redis-exporter";
 
 /// Where docker-compose.yml mounts the Dragonfly files inside the container.
 pub const DRAGONFLY_CONTAINER_DIR: &str = "/etc/dragonfly";

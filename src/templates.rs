@@ -28,7 +28,6 @@ pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
 pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
-pub const SYSTEMD_OPENSSL: &str = "systemd-openssl.conf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 /// Topologies: each Sentinel's config and the Sentinels' ACL file.
@@ -40,7 +39,7 @@ pub const CLUSTER_CREATE: &str = "cluster-create.sh.tera";
 pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 20] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -55,7 +54,6 @@ pub const ALL: [&str; 21] = [
     DOCKER_COMPOSE,
     SERVER_ENV,
     OPENSSL_CNF,
-    SYSTEMD_OPENSSL,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,
     SENTINEL_CONF,

@@ -38,6 +38,24 @@ pub(crate) fn audit(cwd: &Path, args: &[&str], password: Option<&str>) -> Run {
     }
 }
 
+/// `audit --env ENV --out BUNDLE --url rediss://USER@localhost:PORT --format json EXTRA` against
+/// a bundle's running server: the bundle's environment and JSON unless `extra` names
+/// `--env` or `--format`; `password` goes in REDISCLI_AUTH (None: the audit reads the
+/// bundle's client.env).
+pub(crate) fn live_audit(b: &Bundle, user: &str, password: Option<&str>, extra: &[&str]) -> Run {
+    let url = format!("rediss://{user}@localhost:{}", b.port);
+    let dir = b.dir.to_str().unwrap();
+    let mut args = vec!["--out", dir, "--url", &url];
+    if !extra.contains(&"--env") {
+        args.extend(["--env", &b.env]);
+    }
+    if !extra.contains(&"--format") {
+        args.extend(["--format", "json"]);
+    }
+    args.extend_from_slice(extra);
+    audit(b.tmp.path(), &args, password)
+}
+
 /// The findings of a `--format json` run as (rule, line, severity), in report order.
 pub(crate) fn findings(r: &Run) -> Vec<(String, Option<u64>, String)> {
     report(r)["findings"]
@@ -524,7 +542,6 @@ fn start(conf: &Path, tmp: &Path) -> (Server, u16) {
 fn live_production_bundle_has_no_high_findings() {
     let b = Bundle::init("production", &["--set", "acl.admin.enabled=true"]);
     let _server = Server::start(&b);
-    let dir = b.dir.to_str().unwrap();
     let secrets: Vec<String> = ["app", "admin", "monitoring"]
         .iter()
         .map(|u| b.password(u))
@@ -534,20 +551,7 @@ fn live_production_bundle_has_no_high_findings() {
     // As the application user, password from the bundle's client.env: what it may not read
     // is noted (info), its own permissions are probed with MULTI/DISCARD.
     let url = format!("rediss://app@localhost:{}", b.port);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let r = live_audit(&b, "app", None, &[]);
     r.success();
     assert_silent_about(&r, &secrets);
     let found = findings(&r);
@@ -560,62 +564,28 @@ fn live_production_bundle_has_no_high_findings() {
     assert_eq!(report(&r)["audited"][0]["target"], url.as_str());
 
     // As admin (REDISCLI_AUTH): ACL DRYRUN, ACL GETUSER and CONFIG GET all run: no finding.
-    let url = format!("rediss://admin@127.0.0.1:{}", b.port);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ],
-        Some(secrets[1]),
-    );
+    let r = live_audit(&b, "admin", Some(secrets[1]), &[]);
     r.success();
     assert_eq!(findings(&r), [], "{}", r.stdout);
     assert_silent_about(&r, &secrets);
 
     // A wrong password is bad input (exit 2), and not echoed.
-    let r = audit(
-        b.tmp.path(),
-        &["--env", "production", "--out", dir, "--url", &url],
-        Some("not-the-password"),
-    );
+    let r = live_audit(&b, "admin", Some("not-the-password"), &["--format", "text"]);
     r.failure(2).stderr_has("authentication as admin failed");
     assert_silent_about(&r, &["not-the-password"]);
 
     // Staging's policy allows TLSv1.2, which this server refuses: a low note, not a failure.
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env", "staging", "--out", dir, "--url", &url, "--format", "json",
-        ],
-        Some(secrets[1]),
-    );
+    let r = live_audit(&b, "admin", Some(secrets[1]), &["--env", "staging"]);
     r.success();
     assert_eq!(rules(&r), ["tls-version-refused"], "{}", r.stdout);
 
     // A CA that did not issue the server's certificate: reported, and no password is sent.
     let other = Bundle::init("production", &[]);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--ca",
-            other.path("tls/ca.crt").to_str().unwrap(),
-            "--format",
-            "json",
-        ],
+    let r = live_audit(
+        &b,
+        "admin",
         Some(secrets[1]),
+        &["--ca", other.path("tls/ca.crt").to_str().unwrap()],
     );
     r.failure(1);
     assert_eq!(rules(&r), ["server-certificate"], "{}", r.stdout);
@@ -626,21 +596,7 @@ fn live_production_bundle_has_no_high_findings() {
 fn live_staging_server_under_production_policy_offers_tls12() {
     let b = Bundle::init("staging", &[]);
     let _server = Server::start(&b);
-    let url = format!("rediss://app@localhost:{}", b.port);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            b.dir.to_str().unwrap(),
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let r = live_audit(&b, "app", None, &["--env", "production"]);
     r.failure(1);
     assert_eq!(rules(&r), ["tls-protocols"], "{}", r.stdout);
     assert!(
@@ -667,6 +623,8 @@ fn live_debian_stock_config() {
         [
             "plaintext-port",
             "unauthenticated-access",
+            // Debian's config sets no maxmemory: the running server shows its default, 0.
+            "memory-limit",
             "tls-replication",
             "aclfile",
             "acl-plaintext-password",
@@ -713,6 +671,7 @@ fn live_weak_config() {
         // The static redis.conf checks, on CONFIG GET.
         ("tls-protocols", "TLSv1 TLSv1.1 TLSv1.2"),
         ("tls-auth-clients", "no"),
+        ("memory-limit", "maxmemory: 0"),
         ("tls-replication", "no"),
         ("protected-mode", "no"),
         ("debug-command", "yes"),
@@ -854,22 +813,7 @@ fn live_audit_reads_the_running_config_and_every_user() {
     let args: Vec<&str> = setuser.split(' ').collect();
     assert_eq!(b.cli().login("admin").run(&args), "OK");
 
-    let url = format!("rediss://admin@127.0.0.1:{}", b.port);
-    let dir = b.dir.to_str().unwrap();
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ],
-        Some(&admin),
-    );
+    let r = live_audit(&b, "admin", Some(&admin), &[]);
     r.failure(1);
     assert_silent_about(&r, &[&admin, backdoor, &hash]);
     let found = report(&r);
@@ -894,21 +838,7 @@ fn live_audit_reads_the_running_config_and_every_user() {
 
     // The application user may not run CONFIG GET or ACL LIST: each check it could not run
     // is named.
-    let url = format!("rediss://app@127.0.0.1:{}", b.port);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let r = live_audit(&b, "app", None, &[]);
     r.success();
     let found = report(&r);
     let skipped: Vec<&str> = found["findings"]

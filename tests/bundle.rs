@@ -25,6 +25,15 @@ fn files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The directories inside `dir`, relative.
+fn dirs(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|(_, (bytes, _))| bytes == b"<dir>")
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
 }
@@ -114,6 +123,106 @@ fn rotations_without_flags_keep_the_recorded_inputs() {
         m["rotation"],
         serde_json::json!({"ca": false, "certs": false, "encryption_key": false, "passwords": []})
     );
+}
+
+fn rotate(cwd: &Path, args: &[&str]) -> crate::support::Run {
+    run(
+        cwd,
+        &[
+            &["rotate"][..],
+            args,
+            &["--env", "production", "--out", "b"],
+        ]
+        .concat(),
+    )
+}
+
+/// Whether a rotation runs is what manifest.json records, not which files exist. Old values
+/// the manifest knows nothing of are refused by the start and the --finish of their kind,
+/// changing no byte; a recorded rotation whose old values are gone is still running (a new
+/// one is refused) and --finish ends it.
+#[test]
+fn rotate_decides_from_the_recorded_rotation_not_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let out = t.join("b");
+    run(t, &init_args("b", &[])).success();
+
+    // Files that look rotated, a manifest that says no rotation.
+    std::fs::copy(
+        out.join("tls/server.crt"),
+        out.join("tls/server.previous.crt"),
+    )
+    .unwrap();
+    let secrets = std::fs::read_to_string(out.join("secrets.env")).unwrap();
+    let fake = "PREVIOUS_REDIS_PASSWORD_APP=looksrotated0123456789\n";
+    std::fs::write(out.join("secrets.env"), format!("{secrets}{fake}")).unwrap();
+    let before = tree(&out);
+    for kind in [&["certs"][..], &["certs", "--finish"]] {
+        rotate(t, kind)
+            .failure(2)
+            .stderr_has("tls/server.previous.crt")
+            .stderr_has("manifest.json records no certificate rotation");
+    }
+    for kind in [&["passwords"][..], &["passwords", "--finish"]] {
+        rotate(t, kind)
+            .failure(2)
+            .stderr_has("PREVIOUS_REDIS_PASSWORD_APP")
+            .stderr_has("manifest.json records no password (app) rotation");
+    }
+    assert_eq!(tree(&out), before, "a refused rotate changed the bundle");
+    std::fs::remove_file(out.join("tls/server.previous.crt")).unwrap();
+    std::fs::write(out.join("secrets.env"), &secrets).unwrap();
+
+    // A recorded rotation whose old values were deleted by hand.
+    rotate(t, &["certs"]).success();
+    rotate(t, &["encryption-key"]).success();
+    assert_eq!(manifest(&out)["rotation"]["certs"], true);
+    for rel in ["server", "client"] {
+        for ext in ["crt", "key"] {
+            std::fs::remove_file(out.join(format!("tls/{rel}.previous.{ext}"))).unwrap();
+        }
+    }
+    let rotated = std::fs::read_to_string(out.join("secrets.env")).unwrap();
+    let unrotated: String = rotated
+        .lines()
+        .filter(|l| !l.starts_with("PREVIOUS_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(rotated, unrotated, "rotate encryption-key kept no old key");
+    std::fs::write(out.join("secrets.env"), &unrotated).unwrap();
+    let before = tree(&out);
+    rotate(t, &["certs"])
+        .failure(2)
+        .stderr_has("records an unfinished certificate rotation")
+        .stderr_has("rotate certs --env production --finish");
+    rotate(t, &["encryption-key"])
+        .failure(2)
+        .stderr_has("records an unfinished encryption key rotation");
+    assert_eq!(tree(&out), before, "a refused rotate changed the bundle");
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("finished: the previous leaf certificates");
+    rotate(t, &["encryption-key", "--finish"])
+        .success()
+        .stdout_has("finished: the previous key");
+    assert_eq!(
+        manifest(&out)["rotation"],
+        serde_json::json!({"ca": false, "certs": false, "encryption_key": false, "passwords": []})
+    );
+    run(t, &["check", "--env", "production", "--out", "b"]).success();
+    // Finished means finished: a second --finish has nothing to do, a new rotation starts.
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("no certificate rotation was in progress");
+    rotate(t, &["certs"]).success();
+    // Without manifest.json (deleted, or from before manifests) the old values tell, once.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    rotate(t, &["certs", "--finish"])
+        .success()
+        .stdout_has("finished: the previous leaf certificates");
+    assert!(!out.join("tls/server.previous.crt").exists());
+    assert_eq!(manifest(&out)["rotation"]["certs"], false);
 }
 
 /// A second writer fails at once with exit 2, naming the bundle and --wait; with --wait it
@@ -257,10 +366,11 @@ fn changing_target_removes_the_files_of_the_old_one() {
     let fresh = |target: &str| {
         let t = tempfile::tempdir().unwrap();
         run(t.path(), &init_args("b", &["--target", target])).success();
-        files(&t.path().join("b"))
+        (files(&t.path().join("b")), dirs(&t.path().join("b")))
     };
-    let (local, docker) = (fresh("local"), fresh("docker"));
+    let ((local, local_dirs), (docker, docker_dirs)) = (fresh("local"), fresh("docker"));
     assert!(local.contains(&"firewall/nftables.nft".to_string()));
+    assert!(local_dirs.contains(&"firewall".to_string()));
     assert!(docker.contains(&"docker-compose.yml".to_string()));
     run(tmp.path(), &init_args("b", &[])).success();
     let out = tmp.path().join("b");
@@ -281,6 +391,9 @@ fn changing_target_removes_the_files_of_the_old_one() {
         .stdout_has("remove firewall/nftables.nft")
         .stdout_has("create docker-compose.yml");
     assert_eq!(files(&out), docker);
+    // The emptied firewall/ went in the same transaction; no directory is left over.
+    assert!(!docker_dirs.contains(&"firewall".to_string()));
+    assert_eq!(dirs(&out), docker_dirs);
     run(tmp.path(), &["check", "--env", "production", "--out", "b"]).success();
     run(
         tmp.path(),
@@ -297,6 +410,7 @@ fn changing_target_removes_the_files_of_the_old_one() {
     .success()
     .stdout_has("remove docker-compose.yml");
     assert_eq!(files(&out), local);
+    assert_eq!(dirs(&out), local_dirs);
     run(tmp.path(), &["check", "--env", "production", "--out", "b"]).success();
 
     // A leftover the manifest does not explain is reported by check as stale.

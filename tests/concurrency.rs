@@ -10,39 +10,26 @@
 //! decided by the lock and not by scheduling luck. The loser is refused before it writes.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::support::store::{
     Snapshot, leftovers, restore, secrets_consistent, secrets_of, snapshot, tls_consistent,
 };
-use crate::support::{BIN, Run, require, run};
-
-const BASE: [&str; 4] = ["--env", "production", "--out", "bundle"];
+use crate::support::strace::{args, check_fails, first_lines, previous_place, strace};
+use crate::support::{Run, run};
 
 /// Slows every file write of a writer, so that a winner still holds the bundle when the
 /// other writer starts.
 const SLOW: &str = "write,rename,renameat,renameat2,fsync,fdatasync";
 
-fn args<'a>(verb: &[&'a str]) -> Vec<&'a str> {
-    let mut v = verb.to_vec();
-    v.extend_from_slice(&BASE);
-    v
-}
-
 /// Starts both commands at once, each under strace's delay, and waits for both.
 fn race(cwd: &Path, a: &[&str], b: &[&str]) -> (Run, Run) {
-    require("strace", "apt-get install -y strace");
+    let delay = [
+        format!("-etrace={SLOW}"),
+        format!("-einject={SLOW}:delay_enter=25ms"),
+    ];
     let spawn = |cmd: &[&str]| {
-        Command::new("strace")
-            .args(["-f", "-qq", "-o", "/dev/null"])
-            .arg(format!("-etrace={SLOW}"))
-            .arg(format!("-einject={SLOW}:delay_enter=25ms"))
-            .arg(BIN)
-            .args(cmd)
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C")
+        strace(cwd, Path::new("/dev/null"), &delay, cmd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -50,14 +37,7 @@ fn race(cwd: &Path, a: &[&str], b: &[&str]) -> (Run, Run) {
             .expect("start strace")
     };
     let (pa, pb) = (spawn(a), spawn(b));
-    let collect = |p: std::process::Child| {
-        let out = p.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    };
+    let collect = |p: std::process::Child| Run::from(p.wait_with_output().unwrap());
     (collect(pa), collect(pb))
 }
 
@@ -73,33 +53,12 @@ fn whole(cwd: &Path, base: &Snapshot) -> Vec<String> {
     // One rotation keeps the old secret in its previous place; two would push it out.
     let now = secrets_of(&snapshot(&dir).unwrap_or_default());
     for (name, value) in secrets_of(base) {
-        let previous = match name.strip_suffix(".key") {
-            Some(stem) => format!("{stem}.previous.key"),
-            None => format!("PREVIOUS_{name}"),
-        };
-        if now.get(&name) != Some(&value) && now.get(&previous) != Some(&value) {
+        if now.get(&name) != Some(&value) && now.get(&previous_place(&name)) != Some(&value) {
             problems.push(format!("secret {name} was lost"));
         }
     }
-    let mut check = vec!["check"];
-    check.extend_from_slice(&BASE);
-    let c = run(cwd, &check);
-    if c.code != 0 {
-        problems.push(format!(
-            "check exits {}: {} | {}",
-            c.code,
-            first_line(&c.stdout),
-            first_line(&c.stderr)
-        ));
-    }
+    problems.extend(check_fails(cwd, &[]));
     problems
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
 }
 
 fn locked_out(r: &Run) -> bool {
@@ -142,7 +101,7 @@ fn pairs(
                         failures.push(format!(
                             "{label}: {cmd:?} with --wait exits {}: {}",
                             r.code,
-                            first_line(&r.stderr)
+                            first_lines(&r.stderr)
                         ));
                     }
                 }
@@ -153,9 +112,9 @@ fn pairs(
                     failures.push(format!(
                         "{label}: want one success and one 'locked' exit 2, got exit {} ({}) and exit {} ({})",
                         ra.code,
-                        first_line(&ra.stderr),
+                        first_lines(&ra.stderr),
                         rb.code,
-                        first_line(&rb.stderr)
+                        first_lines(&rb.stderr)
                     ));
                 }
             }
@@ -234,9 +193,9 @@ fn concurrent_fresh_inits_make_one_bundle() {
             failures.push(format!(
                 "#{i}: want one success and one 'locked' exit 2, got exit {} ({}) and exit {} ({})",
                 ra.code,
-                first_line(&ra.stderr),
+                first_lines(&ra.stderr),
                 rb.code,
-                first_line(&rb.stderr)
+                first_lines(&rb.stderr)
             ));
         }
         let empty = Snapshot::new();

@@ -19,13 +19,14 @@
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::support::store::{
     Snapshot, differing, leftovers, pem_certs, restore, secrets_consistent, secrets_of, snapshot,
     tls_consistent,
 };
-use crate::support::{BIN, Run, env_file, require, run};
+use crate::support::strace::{args, check_fails, first_lines, previous_place, strace};
+use crate::support::{Run, env_file, run};
 
 /// The syscalls a crash can fall between: renames, unlinks, directory changes, writes, opens,
 /// syncs and mode changes. Those the binary never calls are skipped after the count.
@@ -53,9 +54,6 @@ const SYSCALLS: &[&str] = &[
     "chmod",
 ];
 
-/// Every command of a case runs with these after its verb.
-const BASE: [&str; 4] = ["--env", "production", "--out", "bundle"];
-
 /// What the command does to secrets, which decides how its result is judged.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
@@ -76,12 +74,6 @@ struct Case {
     kind: Kind,
 }
 
-fn args<'a>(verb: &[&'a str]) -> Vec<&'a str> {
-    let mut v = verb.to_vec();
-    v.extend_from_slice(&BASE);
-    v
-}
-
 /// The extra flags of a command (what follows its verb words), for `check`.
 fn flags<'a>(command: &[&'a str]) -> Vec<&'a str> {
     let at = command
@@ -98,16 +90,8 @@ fn flags<'a>(command: &[&'a str]) -> Vec<&'a str> {
 /// `strace -f -c`: how often the command calls each syscall of SYSCALLS (it runs for real).
 fn syscall_counts(cwd: &Path, cmd: &[&str]) -> BTreeMap<String, u64> {
     let out = cwd.join("strace-count.txt");
-    let status = Command::new("strace")
-        .args(["-f", "-qq", "-c", "-o"])
-        .arg(&out)
-        .arg(format!("-etrace={}", SYSCALLS.join(",")))
-        .arg(BIN)
-        .args(cmd)
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C")
+    let count = ["-c".to_owned(), format!("-etrace={}", SYSCALLS.join(","))];
+    let status = strace(cwd, &out, &count, cmd)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -133,28 +117,16 @@ fn syscall_counts(cwd: &Path, cmd: &[&str]) -> BTreeMap<String, u64> {
 /// Runs the command under strace, SIGKILLed on entering the `n`th call of `syscall`.
 /// Returns whether it was killed.
 fn run_killed_at(cwd: &Path, cmd: &[&str], syscall: &str, n: u64) -> (bool, Run) {
-    let out = Command::new("strace")
-        .args(["-f", "-qq", "-o", "/dev/null"])
-        // `-e trace=none` would disable the injection too (strace 6.1): trace only the one.
-        .arg(format!("-etrace={syscall}"))
-        .arg(format!("-einject={syscall}:signal=KILL:when={n}"))
-        .arg(BIN)
-        .args(cmd)
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C")
+    // `-e trace=none` would disable the injection too (strace 6.1): trace only the one.
+    let kill = [
+        format!("-etrace={syscall}"),
+        format!("-einject={syscall}:signal=KILL:when={n}"),
+    ];
+    let out = strace(cwd, Path::new("/dev/null"), &kill, cmd)
         .output()
         .expect("run strace");
     let killed = out.status.signal() == Some(9) || out.status.code() == Some(128 + 9);
-    (
-        killed,
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        },
-    )
+    (killed, out.into())
 }
 
 /// May the command replace this secret (keeping the old value in its previous place)?
@@ -165,14 +137,6 @@ fn rotates(kind: Kind, secret: &str) -> bool {
         Kind::Certs => secret == "tls/server.key" || secret == "tls/client.key",
         Kind::Ca => secret == "tls/ca.key",
         Kind::Deterministic | Kind::FreshInit => false,
-    }
-}
-
-/// Where a rotated secret's old value must still be after the rotation.
-fn previous_place(secret: &str) -> String {
-    match secret.strip_suffix(".key") {
-        Some(stem) => format!("{stem}.previous.key"),
-        None => format!("PREVIOUS_{secret}"),
     }
 }
 
@@ -256,18 +220,7 @@ fn judge(case: &Case, dir: &Path, old: Option<&Snapshot>, new: &Snapshot) -> Vec
             problems.extend(tls_consistent(&dir.join("bundle")));
         }
     }
-    let mut check = vec!["check"];
-    check.extend_from_slice(&BASE);
-    check.extend(flags(case.command));
-    let c = run(dir, &check);
-    if c.code != 0 {
-        problems.push(format!(
-            "check exits {}: {} | {}",
-            c.code,
-            first_lines(&c.stdout),
-            first_lines(&c.stderr)
-        ));
-    }
+    problems.extend(check_fails(dir, &flags(case.command)));
     problems
 }
 
@@ -278,33 +231,76 @@ fn strip(s: &Snapshot) -> Snapshot {
         .collect()
 }
 
-fn first_lines(s: &str) -> String {
-    s.lines().take(4).collect::<Vec<_>>().join(" | ")
+/// A case's scratch directory with the bundle its setup makes, the bundle before (`old`)
+/// and after (`new`) an uninterrupted run of the command, and what the command calls.
+struct Scene {
+    tmp: tempfile::TempDir,
+    old: Option<Snapshot>,
+    new: Snapshot,
+    cmd: Vec<&'static str>,
+    counts: BTreeMap<String, u64>,
+}
+
+impl Scene {
+    fn new(case: &Case) -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let bundle = dir.join("bundle");
+        for step in case.setup {
+            run(dir, &args(step)).success();
+        }
+        let old = snapshot(&bundle);
+        let cmd = args(case.command);
+        run(dir, &cmd).success();
+        let new = snapshot(&bundle).expect("the command made no bundle");
+        let sound: Vec<String> = secrets_consistent(&bundle)
+            .into_iter()
+            .chain(tls_consistent(&bundle))
+            .collect();
+        assert!(sound.is_empty(), "{cmd:?} uninterrupted: {sound:?}");
+        restore(&bundle, old.as_ref());
+        let counts = syscall_counts(dir, &cmd);
+        Scene {
+            tmp,
+            old,
+            new,
+            cmd,
+            counts,
+        }
+    }
+}
+
+/// Runs the command again after a crash at `at`: what is wrong, if anything (at most one
+/// line, naming the crash point).
+fn rerun(
+    case: &Case,
+    dir: &Path,
+    cmd: &[&str],
+    old: Option<&Snapshot>,
+    new: &Snapshot,
+    at: &str,
+) -> Option<String> {
+    let again = run(dir, cmd);
+    if again.code != 0 {
+        let why = first_lines(&again.stderr);
+        return Some(format!("{at}: re-run exits {}: {why}", again.code));
+    }
+    let problems = judge(case, dir, old, new);
+    (!problems.is_empty()).then(|| format!("{at}: {}", problems.join("; ")))
 }
 
 /// Kills `case.command` at every call of every syscall it makes, re-runs it after each kill
 /// and judges the result; fails listing every crash point that went wrong and why.
 fn crash_case(case: &Case) {
-    require("strace", "apt-get install -y strace");
-    let tmp = tempfile::tempdir().unwrap();
+    let Scene {
+        tmp,
+        old,
+        new,
+        cmd,
+        counts,
+    } = Scene::new(case);
     let dir = tmp.path();
     let bundle = dir.join("bundle");
-    for step in case.setup {
-        run(dir, &args(step)).success();
-    }
-    let old = snapshot(&bundle);
-    let cmd = args(case.command);
-
-    // The uninterrupted run: what "new" looks like.
-    run(dir, &cmd).success();
-    let new = snapshot(&bundle).expect("the command made no bundle");
-    let sound: Vec<String> = secrets_consistent(&bundle)
-        .into_iter()
-        .chain(tls_consistent(&bundle))
-        .collect();
-    assert!(sound.is_empty(), "{cmd:?} uninterrupted: {sound:?}");
-    restore(&bundle, old.as_ref());
-    let counts = syscall_counts(dir, &cmd);
     assert!(
         counts
             .keys()
@@ -335,19 +331,14 @@ fn crash_case(case: &Case) {
             // "already being rotated, run --finish" (which would drop the old passwords before
             // any client has the new ones). So the commit record has to outlive every step of
             // the command, the summary on stdout included.
-            let again = run(dir, &cmd);
-            if again.code != 0 {
-                failures.push(format!(
-                    "{syscall} #{n}: re-run exits {}: {}",
-                    again.code,
-                    first_lines(&again.stderr)
-                ));
-                continue;
-            }
-            let problems = judge(case, dir, old.as_ref(), &new);
-            if !problems.is_empty() {
-                failures.push(format!("{syscall} #{n}: {}", problems.join("; ")));
-            }
+            failures.extend(rerun(
+                case,
+                dir,
+                &cmd,
+                old.as_ref(),
+                &new,
+                &format!("{syscall} #{n}"),
+            ));
         }
     }
     restore(&bundle, old.as_ref());
@@ -378,19 +369,15 @@ const FILE_OPS: &[&str] = &[
 /// directory behind, then kills the re-run (which recovers first) at each of its own
 /// renames/unlinks, then re-runs once more and judges the result like a single crash.
 fn crash_twice(case: &Case) {
-    require("strace", "apt-get install -y strace");
-    let tmp = tempfile::tempdir().unwrap();
+    let Scene {
+        tmp,
+        old,
+        new,
+        cmd,
+        counts,
+    } = Scene::new(case);
     let dir = tmp.path();
     let bundle = dir.join("bundle");
-    for step in case.setup {
-        run(dir, &args(step)).success();
-    }
-    let old = snapshot(&bundle);
-    let cmd = args(case.command);
-    run(dir, &cmd).success();
-    let new = snapshot(&bundle).expect("the command made no bundle");
-    restore(&bundle, old.as_ref());
-    let counts = syscall_counts(dir, &cmd);
 
     let mut failures = vec![];
     let (mut firsts, mut kills) = (0, 0);
@@ -414,19 +401,7 @@ fn crash_twice(case: &Case) {
                     }
                     kills += 1;
                     let at = format!("{syscall} #{n}, then {second} #{m} of the re-run");
-                    let again = run(dir, &cmd);
-                    if again.code != 0 {
-                        failures.push(format!(
-                            "{at}: next run exits {}: {}",
-                            again.code,
-                            first_lines(&again.stderr)
-                        ));
-                        continue;
-                    }
-                    let problems = judge(case, dir, old.as_ref(), &new);
-                    if !problems.is_empty() {
-                        failures.push(format!("{at}: {}", problems.join("; ")));
-                    }
+                    failures.extend(rerun(case, dir, &cmd, old.as_ref(), &new, &at));
                 }
             }
         }
@@ -447,132 +422,44 @@ fn crash_twice(case: &Case) {
 
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn crash_during_recovery_of_fresh_init() {
-    crash_twice(&Case {
-        setup: &[],
-        command: &["init"],
-        kind: Kind::FreshInit,
-    });
+/// One test per row: `name: judge, setup commands, command, kind;`. `crash_case` kills the
+/// command at every crash point; `crash_twice` also kills the recovery that follows.
+macro_rules! crash_cases {
+    ($($name:ident: $judge:ident, $setup:expr, $command:expr, $kind:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            $judge(&Case { setup: $setup, command: $command, kind: Kind::$kind });
+        }
+    )*};
 }
 
-#[test]
-fn crash_during_recovery_of_rotate_passwords() {
-    crash_twice(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "passwords"],
-        kind: Kind::Passwords,
-    });
-}
-
-#[test]
-fn crash_during_recovery_of_rotate_ca() {
-    crash_twice(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "ca"],
-        kind: Kind::Ca,
-    });
-}
-
-#[test]
-fn crash_during_fresh_init() {
-    crash_case(&Case {
-        setup: &[],
-        command: &["init"],
-        kind: Kind::FreshInit,
-    });
-}
-
-/// init over a bundle with a changed input: configs change, every secret is kept.
-#[test]
-fn crash_during_init_with_changed_input() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["init", "--set", "redis.port=6390"],
-        kind: Kind::Deterministic,
-    });
-}
-
-#[test]
-fn crash_during_render() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["render", "--set", "redis.port=6390"],
-        kind: Kind::Deterministic,
-    });
-}
-
-#[test]
-fn crash_during_rotate_passwords() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "passwords"],
-        kind: Kind::Passwords,
-    });
-}
-
-#[test]
-fn crash_during_rotate_passwords_finish() {
-    crash_case(&Case {
-        setup: &[&["init"], &["rotate", "passwords"]],
-        command: &["rotate", "passwords", "--finish"],
-        kind: Kind::Deterministic,
-    });
-}
-
-#[test]
-fn crash_during_rotate_encryption_key() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "encryption-key"],
-        kind: Kind::EncryptionKey,
-    });
-}
-
-#[test]
-fn crash_during_rotate_encryption_key_finish() {
-    crash_case(&Case {
-        setup: &[&["init"], &["rotate", "encryption-key"]],
-        command: &["rotate", "encryption-key", "--finish"],
-        kind: Kind::Deterministic,
-    });
-}
-
-#[test]
-fn crash_during_rotate_certs() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "certs"],
-        kind: Kind::Certs,
-    });
-}
-
-#[test]
-fn crash_during_rotate_certs_finish() {
-    crash_case(&Case {
-        setup: &[&["init"], &["rotate", "certs"]],
-        command: &["rotate", "certs", "--finish"],
-        kind: Kind::Deterministic,
-    });
-}
-
-#[test]
-fn crash_during_rotate_ca() {
-    crash_case(&Case {
-        setup: &[&["init"]],
-        command: &["rotate", "ca"],
-        kind: Kind::Ca,
-    });
-}
-
-/// The last step of a CA rotation: after `rotate ca` and `rotate certs`, drop the old CA.
-#[test]
-fn crash_during_rotate_ca_finish() {
-    crash_case(&Case {
-        setup: &[&["init"], &["rotate", "ca"], &["rotate", "certs"]],
-        command: &["rotate", "ca", "--finish"],
-        kind: Kind::Deterministic,
-    });
+crash_cases! {
+    crash_during_fresh_init: crash_case, &[], &["init"], FreshInit;
+    // init over a bundle with a changed input: configs change, every secret is kept.
+    crash_during_init_with_changed_input:
+        crash_case, &[&["init"]], &["init", "--set", "redis.port=6390"], Deterministic;
+    crash_during_render:
+        crash_case, &[&["init"]], &["render", "--set", "redis.port=6390"], Deterministic;
+    crash_during_rotate_passwords: crash_case, &[&["init"]], &["rotate", "passwords"], Passwords;
+    crash_during_rotate_passwords_finish: crash_case,
+        &[&["init"], &["rotate", "passwords"]], &["rotate", "passwords", "--finish"], Deterministic;
+    crash_during_rotate_encryption_key:
+        crash_case, &[&["init"]], &["rotate", "encryption-key"], EncryptionKey;
+    crash_during_rotate_encryption_key_finish: crash_case,
+        &[&["init"], &["rotate", "encryption-key"]], &["rotate", "encryption-key", "--finish"],
+        Deterministic;
+    crash_during_rotate_certs: crash_case, &[&["init"]], &["rotate", "certs"], Certs;
+    crash_during_rotate_certs_finish: crash_case,
+        &[&["init"], &["rotate", "certs"]], &["rotate", "certs", "--finish"], Deterministic;
+    crash_during_rotate_ca: crash_case, &[&["init"]], &["rotate", "ca"], Ca;
+    // The last step of a CA rotation: after `rotate ca` and `rotate certs`, drop the old CA.
+    crash_during_rotate_ca_finish: crash_case,
+        &[&["init"], &["rotate", "ca"], &["rotate", "certs"]], &["rotate", "ca", "--finish"],
+        Deterministic;
+    crash_during_recovery_of_fresh_init: crash_twice, &[], &["init"], FreshInit;
+    crash_during_recovery_of_rotate_passwords:
+        crash_twice, &[&["init"]], &["rotate", "passwords"], Passwords;
+    crash_during_recovery_of_rotate_ca: crash_twice, &[&["init"]], &["rotate", "ca"], Ca;
 }
 
 /// Env parsing used above stays in step with the harness's.

@@ -428,3 +428,186 @@ fn the_healthcheck_really_logs_in() {
         }
     }
 }
+
+/// `docker.exporter`: redis_exporter as a second service, for Redis and Valkey in every TLS
+/// environment. docker-compose validates and resolves the file; the exporter is confined as
+/// the server is, gets its password only from exporter.env (never inline, never argv), reads
+/// only the CA and the client pair, joins only the internal network, and publishes /metrics
+/// on loopback in development only.
+#[test]
+fn the_exporter_service_is_hardened_and_validated_by_docker_compose() {
+    pin("redis-production-compose-exporter", &{
+        let (_, files) = crate::support::render_seeded(
+            Environment::Production,
+            Target::Docker,
+            &[
+                "docker.exporter=true".into(),
+                "tls.hostnames=[\"redis.internal\"]".into(),
+            ],
+        );
+        files["docker-compose.yml"].content.clone()
+    });
+    for env in [
+        Environment::Production,
+        Environment::Staging,
+        Environment::Development,
+    ] {
+        for engine in ["redis", "valkey"] {
+            let ctx = format!("{env}/{engine}");
+            let tmp = tempfile::tempdir().unwrap();
+            let r = run(
+                tmp.path(),
+                &[
+                    "init",
+                    "--env",
+                    env.name(),
+                    "--engine",
+                    engine,
+                    "--target",
+                    "docker",
+                    "--out",
+                    "out",
+                    "--set",
+                    "docker.exporter=true",
+                    "--set",
+                    "tls.hostnames=[\"redis.internal\"]",
+                ],
+            );
+            // The gate (compose policy included) accepts it.
+            r.success();
+            // The exporter reads the client key as the container user: init says to chown it.
+            r.stdout_has("out/tls/client.key");
+            let out = tmp.path().join("out");
+            let check = docker_compose(&out, &["config", "-q"]);
+            assert!(
+                check.status.success(),
+                "{ctx}: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+            let resolved = docker_compose(&out, &["config"]);
+            assert!(resolved.status.success(), "{ctx}: {resolved:?}");
+            let doc: Value =
+                serde_saphyr::from_str(&String::from_utf8(resolved.stdout).unwrap()).unwrap();
+            let services = doc["services"].as_object().unwrap();
+            let mut names: Vec<&str> = services.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            let mut want = [engine, "redis-exporter"];
+            want.sort_unstable();
+            assert_eq!(names, want, "{ctx}");
+            let x = &services["redis-exporter"];
+            assert_eq!(x["image"], "oliver006/redis_exporter:v1.45.0", "{ctx}");
+            assert_eq!(x["user"], "999:999", "{ctx}");
+            assert_eq!(x["read_only"], true, "{ctx}");
+            assert_eq!(strings(&x["cap_drop"]), ["ALL"], "{ctx}");
+            assert!(
+                strings(&x["security_opt"]).contains(&"no-new-privileges:true".to_owned()),
+                "{ctx}"
+            );
+            for key in [
+                "privileged",
+                "cap_add",
+                "command",
+                "entrypoint",
+                "pid",
+                "ipc",
+            ] {
+                assert!(x.get(key).is_none(), "{ctx}: {key}");
+            }
+            assert!(x.get("network_mode").is_none(), "{ctx}");
+
+            // The password: resolved from exporter.env by compose, absent from the YAML.
+            let secrets = env_file(&out.join("secrets.env"));
+            let password = &secrets["REDIS_PASSWORD_MONITORING"];
+            let text = std::fs::read_to_string(out.join("docker-compose.yml")).unwrap();
+            for value in secrets.values() {
+                assert!(!text.contains(value.as_str()), "{ctx}: a secret is inline");
+            }
+            let environment = x["environment"].as_object().unwrap();
+            assert_eq!(environment["REDIS_PASSWORD"], password.as_str(), "{ctx}");
+            assert_eq!(environment["REDIS_USER"], "monitoring", "{ctx}");
+            // mTLS to the server, by a name the network resolves to it.
+            let addr = environment["REDIS_ADDR"].as_str().unwrap();
+            assert!(
+                addr.starts_with("rediss://redis.internal:"),
+                "{ctx}: {addr}"
+            );
+            let aliases = strings(&services[engine]["networks"]["backend"]["aliases"]);
+            assert!(aliases.contains(&"redis.internal".to_owned()), "{ctx}");
+
+            // Mounts: exactly the CA and the client pair, read-only, where exporter.env
+            // points; never the CA key or the server key.
+            let mut mounted = BTreeMap::new();
+            for v in x["volumes"].as_array().unwrap() {
+                assert_eq!(v["type"], "bind", "{ctx}: {v}");
+                assert_eq!(v["read_only"], true, "{ctx}: {v}");
+                let source = Path::new(v["source"].as_str().unwrap());
+                let rel = source
+                    .strip_prefix(&out)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                mounted.insert(rel, v["target"].as_str().unwrap().to_owned());
+            }
+            let want: BTreeMap<String, String> = [
+                ("tls/ca.crt", "REDIS_EXPORTER_TLS_CA_CERT_FILE"),
+                ("tls/client.crt", "REDIS_EXPORTER_TLS_CLIENT_CERT_FILE"),
+                ("tls/client.key", "REDIS_EXPORTER_TLS_CLIENT_KEY_FILE"),
+            ]
+            .into_iter()
+            .map(|(rel, var)| {
+                (
+                    rel.to_owned(),
+                    environment[var].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+            assert_eq!(mounted, want, "{ctx}");
+
+            // Networks and ports: the internal one; published on loopback in development only.
+            let networks: Vec<&String> = x["networks"].as_object().unwrap().keys().collect();
+            let ips = published_host_ips(x);
+            if env == Environment::Development {
+                assert_eq!(ips, ["127.0.0.1"], "{ctx}");
+                assert_eq!(networks, ["backend", "published"], "{ctx}");
+            } else {
+                assert!(ips.is_empty(), "{ctx}: published {ips:?}");
+                assert_eq!(networks, ["backend"], "{ctx}");
+            }
+            assert_eq!(doc["networks"]["backend"]["internal"], true, "{ctx}");
+        }
+    }
+    // Where it cannot work, the switch is bad input and nothing is written.
+    for (sets, says) in [
+        (
+            &[
+                "--env",
+                "testing",
+                "--set",
+                "tls.hostnames=[\"redis.internal\"]",
+            ][..],
+            "without TLS",
+        ),
+        (&["--env", "production"][..], "tls.hostnames"),
+        (
+            &[
+                "--env",
+                "production",
+                "--engine",
+                "dragonfly",
+                "--set",
+                "tls.hostnames=[\"redis.internal\"]",
+            ][..],
+            "Dragonfly",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut args = vec!["init", "--target", "docker", "--out", "out"];
+        args.extend_from_slice(sets);
+        args.extend(["--set", "docker.exporter=true"]);
+        run(tmp.path(), &args)
+            .failure(2)
+            .stderr_has("docker.exporter")
+            .stderr_has(says);
+        assert!(!tmp.path().join("out").exists(), "{sets:?}");
+    }
+}

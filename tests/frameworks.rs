@@ -1,13 +1,22 @@
 //! client.env works unchanged with the clients and frameworks teams plug Redis into: redis-py's
 //! `Redis.from_url`, Django's built-in RedisCache and Celery (broker and result backend) get
-//! nothing but REDIS_URL, against a live production bundle (mTLS, ACL users). And the
+//! nothing but REDIS_URL, against a live production bundle (mTLS, ACL users) of every
+//! supported server (Redis 7.0 and 8.0, Valkey 8.0 and 8.1). And the
 //! scripting switch (`acl.app.scripting`): off by default, redis-py's Lock is refused; on, it
 //! works, with a low-severity warning from the gate and from `audit`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{Bundle, Server, env_file, require_python, run};
+use crate::live::on_every_server;
+use crate::support::{Bundle, Server, ServerUnderTest, env_file, require_python, run};
+
+// Every live test here runs on Redis 7.0 and 8.0 and Valkey 8.0 and 8.1.
+on_every_server!(
+    python_clients_and_frameworks_connect_from_client_env_unchanged,
+    redis_py_lock_needs_the_scripting_switch,
+    ioredis_and_node_redis_connect_from_client_env,
+);
 
 /// Runs tests/clients/frameworks.py MODE with exactly client.env's variables in its
 /// environment (as `set -a; . ./client.env` gives them): nothing else may help it connect.
@@ -39,10 +48,9 @@ fn python(b: &Bundle, mode: &str) -> (bool, String) {
     (out.status.success() && text.starts_with("ok: "), text)
 }
 
-#[test]
-fn python_clients_and_frameworks_connect_from_client_env_unchanged() {
+fn python_clients_and_frameworks_connect_from_client_env_unchanged(srv: &'static ServerUnderTest) {
     // Celery's worker takes a redis-py Lock (kombu's Redis transport): it needs scripting.
-    let b = Bundle::init("production", &["--set", "acl.app.scripting=true"]);
+    let b = Bundle::init_for(srv, "production", &["--set", "acl.app.scripting=true"]);
     let env = env_file(&b.path("client.env"));
     assert!(env["REDIS_URL"].starts_with("rediss://app:"), "{env:?}");
     let _server = Server::start(&b);
@@ -72,10 +80,9 @@ fn python_clients_and_frameworks_connect_from_client_env_unchanged() {
     );
 }
 
-#[test]
-fn redis_py_lock_needs_the_scripting_switch() {
+fn redis_py_lock_needs_the_scripting_switch(srv: &'static ServerUnderTest) {
     // Off by default: the app user may not run EVALSHA, so Lock.release() fails.
-    let off = Bundle::init("production", &[]);
+    let off = Bundle::init_for(srv, "production", &[]);
     let acl = std::fs::read_to_string(off.path("users.acl")).unwrap();
     assert!(!acl.contains("+evalsha"), "{acl}");
     let server = Server::start(&off);
@@ -90,27 +97,28 @@ fn redis_py_lock_needs_the_scripting_switch() {
     let tmp = tempfile::tempdir().unwrap();
     let port = crate::support::free_port();
     let dir = tmp.path().join("bundle");
-    let r = run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            dir.to_str().unwrap(),
-            "--set",
-            &format!("redis.port={port}"),
-            "--set",
-            "acl.app.scripting=true",
-        ],
-    );
-    r.success().stderr_has("[app-scripting]");
+    let port_set = format!("redis.port={port}");
+    let mut args = vec![
+        "init",
+        "--env",
+        "production",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        &port_set,
+        "--set",
+        "acl.app.scripting=true",
+    ];
+    args.extend_from_slice(srv.init_args);
+    run(tmp.path(), &args)
+        .success()
+        .stderr_has("[app-scripting]");
     let on = Bundle {
         tmp,
         dir,
         port,
         env: "production".into(),
-        server: &crate::support::REDIS_7_0,
+        server: srv,
     };
     let _server = Server::start(&on);
     let (ok, text) = python(&on, "lock");
@@ -126,18 +134,18 @@ fn redis_py_lock_needs_the_scripting_switch() {
     }
     assert_eq!(on.cli().login("app").run(&["EVAL", "return 1", "0"]), "1");
 
-    // audit reports it at low severity, and only that.
-    let r = run(
-        on.tmp.path(),
-        &[
-            "audit",
-            "--env",
-            "production",
-            "--format",
-            "json",
-            on.path("users.acl").to_str().unwrap(),
-        ],
-    );
+    // audit reports it at low severity, and only that (judged by the server's own tables).
+    let acl = on.path("users.acl");
+    let mut args = vec![
+        "audit",
+        "--env",
+        "production",
+        "--format",
+        "json",
+        acl.to_str().unwrap(),
+    ];
+    args.extend_from_slice(srv.init_args);
+    let r = run(on.tmp.path(), &args);
     let report: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
     let findings: Vec<(String, String)> = report["findings"]
@@ -190,10 +198,9 @@ fn node(b: &Bundle, mode: &str, extra: &[(&str, &Path)]) -> (bool, String) {
 
 /// ioredis and node-redis take REDIS_URL as it is (its query, for the Python clients, is
 /// ignored) plus the REDIS_TLS_* files, and verify the server against the bundle's CA.
-#[test]
-fn ioredis_and_node_redis_connect_from_client_env() {
-    let b = Bundle::init("production", &[]);
-    let other = Bundle::init("production", &[]);
+fn ioredis_and_node_redis_connect_from_client_env(srv: &'static ServerUnderTest) {
+    let b = Bundle::init_for(srv, "production", &[]);
+    let other = Bundle::init_for(srv, "production", &[]);
     let _server = Server::start(&b);
     for mode in ["ioredis", "node-redis"] {
         let (ok, text) = node(&b, mode, &[]);

@@ -354,6 +354,13 @@ fn the_policy_command_table_matches_the_real_server(srv: &'static ServerUnderTes
             .map(str::to_owned)
             .collect()
     };
+    // The categories the gate knows (an unknown one makes the server refuse the ACL file).
+    let categories: BTreeSet<String> = cat(&[]).into_iter().collect();
+    let known: BTreeSet<String> = redis_harden::policy::acl_tables::ACL_CATEGORIES
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(known, categories, "ACL CAT on {}", srv.label);
     let mut live: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for category in cat(&[]) {
         for command in cat(&[&category]) {

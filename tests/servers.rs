@@ -4,7 +4,7 @@
 //! detects the family and version with `HELLO 3`), on Redis 7.0.15, Redis 8.0.2 and Valkey
 //! 8.1.1.
 
-use crate::audit::{audit, findings, report, rules};
+use crate::audit::{audit, findings, live_audit, report, rules};
 use crate::live::on_every_server;
 use crate::support::{Bundle, Server, ServerUnderTest, run};
 
@@ -16,7 +16,6 @@ on_every_server!(audit_url_names_the_server_and_judges_by_its_version);
 fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnderTest) {
     let b = Bundle::init_for(srv, "production", &["--set", "acl.admin.enabled=true"]);
     let _server = Server::start(&b);
-    let dir = b.dir.to_str().unwrap();
     let named = format!(
         "{} {}",
         srv.facts().name,
@@ -24,21 +23,7 @@ fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnde
     );
     let admin_pw = b.password("admin");
     let live = |user: &str, pw: Option<&str>, format: &str| {
-        let url = format!("rediss://{user}@localhost:{}", b.port);
-        audit(
-            b.tmp.path(),
-            &[
-                "--env",
-                "production",
-                "--out",
-                dir,
-                "--url",
-                &url,
-                "--format",
-                format,
-            ],
-            pw,
-        )
+        live_audit(&b, user, pw, &["--format", format])
     };
     for (user, pw) in [("admin", Some(admin_pw.as_str())), ("app", None)] {
         let r = live(user, pw, "json");
@@ -56,23 +41,8 @@ fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnde
 
     // The bundle's redis.conf audited with the server: judged by the version HELLO found
     // (as Redis 7.0, the default, Redis 8.0's and Valkey's would have unknown directives).
-    let url = format!("rediss://admin@localhost:{}", b.port);
     let conf = b.path("redis.conf");
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-            conf.to_str().unwrap(),
-        ],
-        Some(&admin_pw),
-    );
+    let r = live_audit(&b, "admin", Some(&admin_pw), &[conf.to_str().unwrap()]);
     r.success();
     assert_eq!(
         report(&r)["audited"][0]["server"],
@@ -98,7 +68,6 @@ fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnde
 
     // Naming another version on the command line does not override what HELLO found: noted.
     let other = if srv.version == (7, 0) { "8.0" } else { "7.0" };
-    let url = format!("rediss://admin@localhost:{}", b.port);
     let set = format!("server.version={other}");
     let engine_args: &[&str] = if srv.engine == redis_harden::profile::Engine::Valkey {
         &[]
@@ -106,18 +75,7 @@ fn audit_url_names_the_server_and_judges_by_its_version(srv: &'static ServerUnde
         &["--set", &set]
     };
     if !engine_args.is_empty() {
-        let mut args = vec![
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--url",
-            &url,
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(engine_args);
-        let r = audit(b.tmp.path(), &args, Some(&admin_pw));
+        let r = live_audit(&b, "admin", Some(&admin_pw), engine_args);
         assert!(
             findings(&r)
                 .iter()
@@ -149,22 +107,11 @@ fn live_audit_probes_valkeys_own_dangerous_commands() {
         "+commandlog",
     ]);
     assert_eq!(set, "OK");
-    let url = format!("rediss://admin@localhost:{}", b.port);
-    let r = audit(
-        b.tmp.path(),
-        &[
-            "--env",
-            "production",
-            "--out",
-            b.dir.to_str().unwrap(),
-            "--url",
-            &url,
-            "--app-user",
-            "ops",
-            "--format",
-            "json",
-        ],
+    let r = live_audit(
+        &b,
+        "admin",
         Some(&b.password("admin")),
+        &["--app-user", "ops"],
     );
     r.failure(1);
     // Found twice: by ACL DRYRUN, and by replaying `ACL LIST` like an ACL file.

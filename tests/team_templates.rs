@@ -628,6 +628,21 @@ fn redis_cases() -> Vec<Case> {
         Case::conf("bind-all-interfaces", "staging", "bind * -::*"),
         Case::conf("weak-ciphers", "staging", "tls-ciphers \"HIGH:RC4-SHA\""),
         Case::conf("tls-replication", "production", "tls-replication no"),
+        Case::conf(
+            "weak-ciphers",
+            "production",
+            "tls-ciphersuites TLS_AES_128_CCM_8_SHA256",
+        ),
+        Case::conf("memory-limit", "testing", "maxmemory 0"),
+        Case::conf("data-dir", "development", "dir /tmp"),
+        Case::acl(
+            "unloadable-line",
+            extends(
+                "users.acl.tera",
+                "extra",
+                &format!("user worker on {HASH} ~jobs:* -@all +@all|x"),
+            ),
+        ),
         // A directive of another version (Redis 8.0's) in a Redis 7.0 bundle: 7.0 would not start.
         Case::conf(
             "unknown-directive",

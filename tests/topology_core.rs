@@ -403,6 +403,30 @@ fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
             );
         }
     }
+    // Every secret file of the bundle is ignored by git (real git decides), the rest is not.
+    let bundle = tmp.path().join("b");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&bundle)
+            .output()
+            .expect("git (apt-get install -y git)")
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    for (rel, ignored) in [
+        ("nodes/data-0/redis.conf", true),
+        ("nodes/sentinel-1/sentinel.conf", true),
+        ("nodes/sentinel-1/tls/node.key", true),
+        ("sentinel-users.acl", true),
+        ("users.acl", true),
+        ("nodes/sentinel-1/tls/node.crt", false),
+        ("nodes/data-0/nftables.nft", false),
+    ] {
+        let status = git(&["check-ignore", "-q", rel]).status;
+        assert_eq!(status.success(), ignored, "{rel}");
+    }
+    std::fs::remove_dir_all(bundle.join(".git")).unwrap();
+
     // The new users have their own passwords.
     let secrets = env_file(&tmp.path().join("b/secrets.env"));
     let pws: Vec<&String> = ["APP", "REPLICATOR", "SENTINEL", "SENTINEL_PEER"]
@@ -512,4 +536,43 @@ fn every_node_gets_its_own_firewall_rules_that_nft_accepts() {
         // The bus port is never opened to the app's networks.
         assert!(!text.contains("16379 } ip saddr @app"), "{text}");
     }
+}
+
+/// In master-key mode the topology's users get derived passwords too: the same key gives the
+/// same ones anywhere, and each user its own.
+#[test]
+fn master_key_mode_derives_the_topology_users_passwords() {
+    let init = |dir: &Path, out: &str| {
+        let r = Command::new(crate::support::BIN)
+            .args(["init", "--env", "production", "--out", out])
+            .args(["--set", "topology.kind=sentinel"])
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(
+                "REDIS_HARDEN_MASTER_KEY",
+                "tD3vQ8yR2mK9xW4pL7nB1cZ6fH0jS5gA",
+            )
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        env_file(&dir.join(out).join("secrets.env"))
+    };
+    let (t1, t2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (init(t1.path(), "x"), init(t2.path(), "y"));
+    let users = ["REPLICATOR", "SENTINEL", "SENTINEL_PEER"];
+    for u in users {
+        let var = format!("REDIS_PASSWORD_{u}");
+        assert_eq!(a[&var], b[&var], "{var}");
+    }
+    let values: std::collections::BTreeSet<&String> = users
+        .iter()
+        .map(|u| &a[&format!("REDIS_PASSWORD_{u}")])
+        .collect();
+    assert_eq!(values.len(), users.len());
+    // And the node configs that carry them are the same bytes.
+    assert_eq!(
+        std::fs::read(t1.path().join("x/users.acl")).unwrap(),
+        std::fs::read(t2.path().join("y/users.acl")).unwrap()
+    );
 }

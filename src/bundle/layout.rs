@@ -51,6 +51,20 @@ pub fn dirs(target: Target) -> Vec<(String, u32)> {
     out
 }
 
+/// Directories some target's bundle has and one with `dirs` does not: left over after a
+/// change of target, and removed when empty.
+pub fn foreign_dirs(dirs: &[(String, u32)]) -> Vec<String> {
+    let mut out: Vec<String> = [Target::Local, Target::Host, Target::Docker]
+        .into_iter()
+        .flat_map(self::dirs)
+        .map(|(d, _)| d)
+        .filter(|d| !dirs.iter().any(|(k, _)| k == d))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Every path a rendered artifact can have, under any target or engine: what may be left
 /// over after a change of target or engine and is removed when the new bundle lacks it.
 pub fn rendered_paths() -> Vec<String> {

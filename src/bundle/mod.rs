@@ -154,6 +154,10 @@ impl Plan {
         let files = m.files.clone();
         self.add(root, File::public(MANIFEST, m.to_bytes(), 0o644))?;
         self.files = files;
+        self.changes.rmdirs = layout::foreign_dirs(&dirs)
+            .into_iter()
+            .filter(|d| root.join(d).is_dir())
+            .collect();
         self.changes.dirs = dirs;
         for w in &self.changes.writes {
             let mut parent = Path::new(&w.rel).parent();

@@ -42,6 +42,8 @@ pub struct ChangeSet {
     pub dirs: Vec<(String, u32)>,
     pub writes: Vec<Write>,
     pub removes: Vec<String>,
+    /// Directories the bundle no longer has (another target's `data/`), removed if empty.
+    pub rmdirs: Vec<String>,
 }
 
 impl ChangeSet {
@@ -59,6 +61,9 @@ struct Journal {
     /// (name in .txn/, path in the bundle)
     renames: Vec<(String, String)>,
     removes: Vec<String>,
+    /// Absent from journals of earlier versions.
+    #[serde(default)]
+    rmdirs: Vec<String>,
 }
 
 /// What recovery found.
@@ -99,6 +104,7 @@ pub fn commit(root: &Path, command: &str, changes: &ChangeSet) -> Result<(), Err
             .map(|(i, w)| (i.to_string(), w.rel.clone()))
             .collect(),
         removes: changes.removes.clone(),
+        rmdirs: changes.rmdirs.clone(),
     };
     for (i, w) in changes.writes.iter().enumerate() {
         stage(&txn.join(i.to_string()), &w.content, w.mode)?;
@@ -239,17 +245,61 @@ fn apply(root: &Path, journal: &Journal) -> Result<(), Error> {
         }
         touched.extend(path.parent().map(Path::to_path_buf));
     }
+    for rel in &journal.removes {
+        remove_emptied(root, rel, &journal.dirs, &mut touched);
+    }
+    for rel in &journal.rmdirs {
+        // Only when empty: a local bundle's data/ may hold the server's data.
+        if std::fs::remove_dir(root.join(rel)).is_ok() {
+            touched.push(root.to_path_buf());
+        }
+    }
     touched.sort();
     touched.dedup();
-    for dir in &touched {
-        sync_dir(dir)?;
-    }
+    touched.retain(|d| d.exists());
+    // The renames must be durable before the journal leaves `.txn/`.
+    sync_dirs(&txn, &touched)?;
     // Atomically: the journal leaves `.txn/` (so it is never applied twice over newer files)
-    // and stays as the record that this command's work is done until it exits.
+    // and stays as the record that this command's work is done until it exits. No flush:
+    // should a power loss undo this, the next run finds the journal and applies it again,
+    // which the flushed renames make a no-op.
     let journal_path = txn.join(JOURNAL);
     std::fs::rename(&journal_path, root.join(COMMITTED)).map_err(io(&journal_path))?;
-    std::fs::remove_dir_all(&txn).map_err(io(&txn))?;
-    sync_dir(root)
+    std::fs::remove_dir_all(&txn).map_err(io(&txn))
+}
+
+/// Makes the renames and unlinks in `dirs` durable: one `syncfs` for several directories
+/// (each directory fsync is a flush of the disk's cache of its own), an fsync for one.
+fn sync_dirs(any: &Path, dirs: &[PathBuf]) -> Result<(), Error> {
+    if let [dir] = dirs {
+        return sync_dir(dir);
+    }
+    let handle = std::fs::File::open(any).map_err(io(any))?;
+    // SAFETY: syncfs takes a file descriptor we own for the duration of the call.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } == 0 {
+        return Ok(());
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
+}
+
+/// Removes the directories above the removed `rel` that are left empty (`firewall/` after
+/// `--target docker`), nearest first, unless the bundle keeps them (`keep`). `rmdir` itself
+/// refuses a directory that holds anything, so nothing else is lost; a directory it cannot
+/// remove stays (harmless, and no reason to fail a committed transaction). Idempotent.
+fn remove_emptied(root: &Path, rel: &str, keep: &[(String, u32)], touched: &mut Vec<PathBuf>) {
+    let mut dir = Path::new(rel).parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        if keep.iter().any(|(k, _)| Path::new(k) == d) {
+            return;
+        }
+        let path = root.join(d);
+        match std::fs::remove_dir(&path) {
+            Ok(()) => touched.extend(path.parent().map(Path::to_path_buf)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return,
+        }
+        dir = d.parent();
+    }
 }
 
 fn stage(path: &Path, content: &[u8], mode: u32) -> Result<(), Error> {
@@ -314,6 +364,7 @@ mod tests {
                 })
                 .collect(),
             removes: removes.iter().map(|r| (*r).to_owned()).collect(),
+            rmdirs: vec![],
         }
     }
 
@@ -332,6 +383,53 @@ mod tests {
         assert_eq!(mode & 0o777, 0o640);
         assert!(!root.join("old").exists());
         assert!(!pending(root));
+    }
+
+    #[test]
+    fn a_directory_the_removals_empty_goes_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for dir in ["firewall", "tls", "data", "keep/sub"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for file in [
+            "firewall/a",
+            "firewall/b",
+            "tls/x.previous",
+            "tls/x",
+            "data/y",
+        ] {
+            std::fs::write(root.join(file), "1").unwrap();
+        }
+        std::fs::write(root.join("keep/mine"), "a file the bundle does not know").unwrap();
+        let removes = [
+            "firewall/a",
+            "firewall/b",
+            "tls/x.previous",
+            "data/y",
+            "keep/sub/z",
+        ];
+        let mut changes = set(&[], &removes);
+        changes.dirs.push(("data".into(), 0o700));
+        for dir in ["gone", "full"] {
+            std::fs::create_dir(root.join(dir)).unwrap();
+            changes.rmdirs.push(dir.into());
+        }
+        std::fs::write(root.join("full/dump.rdb"), "data").unwrap();
+        commit(root, "render", &changes).unwrap();
+        assert!(
+            !root.join("gone").exists(),
+            "an empty directory the bundle lost"
+        );
+        assert!(root.join("full/dump.rdb").exists(), "rmdir only when empty");
+        assert!(!root.join("firewall").exists(), "emptied, not kept");
+        assert!(root.join("tls/x").exists(), "tls/ still holds a file");
+        assert!(
+            root.join("data").is_dir(),
+            "the bundle keeps data/ even empty"
+        );
+        assert!(!root.join("keep/sub").exists(), "emptied");
+        assert!(root.join("keep/mine").exists(), "not the bundle's: kept");
     }
 
     #[test]
@@ -360,6 +458,7 @@ mod tests {
             dirs: vec![("tls".into(), 0o750)],
             renames: vec![("0".into(), "a".into()), ("1".into(), "tls/b".into())],
             removes: vec!["gone".into()],
+            rmdirs: vec![],
         };
         std::fs::write(txn.join(JOURNAL), serde_json::to_vec(&journal).unwrap()).unwrap();
         assert_eq!(

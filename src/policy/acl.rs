@@ -1,7 +1,7 @@
 //! ACL files: rules replayed in order, per command, the way Redis 7.0's `ACL SETUSER`
 //! applies them (and Dragonfly's ACL file, which spells the keyword `USER`).
 
-use super::acl_tables::{MONITORING_MAY_RUN, forbidden_for_apps};
+use super::acl_tables::{ACL_CATEGORIES, MONITORING_MAY_RUN, forbidden_for_apps};
 use super::redis_conf::redact_user_args;
 use super::{Findings, Policy, rules::*};
 
@@ -13,6 +13,7 @@ pub const RULES: &[Rule] = &[
     APP_PERMISSIONS,
     APP_SCRIPTING,
     MONITORING_PERMISSIONS,
+    UNLOADABLE_LINE,
 ];
 
 /// Replays an ACL file (Redis's users.acl or Dragonfly's ACL file) user by user.
@@ -68,6 +69,12 @@ pub fn check_user<S: AsRef<str>>(
     if rules.iter().any(|r| r.starts_with('>') || r == "nopass") {
         f.add(ACL_PLAINTEXT_PASSWORD, line, shown);
     }
+    // Redis refuses a category it does not know (`+@all|x`: categories have no
+    // subcommands) and with it the whole ACL file: the server does not start.
+    let dragonfly = f.artifact.starts_with("dragonfly");
+    if rules.iter().any(|r| unknown_category(r, dragonfly)) {
+        f.add(UNLOADABLE_LINE, line, shown);
+    }
     if name == "default" && on {
         // Replayed: `nopass` forgets the passwords, `resetpass` forgets everything.
         let has_password = rules.iter().fold(false, |has, r| match r.as_str() {
@@ -102,6 +109,19 @@ pub fn check_user<S: AsRef<str>>(
             f.add(APP_SCRIPTING, line, shown);
         }
     }
+}
+
+/// `+@NAME` or `-@NAME` (lowercase) where NAME is neither `all` nor an ACL category (of
+/// Dragonfly, in its ACL file: it has four more, for its own modules).
+fn unknown_category(rule: &str, dragonfly: bool) -> bool {
+    const DRAGONFLY_EXTRA: &[&str] = &["bloom", "ft_search", "json", "throttle"];
+    rule.strip_prefix("+@")
+        .or_else(|| rule.strip_prefix("-@"))
+        .is_some_and(|cat| {
+            cat != "all"
+                && !ACL_CATEGORIES.contains(&cat)
+                && !(dragonfly && DRAGONFLY_EXTRA.contains(&cat))
+        })
 }
 
 /// Users whose permissions must stay confined: the application user and any extra user.

@@ -133,6 +133,33 @@ pub const FORBIDDEN_FOR_APPS: &[(&str, &[&str])] = &[
     ("sync", &["admin", "dangerous", "slow"]),
 ];
 
+/// The ACL categories (`ACL CAT`), the same 21 in Redis 7.0 and 8.0 and Valkey 8.0 and 8.1
+/// (a live test compares them with every server). `+@NAME` with any other name (`+@all|x`)
+/// makes the server refuse the user, and with it the whole ACL file.
+pub const ACL_CATEGORIES: &[&str] = &[
+    "admin",
+    "bitmap",
+    "blocking",
+    "connection",
+    "dangerous",
+    "fast",
+    "geo",
+    "hash",
+    "hyperloglog",
+    "keyspace",
+    "list",
+    "pubsub",
+    "read",
+    "scripting",
+    "set",
+    "slow",
+    "sortedset",
+    "stream",
+    "string",
+    "transaction",
+    "write",
+];
+
 /// The forbidden-table entries for the targeted server: Redis 7.0's table above plus what
 /// the family and version add ([`crate::server::Facts::forbidden_for_apps`]; Dragonfly
 /// accepts Redis 7.0's names).

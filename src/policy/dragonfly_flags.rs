@@ -119,6 +119,7 @@ pub const RULES: &[Rule] = &[
     PASSWORD_IN_CONF,
     PLAINTEXT_PORT,
     TLS_AUTH_CLIENTS,
+    TRUST_ANCHOR,
     DRAGONFLY_TLS12,
     ACLFILE,
     TLS_REPLICATION,
@@ -265,6 +266,9 @@ fn check_tls(flags: &Flags<'_>, p: &Policy, f: &mut Findings<'_>) -> bool {
             "no --tls_ca_cert_file: Dragonfly accepts clients without a certificate",
         );
     }
+    if tls && p.tls_required {
+        trust_anchor(flags, p, f);
+    }
     // Dragonfly has no protocol flag: a TLS 1.3-only policy cannot be enforced, only noted.
     if tls
         && p.protocols.contains(&TlsProtocol::Tls13)
@@ -274,4 +278,22 @@ fn check_tls(flags: &Flags<'_>, p: &Policy, f: &mut Findings<'_>) -> bool {
         f.add(DRAGONFLY_TLS12, Some(fl.line), fl.raw);
     }
     tls
+}
+
+/// Dragonfly trusts every CA of `--tls_ca_cert_file` and `--tls_ca_cert_dir`: the file must be
+/// the bundle's own (where the gate knows its path) and there must be no directory.
+fn trust_anchor(flags: &Flags<'_>, p: &Policy, f: &mut Findings<'_>) {
+    if let Some(fl) = flags
+        .get("tls_ca_cert_dir")
+        .filter(|fl| !fl.value().trim().is_empty())
+    {
+        f.add(TRUST_ANCHOR, Some(fl.line), fl.raw);
+    }
+    if let Some(want) = &p.trust_anchor
+        && let Some(fl) = flags
+            .get("tls_ca_cert_file")
+            .filter(|fl| !fl.value().trim().is_empty() && fl.value() != want)
+    {
+        f.add(TRUST_ANCHOR, Some(fl.line), fl.raw);
+    }
 }

@@ -300,7 +300,17 @@ pub const CHECKS: &[Check<Conf>] = &[
     Check {
         rules: &[WEAK_CIPHERS],
         run: weak_ciphers,
-        live: Live::Settings(&["tls-ciphers"]),
+        live: Live::Settings(&["tls-ciphers", "tls-ciphersuites"]),
+    },
+    Check {
+        rules: &[MEMORY_LIMIT],
+        run: memory_limit,
+        live: Live::Settings(&["maxmemory"]),
+    },
+    Check {
+        rules: &[DATA_DIR],
+        run: data_dir,
+        live: Live::Settings(&["dir"]),
     },
     Check {
         rules: &[TLS_REPLICATION],
@@ -350,6 +360,7 @@ pub const CHECKS: &[Check<Conf>] = &[
             DEFAULT_USER_PASSWORD,
             APP_PERMISSIONS,
             MONITORING_PERMISSIONS,
+            UNLOADABLE_LINE,
         ],
         run: user_lines,
         live: Live::Users,
@@ -649,11 +660,59 @@ fn trust_anchor(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
 }
 
 fn weak_ciphers(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
-    if p.tls_required
-        && let Some(d) = c.last("tls-ciphers")
+    if !p.tls_required {
+        return;
+    }
+    if let Some(d) = c.last("tls-ciphers")
         && d.args.first().is_some_and(|a| weak_cipher_list(a))
     {
         f.add(WEAK_CIPHERS, Some(d.line), &d.raw);
+    }
+    // TLS 1.3 has five suites; only CCM_8 is weak (a truncated tag), and OpenSSL offers it
+    // only when the list names it.
+    if let Some(d) = c.last("tls-ciphersuites")
+        && d.args.first().is_some_and(|a| {
+            a.split(':')
+                .any(|s| s.trim().eq_ignore_ascii_case("TLS_AES_128_CCM_8_SHA256"))
+        })
+    {
+        f.add(WEAK_CIPHERS, Some(d.line), &d.raw);
+    }
+}
+
+/// `maxmemory 0` (any unit): no limit. A config without `maxmemory` has Redis's default,
+/// also 0; statically only an explicit 0 is reported (it undoes what the bundle renders),
+/// while a running server shows its effective value, `CONFIG GET maxmemory: 0`.
+fn memory_limit(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
+    let zero = |a: &str| {
+        let digits = a
+            .trim()
+            .trim_end_matches(|ch: char| ch.is_ascii_alphabetic());
+        !digits.is_empty() && digits.bytes().all(|b| b == b'0')
+    };
+    if let Some(d) = c.last("maxmemory")
+        && d.args.first().is_some_and(|a| zero(a))
+    {
+        f.add(MEMORY_LIMIT, Some(d.line), &d.raw);
+    }
+}
+
+/// A data directory every local user may write: the shared temporary directories themselves
+/// (a private directory below them, as a test's temp dir, is the user's own).
+fn data_dir(c: &Conf, _: &Policy, f: &mut Findings<'_>) {
+    const SHARED: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+    if let Some(d) = c.last("dir")
+        && d.args.first().is_some_and(|a| {
+            let a = a.trim();
+            let a = if a.len() > 1 {
+                a.trim_end_matches('/')
+            } else {
+                a
+            };
+            SHARED.contains(&a)
+        })
+    {
+        f.add(DATA_DIR, Some(d.line), &d.raw);
     }
 }
 

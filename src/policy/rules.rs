@@ -97,8 +97,8 @@ rules! {
         "a renamed command is hidden, not denied: its new name sits in the config, renaming to \"\" takes it from admins too, and renaming one an application uses (DEL, PEXPIRE) breaks it",
         "deny commands per user in the ACL file (-@dangerous -@admin -@scripting) and drop `rename-command`";
     WEAK_CIPHERS = "weak-ciphers", High,
-        "a cipher list that admits NULL, anonymous, export, RC4, DES/3DES or MD5 ciphers lets a TLS connection be read or forged",
-        "set `tls-ciphers` to the environment's Mozilla list (no ALL, NULL, aNULL, eNULL, EXPORT, RC4, DES, 3DES or MD5)";
+        "a cipher list that admits NULL, anonymous, export, RC4, DES/3DES or MD5 ciphers lets a TLS connection be read or forged; TLS 1.3's TLS_AES_128_CCM_8_SHA256 has an 8-byte authentication tag (RFC 8446 and IANA do not recommend it), and Redis negotiates it when `tls-ciphersuites` lists it",
+        "set `tls-ciphers` and `tls-ciphersuites` to the environment's Mozilla lists (no ALL, NULL, aNULL, eNULL, EXPORT, RC4, DES, 3DES, MD5 or CCM_8)";
     TLS_REPLICATION = "tls-replication", Medium,
         "with `tls-replication no` a replica talks to its primary in plaintext: the whole dataset and the replication password cross the network unencrypted",
         "set `tls-replication yes`";
@@ -130,8 +130,14 @@ rules! {
         "Dragonfly's version check (on by default) calls out to the vendor's server from the database host, telling it the host and version",
         "set `--version_check=false`";
     UNLOADABLE_LINE = "unloadable-line", High,
-        "redis-server refuses to start on this line (a quote it does not accept, or the wrong number of arguments): the config cannot be judged as the server would read it, and the server would not run",
-        "write the line as redis.conf allows: quotes closed and followed by a space, one value per setting (`port 0`, `replicaof HOST PORT`)";
+        "redis-server refuses to start on this line (a quote it does not accept, the wrong number of arguments, or an ACL category it does not know, such as `+@all|x`): the config cannot be judged as the server would read it, and the server would not run",
+        "write the line as redis.conf allows: quotes closed and followed by a space, one value per setting (`port 0`, `replicaof HOST PORT`), ACL categories as `ACL CAT` lists them";
+    MEMORY_LIMIT = "memory-limit", Medium,
+        "`maxmemory 0` removes the memory limit (Redis loads it: 0 means unlimited): the data set grows until the kernel's OOM killer stops the server, or another process on the host, and the eviction policy never applies; a client that may write can exhaust the host's memory",
+        "set `maxmemory` to a size (the profile's `redis.maxmemory`, which refuses 0 for the same reason)";
+    DATA_DIR = "data-dir", Medium,
+        "a `dir` in a directory every local user may write (/tmp, /var/tmp, /dev/shm; Redis loads it) lets another user plant or replace the RDB and AOF files the server writes and reloads, or read them; systemd's PrivateTmp would also hide them from backups",
+        "point `dir` at the bundle's data directory (owned by the server's user, mode 0700)";
     UNKNOWN_DIRECTIVE = "unknown-directive", High,
         "the targeted server version does not know this directive and refuses to start (Redis 8.0 gets partway into startup first): a config written for another version",
         "remove it, or target the version that has it (`--engine`, `--set server.version=...`; see docs/servers.md)";

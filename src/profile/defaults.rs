@@ -110,6 +110,9 @@ pub fn builtin(env: Environment) -> EnvProfile {
             gid: 999,
             memory_limit: parsed::<MemorySize>("512mb"),
             cpus: 1.0,
+            exporter: false,
+            // The release the exporter tests run (Debian's prometheus-redis-exporter 1.45).
+            exporter_image: parsed::<ImageRef>("oliver006/redis_exporter:v1.45.0"),
         },
         dragonfly: DragonflySettings { threads: 1 },
         topology: Default::default(),

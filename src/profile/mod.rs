@@ -149,6 +149,11 @@ pub struct DockerSettings {
     pub memory_limit: MemorySize,
     /// CPU limit in cores, e.g. 1 or 0.5: more than 0, at most 1024.
     pub cpus: f64,
+    /// Adds redis_exporter to the compose file as a second hardened service (Redis and
+    /// Valkey): the monitoring user over mTLS, its password from exporter.env.
+    pub exporter: bool,
+    /// The exporter's pinned image (`docker.exporter`).
+    pub exporter_image: ImageRef,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -605,6 +610,38 @@ impl EnvProfile {
         crate::topology::validate(self)?;
         if self.engine == Engine::Dragonfly {
             crate::dragonfly::check_profile(self)?;
+        }
+        self.validate_exporter()
+    }
+
+    /// `docker.exporter`: only where an exporter container can log in to the server.
+    fn validate_exporter(&self) -> Result<(), Violation> {
+        if self.docker.exporter && !self.engine.reads_redis_conf() {
+            return fail(
+                "docker.exporter",
+                "Dragonfly's ACL file has no subcommand rules, so its monitoring user cannot \
+                 serve redis_exporter (CLIENT SETNAME alone); turn it off"
+                    .into(),
+            );
+        }
+        if self.docker.exporter && !self.tls.enabled {
+            return fail(
+                "docker.exporter",
+                "without TLS the server listens on its container's loopback only (plaintext \
+                 never reaches a network), so no exporter container can reach it; use \
+                 exporter.env with --target local or host"
+                    .into(),
+            );
+        }
+        if self.docker.exporter && self.tls.hostnames.is_empty() {
+            return fail(
+                "docker.exporter,tls.hostnames",
+                "the exporter container reaches the server by the first of tls.hostnames (the \
+                 server certificate's name, an alias on the compose network); \"localhost\" \
+                 would be the exporter's own container: name one, e.g. --set \
+                 tls.hostnames=[redis.internal]"
+                    .into(),
+            );
         }
         Ok(())
     }

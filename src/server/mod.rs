@@ -292,9 +292,11 @@ impl Facts {
             .collect()
     }
 
+    /// Whether the version reads `name` (any case) from a config file. Called for every line
+    /// the gate reads: a scan of the list, not a set built per call.
     pub fn has_directive(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
-        self.directives().contains(name.as_str())
+        self.directives.lines().any(|l| l == name) || FILE_ONLY_DIRECTIVES.contains(&name.as_str())
     }
 
     /// Every command and subcommand in @dangerous, @admin or @scripting, with all its
@@ -470,6 +472,13 @@ mod tests {
         );
         assert!(!v81.has_directive("tls-auth-clients-user"));
         assert!(r7.has_directive("rename-command"));
+        assert!(
+            r7.has_directive("TLS-Port"),
+            "config files are case-insensitive"
+        );
+        for f in SUPPORTED {
+            assert!(f.directives().iter().all(|d| f.has_directive(d)));
+        }
     }
 
     #[test]

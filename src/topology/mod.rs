@@ -119,8 +119,8 @@ impl Default for TopologySettings {
 pub struct NodeSpec {
     /// The node's name: one DNS label; its directory is `nodes/NAME/`.
     pub name: Hostname,
-    /// The DNS name clients and peers use for it (in its certificate); none: the first
-    /// `tls.hostnames`, else `localhost`.
+    /// The DNS name clients and peers use for it (in its certificate); none: clients dial
+    /// its IP address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<Hostname>,
     /// The address it listens on and peers reach it at.
@@ -154,9 +154,12 @@ pub struct Node {
     /// `data-0`, `sentinel-1`, `node-4`, or the profile's name for it.
     pub name: String,
     pub role: Role,
-    /// The name clients use: the node's own, else the profile's first `tls.hostnames`, else
-    /// `localhost`.
+    /// The node's DNS name (in its certificate): its own, else (derived nodes) the profile's
+    /// first `tls.hostnames`, else `localhost`.
     pub host: Hostname,
+    /// What clients dial: the host name, or the IP address of a node the profile places
+    /// without a `host` (IPv6 in brackets).
+    pub dial: String,
     pub ip: IpAddr,
     /// The data port (TLS port), or the Sentinel port.
     pub port: u16,
@@ -171,7 +174,7 @@ pub struct Node {
 impl Node {
     /// `host:port` as clients dial it.
     pub fn host_port(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        format!("{}:{}", self.dial, self.port)
     }
     /// `ip:port`; IPv6 in brackets.
     pub fn addr(&self) -> String {
@@ -214,12 +217,8 @@ fn counts(t: &TopologySettings) -> (usize, usize) {
 pub fn nodes(p: &EnvProfile) -> Vec<Node> {
     let t = &p.topology;
     let (data, sentinels) = counts(t);
-    let host = p
-        .tls
-        .hostnames
-        .first()
-        .cloned()
-        .unwrap_or_else(|| Hostname::parse("localhost").expect("valid"));
+    let localhost = || Hostname::parse("localhost").expect("valid");
+    let host = p.tls.hostnames.first().cloned().unwrap_or_else(localhost);
     let ip = p
         .tls
         .ips
@@ -257,7 +256,12 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
             Some(spec) => Node {
                 name: spec.name.as_str().to_owned(),
                 role,
-                host: spec.host.clone().unwrap_or_else(|| host.clone()),
+                host: spec.host.clone().unwrap_or_else(localhost),
+                dial: match (&spec.host, spec.ip) {
+                    (Some(h), _) => h.to_string(),
+                    (None, IpAddr::V4(ip)) => ip.to_string(),
+                    (None, IpAddr::V6(ip)) => format!("[{ip}]"),
+                },
                 ip: spec.ip,
                 port: spec.port.get(),
                 bus_port: (t.kind == Kind::Cluster).then(|| bus_port(spec.port, spec.bus_port)),
@@ -270,6 +274,7 @@ pub fn nodes(p: &EnvProfile) -> Vec<Node> {
                     name,
                     role,
                     host: host.clone(),
+                    dial: host.to_string(),
                     ip,
                     port,
                     bus_port: (t.kind == Kind::Cluster)
@@ -300,6 +305,15 @@ fn bus_port(port: Port, given: Option<Port>) -> u16 {
     given.map_or(port.get().saturating_add(BUS_PORT_OFFSET), Port::get)
 }
 
+/// The first data node, when the profile places the nodes itself (`topology.nodes`); derived
+/// nodes listen where a single server would (`redis.port`), so clients need nothing new.
+pub fn placed_primary(p: &EnvProfile) -> Option<Node> {
+    if p.topology.nodes.is_empty() {
+        return None;
+    }
+    nodes(p).into_iter().next()
+}
+
 /// The data nodes of a topology (no Sentinels).
 pub fn data_nodes(nodes: &[Node]) -> impl Iterator<Item = &Node> {
     nodes.iter().filter(|n| n.role.is_data())
@@ -310,32 +324,17 @@ pub fn sentinel_nodes(nodes: &[Node]) -> impl Iterator<Item = &Node> {
     nodes.iter().filter(|n| n.role == Role::Sentinel)
 }
 
+fn fail(keys: &str, reason: String) -> Result<(), Violation> {
+    Err(Violation {
+        keys: keys.split(',').map(str::to_owned).collect(),
+        reason,
+    })
+}
+
 /// The topology rules that involve several values. Called from [`EnvProfile::validate`].
 pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
     let t = &p.topology;
-    let fail = |keys: &str, reason: String| {
-        Err(Violation {
-            keys: keys.split(',').map(str::to_owned).collect(),
-            reason,
-        })
-    };
-    if t.kind != Kind::Standalone
-        && let Some((i, u)) = p
-            .acl
-            .users
-            .iter()
-            .enumerate()
-            .find(|(_, u)| users::RESERVED.contains(&u.name.as_str()))
-    {
-        return fail(
-            &format!("acl.users[{i}].name"),
-            format!(
-                "{:?} is a user of the {} topology: choose another name",
-                u.name.as_str(),
-                t.kind
-            ),
-        );
-    }
+    reserved_names(p)?;
     if t.kind == Kind::Standalone {
         if !t.nodes.is_empty() {
             return fail(
@@ -347,56 +346,92 @@ pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
         }
         return Ok(());
     }
+    engine_and_tls(p)?;
+    counts_are_sane(t)?;
+    if t.nodes.is_empty() {
+        derived_ports_fit(p)?;
+    } else {
+        explicit_nodes(t)?;
+    }
+    ports_are_distinct(p)
+}
+
+/// Extra users may not take the names of the topology's users.
+fn reserved_names(p: &EnvProfile) -> Result<(), Violation> {
+    if p.topology.kind == Kind::Standalone {
+        return Ok(());
+    }
+    match p
+        .acl
+        .users
+        .iter()
+        .enumerate()
+        .find(|(_, u)| users::RESERVED.contains(&u.name.as_str()))
+    {
+        Some((i, u)) => fail(
+            &format!("acl.users[{i}].name"),
+            format!(
+                "{:?} is a user of the {} topology: choose another name",
+                u.name.as_str(),
+                p.topology.kind
+            ),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Redis or Valkey, with TLS: Dragonfly has neither Sentinel nor Cluster here, and plaintext
+/// would carry replication, Sentinel and the bus (passwords and data) in clear.
+fn engine_and_tls(p: &EnvProfile) -> Result<(), Violation> {
+    let kind = p.topology.kind;
     if p.engine == Engine::Dragonfly {
         return fail(
             "topology.kind,engine",
             format!(
-                "{} is not supported with Dragonfly: Dragonfly has neither Sentinel nor Redis \
-                 Cluster support here; use kind standalone, or engine redis or valkey",
-                t.kind
+                "{kind} is not supported with Dragonfly: Dragonfly has neither Sentinel nor Redis \
+                 Cluster support here; use kind standalone, or engine redis or valkey"
             ),
         );
     }
     if !p.tls.enabled {
-        // Replication, Sentinel and the cluster bus would carry passwords and data in clear.
         return fail(
             "topology.kind,tls.enabled",
             format!(
-                "{} needs TLS: replication, Sentinel and the cluster bus would carry passwords \
+                "{kind} needs TLS: replication, Sentinel and the cluster bus would carry passwords \
                  and data in plaintext; set tls.enabled=true (the testing environment turns it \
-                 off)",
-                t.kind
+                 off)"
             ),
         );
     }
+    Ok(())
+}
+
+/// Enough replicas, Sentinels and shards to fail over, and not absurdly many nodes.
+fn counts_are_sane(t: &TopologySettings) -> Result<(), Violation> {
     match t.kind {
-        Kind::Sentinel => {
-            if t.replicas < 1 {
-                return fail(
-                    "topology.replicas",
-                    "0: a Sentinel deployment needs at least 1 replica to fail over to".into(),
-                );
-            }
-            if t.sentinels < 3 {
-                return fail(
-                    "topology.sentinels",
-                    format!(
-                        "{}: at least 3 Sentinels are needed, so a majority survives one of \
-                         them failing",
-                        t.sentinels
-                    ),
-                );
-            }
+        Kind::Sentinel if t.replicas < 1 => {
+            return fail(
+                "topology.replicas",
+                "0: a Sentinel deployment needs at least 1 replica to fail over to".into(),
+            );
         }
-        Kind::Cluster => {
-            if t.shards < 3 {
-                return fail(
-                    "topology.shards",
-                    format!("{}: Redis Cluster needs at least 3 primaries", t.shards),
-                );
-            }
+        Kind::Sentinel if t.sentinels < 3 => {
+            return fail(
+                "topology.sentinels",
+                format!(
+                    "{}: at least 3 Sentinels are needed, so a majority survives one of them \
+                     failing",
+                    t.sentinels
+                ),
+            );
         }
-        Kind::Standalone => unreachable!(),
+        Kind::Cluster if t.shards < 3 => {
+            return fail(
+                "topology.shards",
+                format!("{}: Redis Cluster needs at least 3 primaries", t.shards),
+            );
+        }
+        _ => {}
     }
     let (data, sentinels) = counts(t);
     let total = data + sentinels;
@@ -411,103 +446,110 @@ pub fn validate(p: &EnvProfile) -> Result<(), Violation> {
             format!("{total} nodes is more than the {MAX_NODES} one bundle may hold"),
         );
     }
-    if !t.nodes.is_empty() {
-        if t.nodes.len() != total {
-            return fail(
-                "topology.nodes",
-                format!(
-                    "lists {} nodes, but a {} of these settings has {total} ({data} data node(s){}), \
-                     in that order",
-                    t.nodes.len(),
-                    t.kind,
-                    if sentinels > 0 {
-                        format!(", then {sentinels} Sentinels")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-        }
-        for (i, spec) in t.nodes.iter().enumerate() {
-            if spec.name.as_str().contains('.') {
-                return fail(
-                    &format!("topology.nodes[{i}].name"),
-                    format!(
-                        "{:?} is not one DNS label (no dots): it names the node's directory",
-                        spec.name.as_str()
-                    ),
-                );
-            }
-            if spec.bus_port.is_some() && t.kind != Kind::Cluster {
-                return fail(
-                    &format!("topology.nodes[{i}].bus_port"),
-                    "only cluster nodes have a bus port".into(),
-                );
-            }
-            if t.kind == Kind::Cluster
-                && spec.bus_port.is_none()
-                && u32::from(spec.port.get()) + u32::from(BUS_PORT_OFFSET) > 65535
-            {
-                return fail(
-                    &format!("topology.nodes[{i}].port"),
-                    format!(
-                        "{}: its bus port would be {} (port + 10000), above 65535; set bus_port",
-                        spec.port,
-                        u32::from(spec.port.get()) + u32::from(BUS_PORT_OFFSET)
-                    ),
-                );
-            }
-        }
-        let mut names = BTreeMap::new();
-        for (i, spec) in t.nodes.iter().enumerate() {
-            // `a-b` and `a_b` would share a firewall table (nft names use `_`).
-            if let Some(first) = names.insert(spec.name.as_str().replace('-', "_"), i) {
-                return fail(
-                    &format!("topology.nodes[{i}].name"),
-                    format!(
-                        "{:?} is also the name of topology.nodes[{first}]",
-                        spec.name.as_str()
-                    ),
-                );
-            }
-        }
-    } else {
-        // Derived nodes: consecutive ports from redis.port and topology.sentinel_port.
-        let last_data = u32::from(p.redis.port.get()) + data as u32 - 1;
-        let top = if t.kind == Kind::Cluster {
-            last_data + u32::from(BUS_PORT_OFFSET)
+    Ok(())
+}
+
+/// Derived nodes: consecutive ports from redis.port and topology.sentinel_port, bus ports
+/// 10000 above, all within 65535.
+fn derived_ports_fit(p: &EnvProfile) -> Result<(), Violation> {
+    let t = &p.topology;
+    let (data, sentinels) = counts(t);
+    let last_data = u32::from(p.redis.port.get()) + data as u32 - 1;
+    let cluster = t.kind == Kind::Cluster;
+    let top = last_data
+        + if cluster {
+            u32::from(BUS_PORT_OFFSET)
         } else {
-            last_data
+            0
         };
-        if top > 65535 {
+    if top > 65535 {
+        return fail(
+            "redis.port,topology.kind",
+            format!(
+                "{}: {data} data nodes on consecutive ports{} end at {top}, above 65535",
+                p.redis.port,
+                if cluster {
+                    " with bus ports 10000 above"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    let last = u32::from(t.sentinel_port.get()) + sentinels as u32;
+    if sentinels > 0 && last - 1 > 65535 {
+        return fail(
+            "topology.sentinel_port",
+            format!(
+                "{}: {sentinels} Sentinels on consecutive ports end at {}, above 65535",
+                t.sentinel_port,
+                last - 1
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Explicit nodes: as many as the kind has, each name one DNS label and unique (also as a
+/// firewall table name, where `-` becomes `_`), bus ports for cluster nodes only and in range.
+fn explicit_nodes(t: &TopologySettings) -> Result<(), Violation> {
+    let (data, sentinels) = counts(t);
+    let total = data + sentinels;
+    if t.nodes.len() != total {
+        return fail(
+            "topology.nodes",
+            format!(
+                "lists {} nodes, but a {} of these settings has {total} ({data} data node(s){}), \
+                 in that order",
+                t.nodes.len(),
+                t.kind,
+                if sentinels > 0 {
+                    format!(", then {sentinels} Sentinels")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+    let mut names = BTreeMap::new();
+    for (i, spec) in t.nodes.iter().enumerate() {
+        let key = |what: &str| format!("topology.nodes[{i}].{what}");
+        if spec.name.as_str().contains('.') {
             return fail(
-                "redis.port,topology.kind",
+                &key("name"),
                 format!(
-                    "{}: {data} data nodes on consecutive ports{} end at {top}, above 65535",
-                    p.redis.port,
-                    if t.kind == Kind::Cluster {
-                        " with bus ports 10000 above"
-                    } else {
-                        ""
-                    }
+                    "{:?} is not one DNS label (no dots): it names the node's directory",
+                    spec.name.as_str()
                 ),
             );
         }
-        if sentinels > 0 {
-            let last = u32::from(t.sentinel_port.get()) + sentinels as u32 - 1;
-            if last > 65535 {
-                return fail(
-                    "topology.sentinel_port",
-                    format!(
-                        "{}: {sentinels} Sentinels on consecutive ports end at {last}, above \
-                         65535",
-                        t.sentinel_port
-                    ),
-                );
-            }
+        if spec.bus_port.is_some() && t.kind != Kind::Cluster {
+            return fail(
+                &key("bus_port"),
+                "only cluster nodes have a bus port".into(),
+            );
+        }
+        let bus = u32::from(spec.port.get()) + u32::from(BUS_PORT_OFFSET);
+        if t.kind == Kind::Cluster && spec.bus_port.is_none() && bus > 65535 {
+            return fail(
+                &key("port"),
+                format!(
+                    "{}: its bus port would be {bus} (port + 10000), above 65535; set bus_port",
+                    spec.port
+                ),
+            );
+        }
+        if let Some(first) = names.insert(spec.name.as_str().replace('-', "_"), i) {
+            return fail(
+                &key("name"),
+                format!(
+                    "{:?} is also the name of topology.nodes[{first}]",
+                    spec.name.as_str()
+                ),
+            );
         }
     }
-    ports_are_distinct(p)
+    Ok(())
 }
 
 /// The targets a multi-node bundle can be written for: compose files for topologies are not

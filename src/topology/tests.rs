@@ -111,7 +111,9 @@ fn explicit_nodes_keep_their_names_and_addresses() {
     let n = nodes(&p);
     assert_eq!(names(&n), ["a", "b", "s1", "s2", "s3"]);
     assert_eq!(n[0].host.as_str(), "a.internal");
-    assert_eq!(n[1].host.as_str(), "redis.internal");
+    assert_eq!(n[0].host_port(), "a.internal:6379");
+    // Placed without a host: clients dial its address.
+    assert_eq!(n[1].host_port(), "10.0.0.2:6379");
     assert_eq!(n[1].replica_of.as_deref(), Some("a"));
     assert_eq!(n[4].addr(), "10.0.0.5:26379");
     assert_eq!(n[2].role, Role::Sentinel);
@@ -222,4 +224,79 @@ fn layout_paths() {
     assert_eq!(layout::key("data-0"), "nodes/data-0/tls/node.key");
     assert!(layout::is_node_path("nodes/data-0/redis.conf"));
     assert!(!layout::is_node_path("nodesx"));
+}
+
+/// The gate accepts what a topology needs and keeps refusing the insecure variants.
+mod gate {
+    use crate::policy::{self, APP_PERMISSIONS, PASSWORD_IN_CONF, Policy, UNKNOWN_DIRECTIVE};
+    use crate::profile::Environment;
+
+    fn ids(name: &str, content: &str, secret_file: bool) -> Vec<&'static str> {
+        let p = Policy {
+            secret_file,
+            ..Policy::for_env(Environment::Production, false, false)
+        };
+        policy::check(name, content, &p)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    }
+
+    const CONF: &str = "bind 127.0.0.1\nport 0\ntls-port 6379\ntls-auth-clients yes\n\
+        tls-protocols \"TLSv1.3\"\naclfile \"/etc/redis/users.acl\"\n";
+
+    #[test]
+    fn masterauth_only_in_a_secret_file_for_a_dedicated_user() {
+        let with = |extra: &str| format!("{CONF}{extra}");
+        let ok = with("masteruser replicator\nmasterauth \"pw\"\n");
+        assert!(!ids("nodes/a/redis.conf", &ok, true).contains(&PASSWORD_IN_CONF.id));
+        // A file others may read, no masteruser, default's password, requirepass: refused.
+        assert!(ids("redis.conf", &ok, false).contains(&PASSWORD_IN_CONF.id));
+        for bad in [
+            "masterauth \"pw\"\n",
+            "masteruser default\nmasterauth \"pw\"\n",
+            "masteruser replicator\nmasterauth \"pw\"\nrequirepass \"pw\"\n",
+        ] {
+            assert!(
+                ids("nodes/a/redis.conf", &with(bad), true).contains(&PASSWORD_IN_CONF.id),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sentinel_lines_only_in_a_sentinel_config() {
+        let sentinel =
+            format!("{CONF}sentinel monitor m 127.0.0.1 6379 2\nsentinel auth-pass m \"pw\"\n");
+        assert!(!ids("nodes/s/sentinel.conf", &sentinel, true).contains(&UNKNOWN_DIRECTIVE.id));
+        // Without `sentinel monitor` it is a data server's config, which refuses the line.
+        let stray = format!("{CONF}sentinel auth-pass m \"pw\"\n");
+        assert!(ids("nodes/a/redis.conf", &stray, true).contains(&UNKNOWN_DIRECTIVE.id));
+    }
+
+    #[test]
+    fn topology_users_get_their_measured_commands_and_nothing_more() {
+        let acl = |line: &str| {
+            ids(
+                "users.acl",
+                &format!("user default off resetpass -@all\n{line}\n"),
+                true,
+            )
+        };
+        for (user, rules) in [
+            ("replicator", super::users::REPLICATOR_RULES),
+            ("sentinel", super::users::SENTINEL_RULES),
+            ("cluster-admin", super::users::CLUSTER_ADMIN_RULES),
+            ("sentinel-peer", super::users::SENTINEL_PEER_RULES),
+        ] {
+            assert!(
+                acl(&format!("user {user} on #{} {rules}", "a".repeat(64))).is_empty(),
+                "{user}"
+            );
+            for extra in ["+flushall", "+config|set", "+@all", "+debug", "+eval"] {
+                let line = format!("user {user} on #{} {rules} {extra}", "a".repeat(64));
+                assert!(acl(&line).contains(&APP_PERMISSIONS.id), "{user} {extra}");
+            }
+        }
+    }
 }

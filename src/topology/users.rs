@@ -59,6 +59,7 @@ pub fn may_run(user: &str) -> Option<&'static [&'static str]> {
             "client|setname",
             "script|kill",
         ]),
+        SENTINEL_PEER => Some(&["client|setname"]),
         CLUSTER_ADMIN => Some(super::cluster::ADMIN_MAY_RUN),
         _ => None,
     }

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod store;
+pub mod strace;
 pub mod topology;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_redis-harden");
@@ -66,21 +67,29 @@ impl Run {
     }
 }
 
-/// Runs `redis-harden ARGS` in `cwd` with a clean environment (no stray REDIS_* variables).
-pub fn run(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
+/// `cmd` run in `cwd` with a clean environment (no stray REDIS_* variables).
+pub fn hermetic(mut cmd: Command, cwd: &Path) -> Command {
+    cmd.current_dir(cwd)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C")
-        .output()
-        .expect("run redis-harden");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        .env("LANG", "C");
+    cmd
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
+}
+
+/// Runs `redis-harden ARGS` in `cwd` with a clean environment.
+pub fn run(cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = hermetic(Command::new(BIN), cwd);
+    cmd.args(args).output().expect("run redis-harden").into()
 }
 
 /// Every file under `dir` with its bytes and mode: compare two of these to prove nothing
