@@ -177,6 +177,14 @@ pub const ARTIFACTS: &[Artifact] = &[
         secret: true,
         when: sentinel_kind,
     },
+    // Executable by its owner and group; no secret inside (it reads secrets.env).
+    Artifact {
+        path: crate::topology::layout::CLUSTER_CREATE,
+        template: templates::CLUSTER_CREATE,
+        mode: 0o750,
+        secret: false,
+        when: crate::topology::cluster::enabled,
+    },
 ];
 
 /// One server's firewall files; a multi-node topology has rules per node instead

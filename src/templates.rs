@@ -33,6 +33,8 @@ pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
 /// Topologies: each Sentinel's config and the Sentinels' ACL file.
 pub const SENTINEL_CONF: &str = "sentinel.conf.tera";
 pub const SENTINEL_ACL: &str = "sentinel-users.acl.tera";
+/// Cluster: the script that forms the cluster.
+pub const CLUSTER_CREATE: &str = "cluster-create.sh.tera";
 /// Topologies: each node's nftables rules.
 pub const NODE_NFTABLES: &str = "node-nftables.nft.tera";
 pub const K8S_CONFIGMAP: &str = "k8s-configmap.yaml.tera";
@@ -42,7 +44,7 @@ pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
 pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -61,6 +63,7 @@ pub const ALL: [&str; 24] = [
     SYSTEMD_DROPIN,
     SENTINEL_CONF,
     SENTINEL_ACL,
+    CLUSTER_CREATE,
     NODE_NFTABLES,
     K8S_CONFIGMAP,
     K8S_SECRETS,

@@ -691,3 +691,111 @@ fn nftables_rules_admit_allowed_sources_and_drop_the_rest() {
 fn iptables_rules_admit_allowed_sources_and_drop_the_rest() {
     live(Rules::Iptables);
 }
+
+/// A cluster node's own rules (`nodes/node-0/nftables.nft`), loaded in a namespace with that
+/// node's address and a real cluster node behind them: another node's address reaches the
+/// bus port, an address in `firewall.app_cidrs` reaches the data port but not the bus, whose
+/// only lock otherwise is mTLS.
+#[test]
+fn cluster_node_rules_open_the_bus_port_to_the_nodes_only() {
+    require("redis-server", "apt-get install -y redis-server");
+    require("nft", "apt-get install -y nftables");
+    require("bash", "apt-get install -y bash");
+    const NODES: [&str; 3] = ["203.0.113.10", "203.0.113.11", "203.0.113.12"];
+    const APP_CLIENT: &str = "198.51.100.20";
+    const PORT: &str = "7000";
+    const BUS: &str = "17000";
+    let nodes = format!(
+        "topology.nodes=[{}]",
+        NODES
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| format!("{{name: node-{i}, ip: {ip}, port: {PORT}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let b = init(
+        "production",
+        &[
+            "topology.kind=cluster",
+            "topology.replicas_per_shard=0",
+            &nodes,
+            "firewall.app_cidrs=[198.51.100.0/24]",
+        ],
+    );
+    let node_dir = b.path("nodes/node-0");
+    let rules = node_dir.join("nftables.nft");
+    let text = std::fs::read_to_string(&rules).unwrap();
+
+    let mut lab = Lab::new();
+    let prefix = lab.prefix.clone();
+    let srv = lab.add("node0");
+    let peer = lab.add("node1");
+    let app = lab.add("app");
+    lab.link((&srv, "203.0.113.10/24"), (&peer, "203.0.113.11/24"), "p");
+    lab.link(
+        (&srv, "198.51.100.1/24"),
+        (&app, &format!("{APP_CLIENT}/24")),
+        "c",
+    );
+    ok(&mut lab.exec(
+        &app,
+        &[
+            "ip",
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            "198.51.100.1",
+        ],
+    ));
+    let log = b.tmp.path().join("node-0.log");
+    let conf = node_dir.join("redis.conf");
+    lab.spawn(&srv, &["redis-server", conf.to_str().unwrap()], &log);
+    let connects = |ns: &str, port: &str, secs: u32| {
+        let script = format!("exec 3<>/dev/tcp/{}/{port}", NODES[0]);
+        let (out, _) =
+            output(&mut lab.exec(ns, &["timeout", &secs.to_string(), "bash", "-c", &script]));
+        out.status.success()
+    };
+    // Before any rule both reach both ports: what changes below is the rules' doing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(connects(&peer, BUS, 2) && connects(&app, BUS, 2)) {
+        assert!(
+            Instant::now() < deadline,
+            "node-0 never listened on its bus port:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    ok(&mut lab.exec(&srv, &["nft", "-c", "-f", rules.to_str().unwrap()]));
+    let load = documented(&text, "Load on the node's host, and reload after a change:");
+    ok(lab.exec(&srv, &["sh", "-c", &load]).current_dir(&node_dir));
+    let state = ok(&mut lab.exec(&srv, &["nft", "list", "ruleset"]));
+
+    assert!(
+        connects(&peer, BUS, 5),
+        "another node lost the bus; rules:\n{state}"
+    );
+    assert!(
+        connects(&peer, PORT, 5),
+        "another node lost the data port; rules:\n{state}"
+    );
+    assert!(
+        connects(&app, PORT, 5),
+        "the app network lost the data port; rules:\n{state}"
+    );
+    // Dropped, not refused: the connection attempt times out.
+    assert!(
+        !connects(&app, BUS, 3),
+        "the bus port is open to a non-node address; rules:\n{state}"
+    );
+
+    drop(lab);
+    assert_eq!(
+        namespaces_named(&prefix),
+        Vec::<String>::new(),
+        "namespaces left behind"
+    );
+}

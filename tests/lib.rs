@@ -7,6 +7,7 @@ mod certs;
 mod check;
 mod cli_conventions;
 mod client_examples;
+mod cluster;
 mod concurrency;
 mod crash;
 mod deploy;

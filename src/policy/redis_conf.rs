@@ -400,10 +400,12 @@ fn unloadable_line(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
     for (line, raw) in &c.refused {
         f.add(UNLOADABLE_LINE, Some(*line), &crate::values::visible(raw));
     }
+    // The set once per file: the gate reads every node's config of a large topology.
+    let known = p.server.directives();
     for d in c
         .directives
         .iter()
-        .filter(|d| p.server.has_directive(&d.name) || is_special(&d.name))
+        .filter(|d| known.contains(d.name.to_ascii_lowercase().as_str()) || is_special(&d.name))
         .filter(|d| !arity_ok(&d.name, d.args.len()))
     {
         f.add(
@@ -435,10 +437,11 @@ fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
             .first()
             .is_some_and(|a| a.eq_ignore_ascii_case("monitor"))
     });
+    let known = p.server.directives();
     for d in c
         .directives
         .iter()
-        .filter(|d| !p.server.has_directive(&d.name))
+        .filter(|d| !known.contains(d.name.to_ascii_lowercase().as_str()))
         .filter(|d| !(sentinel && d.name == "sentinel"))
     {
         f.add(

@@ -7,6 +7,7 @@
 //! node under `nodes/`.
 
 pub mod certs;
+pub mod cluster;
 pub mod layout;
 pub mod render;
 pub mod rollout;

@@ -15,7 +15,7 @@ use crate::secrets::{self, Secrets};
 use crate::templates::{self, Templates};
 use crate::values::{ConfPath, UserName};
 
-use super::{Kind, Node, Role, layout, users};
+use super::{Kind, Node, Role, cluster, layout, users};
 
 /// The Sentinels' own ACL file (default off, the sentinel-to-sentinel user and the app's
 /// discovery user), shared by every Sentinel.
@@ -25,8 +25,6 @@ pub const SENTINEL_ACL: &str = "sentinel-users.acl";
 /// measured with 2 s on loopback; 5 s rides out a busy network), 60 s per failover attempt.
 pub const DOWN_AFTER_MS: u32 = 5000;
 pub const FAILOVER_TIMEOUT_MS: u32 = 60_000;
-/// Cluster: how long a node may be unreachable before its replica takes over.
-pub const CLUSTER_NODE_TIMEOUT_MS: u32 = 5000;
 
 /// What every template sees about the topology (no secret: hashes only).
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +45,8 @@ pub struct Context {
     pub cluster_nodes: String,
     /// Every node, for scripts and docs.
     pub nodes: Vec<Node>,
+    /// Cluster kind: what cluster-create.sh runs.
+    pub cluster: Option<cluster::CreateScript>,
 }
 
 /// One ACL user line: `user NAME on #HASH... RULES`.
@@ -126,6 +126,7 @@ pub fn context(input: &Input<'_>) -> Result<Context, Error> {
         } else {
             String::new()
         },
+        cluster: cluster::create_script(p, &nodes),
         nodes,
     })
 }
@@ -272,11 +273,7 @@ pub fn files(
             "replicaof": replica_of.map(addr_args),
             "masteruser": users::REPLICATOR,
             "masterauth": replicator_pw,
-            "cluster": (topo.kind == Kind::Cluster).then(|| json!({
-                "port": node.bus_port,
-                "config_file": layout::CLUSTER_CONFIG_FILE,
-                "node_timeout_ms": CLUSTER_NODE_TIMEOUT_MS,
-            })),
+            "cluster": cluster::node_conf(node, &data_dir(p, input, node)),
             "sentinel": sentinel,
         });
         let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {

@@ -45,12 +45,10 @@ pub const SENTINEL_APP_RULES: &str = "resetkeys resetchannels -@all +ping +senti
 pub const SENTINEL_APP_SETINFO: &str = "+client|setinfo";
 
 /// Rules of the cluster-creation user (`redis-cli --cluster create`).
-pub const CLUSTER_ADMIN_RULES: &str = "resetkeys resetchannels -@all +ping +info +cluster|nodes \
-     +cluster|info +cluster|addslots +cluster|meet +cluster|replicate +cluster|set-config-epoch \
-     +cluster|myid";
+pub const CLUSTER_ADMIN_RULES: &str = super::cluster::ADMIN_RULES;
 
 /// What a cluster-aware client needs on top of the app user's data commands.
-pub const CLUSTER_APP_EXTRA: &str = "+cluster|slots +cluster|shards +command";
+pub const CLUSTER_APP_EXTRA: &str = super::cluster::APP_EXTRA;
 
 /// Forbidden-table commands each topology user may run, for the policy gate: nothing else
 /// from the dangerous, admin or scripting categories.
@@ -67,16 +65,7 @@ pub fn may_run(user: &str) -> Option<&'static [&'static str]> {
             "script|kill",
         ]),
         SENTINEL_PEER => Some(&["client|setname"]),
-        CLUSTER_ADMIN => Some(&[
-            "info",
-            "cluster|addslots",
-            "cluster|meet",
-            "cluster|replicate",
-            "cluster|set-config-epoch",
-            "cluster|nodes",
-            "cluster|info",
-            "cluster|myid",
-        ]),
+        CLUSTER_ADMIN => Some(super::cluster::ADMIN_MAY_RUN),
         _ => None,
     }
 }
