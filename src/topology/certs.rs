@@ -51,60 +51,13 @@ pub fn stage<R: CryptoRng + ?Sized>(
     let mut issued = 0;
     for node in &nodes {
         let (cert_rel, key_rel) = (layout::cert(&node.name), layout::key(&node.name));
-        let pair = match (p.read(&cert_rel)?, p.read(&key_rel)?) {
-            (Some(cert_pem), Some(key_pem)) => {
-                if let Some(reason) = pki::pair_problem(&cert_pem, &key_pem) {
-                    return Err(Error::State {
-                        path: p.out_abs.join(&key_rel),
-                        reason,
-                        help: format!(
-                            "restore {cert_rel} and {key_rel} from a backup, or move both away \
-                             and run init to issue a new pair"
-                        ),
-                    });
-                }
-                CertPair { cert_pem, key_pem }
-            }
-            (Some(_), None) | (None, Some(_)) => {
-                let (have, lack) = if p.read(&cert_rel)?.is_some() {
-                    (&cert_rel, &key_rel)
-                } else {
-                    (&key_rel, &cert_rel)
-                };
-                return Err(Error::State {
-                    path: p.out_abs.join(lack),
-                    reason: format!("is missing, but {have} exists"),
-                    help: format!(
-                        "restore {lack} from a backup, or move {have} away to issue a new pair"
-                    ),
-                });
-            }
-            (None, None) if mode == Mode::Init => {
-                let Some(ca) = &ca else {
-                    return Err(Error::State {
-                        path: p.out_abs.join(pki::CA_KEY),
-                        reason: "is missing: node certificates cannot be signed".into(),
-                        help: "restore tls/ca.crt and tls/ca.key from a backup".into(),
-                    });
-                };
-                let (dns, ips) = sans(node);
+        let pair = match existing_pair(p, &cert_rel, &key_rel)? {
+            Some(pair) => pair,
+            None if mode == Mode::Init => {
                 issued += 1;
-                pki::issue_node(
-                    ca,
-                    &node.name,
-                    &dns,
-                    &ips,
-                    &p.resolved.settings.tls,
-                    rt.now,
-                    rt.rng,
-                )
-                .map_err(|reason| Error::State {
-                    path: p.out_abs.join(&cert_rel),
-                    reason: format!("could not be created: {reason}"),
-                    help: "this is a bug in redis-harden; please report it".into(),
-                })?
+                issue(p, node, ca.as_ref(), &cert_rel, rt)?
             }
-            (None, None) => {
+            None => {
                 built.missing.push(cert_rel);
                 built.missing.push(key_rel);
                 continue;
@@ -132,6 +85,73 @@ pub fn stage<R: CryptoRng + ?Sized>(
         ),
     ));
     Ok(())
+}
+
+/// The node's pair on disk: both halves, matching, or neither; half a pair or a key that
+/// does not match its certificate is an error to repair by hand, never replaced.
+fn existing_pair(p: &Prepared, cert_rel: &str, key_rel: &str) -> Result<Option<CertPair>, Error> {
+    match (p.read(cert_rel)?, p.read(key_rel)?) {
+        (Some(cert_pem), Some(key_pem)) => {
+            if let Some(reason) = pki::pair_problem(&cert_pem, &key_pem) {
+                return Err(Error::State {
+                    path: p.out_abs.join(key_rel),
+                    reason,
+                    help: format!(
+                        "restore {cert_rel} and {key_rel} from a backup, or move both away \
+                         and run init to issue a new pair"
+                    ),
+                });
+            }
+            Ok(Some(CertPair { cert_pem, key_pem }))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            let (have, lack) = if p.read(cert_rel)?.is_some() {
+                (cert_rel, key_rel)
+            } else {
+                (key_rel, cert_rel)
+            };
+            Err(Error::State {
+                path: p.out_abs.join(lack),
+                reason: format!("is missing, but {have} exists"),
+                help: format!(
+                    "restore {lack} from a backup, or move {have} away to issue a new pair"
+                ),
+            })
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// A new pair for `node`, signed by the bundle's CA.
+fn issue<R: CryptoRng + ?Sized>(
+    p: &Prepared,
+    node: &Node,
+    ca: Option<&CertPair>,
+    cert_rel: &str,
+    rt: &mut Runtime<'_, R>,
+) -> Result<CertPair, Error> {
+    let Some(ca) = ca else {
+        return Err(Error::State {
+            path: p.out_abs.join(pki::CA_KEY),
+            reason: "is missing: node certificates cannot be signed".into(),
+            help: "restore tls/ca.crt and tls/ca.key from a backup".into(),
+        });
+    };
+    let (dns, ips) = sans(node);
+    pki::issue_node(
+        ca,
+        &node.name,
+        &dns,
+        &ips,
+        &p.resolved.settings.tls,
+        rt.now,
+        rt.rng,
+    )
+    .map_err(|reason| Error::State {
+        path: p.out_abs.join(cert_rel),
+        reason: format!("could not be created: {reason}"),
+        help: "this is a bug in redis-harden; please report it".into(),
+    })
 }
 
 fn ca_pair(built: &Built) -> Option<CertPair> {

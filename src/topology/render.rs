@@ -218,33 +218,12 @@ pub fn files(
         return Ok(vec![]);
     }
     let base = base(input);
-    let password = |user: &str| -> Result<String, Error> {
-        let u = name(user);
-        input
-            .secrets
-            .password(&u)
-            .map(str::to_owned)
-            .ok_or_else(|| Error::State {
-                path: crate::render::SECRETS_ENV.into(),
-                reason: format!("{} is missing", u.password_var()),
-                help: "run `redis-harden init` to generate it".into(),
-            })
-    };
-    let replicator_pw = password(users::REPLICATOR)?;
+    let replicator_pw = password(input, users::REPLICATOR)?;
     let primary = topo.nodes.iter().find(|n| n.role == Role::Primary);
     let mut out = vec![];
     for node in &topo.nodes {
         let mut v = ctx.clone();
-        v["redis"]["port"] = json!(node.port);
-        v["redis"]["bind"] = json!(bind(p, input, node));
-        v["paths"]["tls_cert_file"] = json!(base.join(&layout::cert(&node.name)));
-        v["paths"]["tls_key_file"] = json!(base.join(&layout::key(&node.name)));
-        v["paths"]["dir"] = json!(data_dir(p, input, node));
-        if input.target == Target::Host {
-            let host = p.server_facts().host_layout;
-            v["paths"]["logfile"] = json!(per_node(host.logfile, &node.name));
-            v["paths"]["pidfile"] = json!(per_node(host.pidfile, &node.name));
-        }
+        set_node_paths(&mut v, input, &base, node);
         let replica_of = node
             .replica_of
             .as_ref()
@@ -253,16 +232,7 @@ pub fn files(
         let (template, sentinel) = if node.role == Role::Sentinel {
             let primary = primary.expect("a sentinel topology has a primary");
             v["paths"]["aclfile"] = json!(base.join(SENTINEL_ACL));
-            let sentinel = json!({
-                "monitor": format!("{} {} {}", topo.master_name, addr_args(primary), topo.quorum),
-                "master_name": topo.master_name,
-                "auth_user": users::SENTINEL,
-                "auth_pass": password(users::SENTINEL)?,
-                "peer_user": users::SENTINEL_PEER,
-                "peer_pass": password(users::SENTINEL_PEER)?,
-                "down_after_ms": DOWN_AFTER_MS,
-                "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
-            });
+            let sentinel = sentinel_settings(input, topo, primary)?;
             (templates::SENTINEL_CONF, Some(sentinel))
         } else {
             (templates::REDIS_CONF, None)
@@ -295,6 +265,50 @@ pub fn files(
         ));
     }
     Ok(out)
+}
+
+/// A topology user's password from the bundle's secrets.
+fn password(input: &Input<'_>, user: &str) -> Result<String, Error> {
+    let u = name(user);
+    input
+        .secrets
+        .password(&u)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::State {
+            path: crate::render::SECRETS_ENV.into(),
+            reason: format!("{} is missing", u.password_var()),
+            help: "run `redis-harden init` to generate it".into(),
+        })
+}
+
+/// The node's own port, addresses, certificate, data directory (and, on a host, log and pid
+/// file) in the single-server context `v`.
+fn set_node_paths(v: &mut Value, input: &Input<'_>, base: &ConfPath, node: &Node) {
+    let p = input.profile;
+    v["redis"]["port"] = json!(node.port);
+    v["redis"]["bind"] = json!(bind(p, input, node));
+    v["paths"]["tls_cert_file"] = json!(base.join(&layout::cert(&node.name)));
+    v["paths"]["tls_key_file"] = json!(base.join(&layout::key(&node.name)));
+    v["paths"]["dir"] = json!(data_dir(p, input, node));
+    if input.target == Target::Host {
+        let host = p.server_facts().host_layout;
+        v["paths"]["logfile"] = json!(per_node(host.logfile, &node.name));
+        v["paths"]["pidfile"] = json!(per_node(host.pidfile, &node.name));
+    }
+}
+
+/// What a Sentinel's config says about the primary it monitors and the users it logs in as.
+fn sentinel_settings(input: &Input<'_>, topo: &Context, primary: &Node) -> Result<Value, Error> {
+    Ok(json!({
+        "monitor": format!("{} {} {}", topo.master_name, addr_args(primary), topo.quorum),
+        "master_name": topo.master_name,
+        "auth_user": users::SENTINEL,
+        "auth_pass": password(input, users::SENTINEL)?,
+        "peer_user": users::SENTINEL_PEER,
+        "peer_pass": password(input, users::SENTINEL_PEER)?,
+        "down_after_ms": DOWN_AFTER_MS,
+        "failover_timeout_ms": FAILOVER_TIMEOUT_MS,
+    }))
 }
 
 /// `nodes/NAME/nftables.nft`: the node's port from firewall.app_cidrs (and monitoring's, for

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::profile::EnvProfile;
 use crate::target::Target;
 
-use super::{Kind, Role, layout};
+use super::{Kind, Node, Role, layout};
 
 /// The numbered start order, or None for standalone. `openssl` is the `OPENSSL_CONF=... `
 /// prefix of a TLS bundle.
@@ -15,81 +15,10 @@ pub fn next_steps(p: &EnvProfile, target: Target, shown: &Path, openssl: &str) -
         return None;
     }
     let nodes = super::nodes(p);
-    let program = p.server_facts().server_program;
-    let names = |role: fn(Role) -> bool| -> Vec<String> {
-        nodes
-            .iter()
-            .filter(|n| role(n.role))
-            .map(|n| n.name.clone())
-            .collect()
+    let mut steps = match target {
+        Target::Local => local_steps(p, &nodes, shown, openssl),
+        _ => host_steps(p, &nodes),
     };
-    let first_last = |list: &[String]| match list {
-        [one] => one.clone(),
-        [first, .., last] => format!("{first} .. {last}"),
-        [] => String::new(),
-    };
-    let mut steps = vec![];
-    match target {
-        Target::Local => {
-            let conf = |name: &str, file: &str| {
-                shown
-                    .join(layout::node_dir(name))
-                    .join(file)
-                    .display()
-                    .to_string()
-            };
-            let data = names(Role::is_data);
-            steps.push(format!(
-                "start the data nodes ({}), each in its own process: `(umask 077; {openssl}{program} {})`{}",
-                first_last(&data),
-                conf(&data[0], layout::NODE_REDIS_CONF),
-                if kind == Kind::Sentinel {
-                    format!(" and so on; {} (the primary) first", data[0])
-                } else {
-                    " and so on".into()
-                }
-            ));
-            if kind == Kind::Sentinel {
-                let sentinels = names(|r| r == Role::Sentinel);
-                steps.push(format!(
-                    "then the Sentinels ({}), under umask 077 (each rewrites its sentinel.conf, \
-                     which holds passwords): `(umask 077; {openssl}{program} {} --sentinel)` and so on",
-                    first_last(&sentinels),
-                    conf(&sentinels[0], layout::NODE_SENTINEL_CONF),
-                ));
-            }
-        }
-        _ => {
-            let dir = p.server_facts().host_layout.config_dir;
-            steps.push(format!(
-                "on each node's host, install into {dir}/: tls/ca.crt, users.acl{}, openssl.cnf \
-                 and that node's nodes/NAME/ directory (owner {user}; the directory writable by \
-                 it, for a Sentinel's rewrites)",
-                if kind == Kind::Sentinel {
-                    ", sentinel-users.acl"
-                } else {
-                    ""
-                },
-                user = p.server_facts().host_layout.user,
-            ));
-            steps.push(format!(
-                "start the data nodes ({}) with `{program} {dir}/nodes/NAME/redis.conf` under \
-                 systemd (UMask=0077){}",
-                first_last(&names(Role::is_data)),
-                if kind == Kind::Sentinel {
-                    format!(", {} (the primary) first", nodes[0].name)
-                } else {
-                    String::new()
-                }
-            ));
-            if kind == Kind::Sentinel {
-                steps.push(format!(
-                    "then the Sentinels ({}) with `{program} {dir}/nodes/NAME/sentinel.conf --sentinel` (UMask=0077)",
-                    first_last(&names(|r| r == Role::Sentinel)),
-                ));
-            }
-        }
-    }
     if kind == Kind::Cluster {
         steps.push(format!(
             "once every node runs, form the cluster (once): {}",
@@ -114,4 +43,93 @@ pub fn next_steps(p: &EnvProfile, target: Target, shown: &Path, openssl: &str) -
             .map(|(i, s)| format!("\n  {}. {s}", i + 1))
             .collect(),
     )
+}
+
+/// The names of the nodes whose role passes `role`, in order.
+fn names(nodes: &[Node], role: fn(Role) -> bool) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|n| role(n.role))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+/// `a`, or `a .. z` for a longer list.
+fn first_last(list: &[String]) -> String {
+    match list {
+        [one] => one.clone(),
+        [first, .., last] => format!("{first} .. {last}"),
+        [] => String::new(),
+    }
+}
+
+/// Starting every node on this machine, from the bundle's own files.
+fn local_steps(p: &EnvProfile, nodes: &[Node], shown: &Path, openssl: &str) -> Vec<String> {
+    let kind = p.topology.kind;
+    let program = p.server_facts().server_program;
+    let conf = |name: &str, file: &str| {
+        shown
+            .join(layout::node_dir(name))
+            .join(file)
+            .display()
+            .to_string()
+    };
+    let data = names(nodes, Role::is_data);
+    let mut steps = vec![format!(
+        "start the data nodes ({}), each in its own process: `(umask 077; {openssl}{program} {})`{}",
+        first_last(&data),
+        conf(&data[0], layout::NODE_REDIS_CONF),
+        if kind == Kind::Sentinel {
+            format!(" and so on; {} (the primary) first", data[0])
+        } else {
+            " and so on".into()
+        }
+    )];
+    if kind == Kind::Sentinel {
+        let sentinels = names(nodes, |r| r == Role::Sentinel);
+        steps.push(format!(
+            "then the Sentinels ({}), under umask 077 (each rewrites its sentinel.conf, \
+             which holds passwords): `(umask 077; {openssl}{program} {} --sentinel)` and so on",
+            first_last(&sentinels),
+            conf(&sentinels[0], layout::NODE_SENTINEL_CONF),
+        ));
+    }
+    steps
+}
+
+/// Installing each node's files on its own host and starting it under systemd.
+fn host_steps(p: &EnvProfile, nodes: &[Node]) -> Vec<String> {
+    let kind = p.topology.kind;
+    let program = p.server_facts().server_program;
+    let dir = p.server_facts().host_layout.config_dir;
+    let mut steps = vec![
+        format!(
+            "on each node's host, install into {dir}/: tls/ca.crt, users.acl{}, openssl.cnf \
+             and that node's nodes/NAME/ directory (owner {user}; the directory writable by \
+             it, for a Sentinel's rewrites)",
+            if kind == Kind::Sentinel {
+                ", sentinel-users.acl"
+            } else {
+                ""
+            },
+            user = p.server_facts().host_layout.user,
+        ),
+        format!(
+            "start the data nodes ({}) with `{program} {dir}/nodes/NAME/redis.conf` under \
+             systemd (UMask=0077){}",
+            first_last(&names(nodes, Role::is_data)),
+            if kind == Kind::Sentinel {
+                format!(", {} (the primary) first", nodes[0].name)
+            } else {
+                String::new()
+            }
+        ),
+    ];
+    if kind == Kind::Sentinel {
+        steps.push(format!(
+            "then the Sentinels ({}) with `{program} {dir}/nodes/NAME/sentinel.conf --sentinel` (UMask=0077)",
+            first_last(&names(nodes, |r| r == Role::Sentinel)),
+        ));
+    }
+    steps
 }
