@@ -5,9 +5,10 @@
 //! every password users.acl accepts is in secrets.env, the Fernet keys in client.env are in
 //! secrets.env, keys match certificates, nothing is staged, no secret is lost, `check` exits 0.
 //!
-//! Both writers run under strace with a short delay on each write, rename and fsync: the
-//! winner holds the bundle long enough that the two always overlap, so "exactly one" is
-//! decided by the lock and not by scheduling luck. The loser is refused before it writes.
+//! Both writers run under strace with a short delay on each write, rename and fsync, and the
+//! second starts only once the first holds the bundle's lock (seen in /proc/locks): the two
+//! always overlap, so "exactly one" is decided by the lock and not by scheduling luck. The
+//! loser is refused before it writes.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -24,9 +25,12 @@ const SLOW: &str = "write,rename,renameat,renameat2,fsync,fdatasync";
 
 /// Starts both commands at once, each under strace's delay, and waits for both.
 fn race(cwd: &Path, a: &[&str], b: &[&str]) -> (Run, Run) {
+    // The winner also holds the lock 300 ms before it goes on: a writer with little to write
+    // (an init that changes nothing) must still be holding it when the other one starts.
     let delay = [
-        format!("-etrace={SLOW}"),
+        format!("-etrace={SLOW},flock"),
         format!("-einject={SLOW}:delay_enter=25ms"),
+        "-einject=flock:delay_exit=300ms".to_owned(),
     ];
     let spawn = |cmd: &[&str]| {
         strace(cwd, Path::new("/dev/null"), &delay, cmd)
@@ -36,9 +40,37 @@ fn race(cwd: &Path, a: &[&str], b: &[&str]) -> (Run, Run) {
             .spawn()
             .expect("start strace")
     };
-    let (pa, pb) = (spawn(a), spawn(b));
+    let mut pa = spawn(a);
+    // Scheduling alone does not make the two overlap on a busy machine: the second writer
+    // starts once the first holds the bundle's lock (or has already finished).
+    wait_until_locked(&cwd.join("bundle"), &mut pa);
+    let pb = spawn(b);
     let collect = |p: std::process::Child| Run::from(p.wait_with_output().unwrap());
     (collect(pa), collect(pb))
+}
+
+/// Waits (at most 30 s) until some process holds the flock on `bundle/.lock`, as
+/// /proc/locks shows it (looking takes no lock, so it cannot itself lock a writer out), or
+/// until `first` has exited.
+fn wait_until_locked(bundle: &Path, first: &mut std::process::Child) {
+    use std::os::unix::fs::MetadataExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if first.try_wait().unwrap().is_some() {
+            return;
+        }
+        if let Ok(meta) = std::fs::metadata(bundle.join(".lock")) {
+            let inode = format!(":{}", meta.ino());
+            let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+            if locks
+                .lines()
+                .any(|l| l.contains("FLOCK") && l.split_whitespace().any(|f| f.ends_with(&inode)))
+            {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// What is wrong with the bundle after a pair ran on it, starting from `base`.
