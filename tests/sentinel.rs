@@ -478,17 +478,7 @@ fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static Server
         .map(|n| file_serial(&n.dir.join("tls/node.crt")))
         .collect();
 
-    let dir = topo.dir.to_str().unwrap();
-    let r = topo.run(&[
-        "rotate",
-        "certs",
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--format",
-        "json",
-    ]);
+    let r = topo.rotate("certs", &["--format", "json"]);
     r.success();
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let steps = summary["rollout"]
@@ -544,16 +534,7 @@ fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static Server
     // Every link now uses the new certificates: a failover still works.
     failover(&topo, &mut d);
 
-    topo.run(&[
-        "rotate",
-        "certs",
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--finish",
-    ])
-    .success();
+    topo.rotate("certs", &["--finish"]).success();
     for node in &nodes {
         assert!(
             !node.dir.join("tls/node.previous.crt").exists(),
@@ -595,18 +576,8 @@ fn rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment(
     wait_ready(&topo, &d);
     let users = ["app", "admin", "replicator", "sentinel", "sentinel-peer"];
     let old: Vec<String> = users.iter().map(|u| topo.password(u)).collect();
-    let dir = topo.dir.to_str().unwrap();
 
-    let r = topo.run(&[
-        "rotate",
-        "passwords",
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--format",
-        "json",
-    ]);
+    let r = topo.rotate("passwords", &["--format", "json"]);
     r.success();
     let done = apply_reloads(&topo, &r.stdout);
     let acl_loads = done.iter().take_while(|(_, w)| w == "ACL LOAD").count();
@@ -653,17 +624,7 @@ fn rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment(
     sentinel_client_writes(&topo, &d, "none");
     assert_acl_logs_empty(&topo, &d);
 
-    let r = topo.run(&[
-        "rotate",
-        "passwords",
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--finish",
-        "--format",
-        "json",
-    ]);
+    let r = topo.rotate("passwords", &["--finish", "--format", "json"]);
     r.success();
     let done = apply_reloads(&topo, &r.stdout);
     assert!(
@@ -968,8 +929,7 @@ fn certs_status_covers_every_node_certificate() {
     );
     std::fs::write(&theirs, ours).unwrap();
 
-    topo.run(&["rotate", "certs", "--env", "production", "--out", dir])
-        .success();
+    topo.rotate("certs", &[]).success();
     let (r, report) = status(&[]);
     r.success();
     for node in topo.nodes() {

@@ -187,6 +187,14 @@ impl Topology {
         run(self.tmp.path(), args)
     }
 
+    /// Runs `redis-harden rotate KIND --env production --out BUNDLE EXTRA...`.
+    pub fn rotate(&self, kind: &str, extra: &[&str]) -> super::Run {
+        let dir = self.dir.to_str().unwrap();
+        let mut args = vec!["rotate", kind, "--env", "production", "--out", dir];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     /// A value of secrets.env.
     pub fn secret(&self, name: &str) -> String {
         env_file(&self.path("secrets.env"))
