@@ -14,6 +14,7 @@ pub const RULES: &[Rule] = &[
     APP_SCRIPTING,
     MONITORING_PERMISSIONS,
     UNLOADABLE_LINE,
+    UNKNOWN_COMMAND,
 ];
 
 /// Replays an ACL file (Redis's users.acl or Dragonfly's ACL file) user by user.
@@ -28,13 +29,15 @@ pub fn check(content: &str, p: &Policy, f: &mut Findings<'_>) {
         }
         let (name, rules) = (tokens[1], &tokens[2..]);
         saw_default |= name == "default";
-        check_user(
+        let shown = redact_user_args(tokens[0], &tokens[1..]);
+        check_user(f, p, Some(i + 1), name, rules, &shown);
+        check_commands(
             f,
             p,
             Some(i + 1),
             name,
             rules,
-            &redact_user_args(tokens[0], &tokens[1..]),
+            sentinel_acl_file(f.artifact),
         );
     }
     if !saw_default {
@@ -107,6 +110,67 @@ pub fn check_user<S: AsRef<str>>(
             f.add(APP_PERMISSIONS, line, shown);
         } else if grants_forbidden(&rules, p, &|_| false) {
             f.add(APP_SCRIPTING, line, shown);
+        }
+    }
+}
+
+/// A Sentinel's ACL file, by its name (`sentinel-users.acl`): a Sentinel has a command table
+/// of its own. An ACL file of another name is judged as a data server's.
+fn sentinel_acl_file(artifact: &str) -> bool {
+    let base = artifact.rsplit('/').next().unwrap_or(artifact);
+    base.to_ascii_lowercase().starts_with("sentinel")
+}
+
+/// Every command rule of a user (`+get`, `-flushall`, `+config|get`, also inside selectors)
+/// must name a command or subcommand of the targeted server (a Sentinel's, when `sentinel`):
+/// the server refuses the user otherwise, and with it the whole file, so it does not start.
+/// A typo in a `-` rule is then no restriction at all. Dragonfly's ACL file is not judged:
+/// its command table was not measured (no Dragonfly server here).
+pub fn check_commands<S: AsRef<str>>(
+    f: &mut Findings<'_>,
+    p: &Policy,
+    line: Option<usize>,
+    name: &str,
+    rules: &[S],
+    sentinel: bool,
+) {
+    if f.artifact.starts_with("dragonfly") {
+        return;
+    }
+    let table = p.server.commands(sentinel);
+    let server = if sentinel {
+        format!("{} Sentinel", p.server.label())
+    } else {
+        p.server.label()
+    };
+    for rule in rules {
+        // Selectors (`(+get ~x)`) hold command rules too; Redis merges their tokens first.
+        let rule = rule.as_ref().to_ascii_lowercase();
+        let rule = rule.trim_start_matches('(').trim_end_matches(')');
+        let (plus, body) = match rule.split_at_checked(1) {
+            Some(("+", body)) => (true, body),
+            Some(("-", body)) => (false, body),
+            _ => continue,
+        };
+        if body.starts_with('@') {
+            continue;
+        }
+        if let Err(refused) = table.judge(plus, body) {
+            let sign = if plus { "+" } else { "-" };
+            let nearest = refused
+                .nearest
+                .map(|n| format!("; nearest: {sign}{n}"))
+                .unwrap_or_default();
+            f.add(
+                UNKNOWN_COMMAND,
+                line,
+                &format!(
+                    "user {}: {sign}{}: {server} {}{nearest}",
+                    crate::values::visible(name),
+                    crate::values::visible(body),
+                    refused.why
+                ),
+            );
         }
     }
 }

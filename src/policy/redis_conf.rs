@@ -368,6 +368,11 @@ pub const CHECKS: &[Check<Conf>] = &[
         live: Live::Users,
     },
     Check {
+        rules: &[UNKNOWN_COMMAND],
+        run: user_commands,
+        live: Live::No("a running server has loaded only the commands it knows"),
+    },
+    Check {
         rules: &[RENAME_COMMAND],
         run: rename_command,
         live: Live::No("a renamed command is not a setting"),
@@ -429,14 +434,19 @@ fn is_special(name: &str) -> bool {
     )
 }
 
-/// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
-fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
-    // `sentinel` lines are a Sentinel's config (`--sentinel`); a data server refuses them.
-    let sentinel = c.all("sentinel").any(|d| {
+/// A Sentinel's config (`--sentinel`): one with a `sentinel monitor` line.
+fn is_sentinel_conf(c: &Conf) -> bool {
+    c.all("sentinel").any(|d| {
         d.args
             .first()
             .is_some_and(|a| a.eq_ignore_ascii_case("monitor"))
-    });
+    })
+}
+
+/// Every directive must exist in the targeted version ([`crate::server`]'s measured tables).
+fn unknown_directive(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    // `sentinel` lines are a Sentinel's config (`--sentinel`); a data server refuses them.
+    let sentinel = is_sentinel_conf(c);
     let known = p.server.directives();
     for d in c
         .directives
@@ -790,6 +800,17 @@ fn user_lines(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
         f.add(USER_IN_CONF, Some(d.line), &shown);
         if let Some((name, rules)) = d.args.split_first() {
             acl::check_user(f, p, Some(d.line), name, rules, &shown);
+        }
+    }
+}
+
+/// The commands `user` lines name must exist in the server (a Sentinel's, in a Sentinel's
+/// config: one with `sentinel monitor`).
+fn user_commands(c: &Conf, p: &Policy, f: &mut Findings<'_>) {
+    let sentinel = is_sentinel_conf(c);
+    for d in c.all("user") {
+        if let Some((name, rules)) = d.args.split_first() {
+            acl::check_commands(f, p, Some(d.line), name, rules, sentinel);
         }
     }
 }

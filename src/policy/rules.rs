@@ -132,6 +132,9 @@ rules! {
     UNLOADABLE_LINE = "unloadable-line", High,
         "redis-server refuses to start on this line (a quote it does not accept, the wrong number of arguments, or an ACL category it does not know, such as `+@all|x`): the config cannot be judged as the server would read it, and the server would not run",
         "write the line as redis.conf allows: quotes closed and followed by a space, one value per setting (`port 0`, `replicaof HOST PORT`), ACL categories as `ACL CAT` lists them";
+    UNKNOWN_COMMAND = "unknown-command", High,
+        "an ACL rule names a command or subcommand the targeted server (or Sentinel) does not have: the server refuses the user, and with it the whole ACL file or config, so it does not start (`ACL LOAD` keeps the old users); and a typo in a `-` rule (`-flushal`) was never the restriction it was meant to be. Module commands count only where the module is built in (Redis 8.0's vector sets)",
+        "spell the command as `COMMAND LIST` of the targeted version lists it (the finding names the nearest one), or target the version that has it (`--engine`, `--set server.version=...`)";
     MEMORY_LIMIT = "memory-limit", Medium,
         "`maxmemory 0` removes the memory limit (Redis loads it: 0 means unlimited): the data set grows until the kernel's OOM killer stops the server, or another process on the host, and the eviction policy never applies; a client that may write can exhaust the host's memory",
         "set `maxmemory` to a size (the profile's `redis.maxmemory`, which refuses 0 for the same reason)";

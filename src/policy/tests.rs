@@ -816,7 +816,6 @@ fn first_arg_rules_grant_the_command() {
         "+replicaof|no",
         "+debug|sleep",
         "+FLUSHALL|ASYNC",
-        "+flushall|async -flushall|async",
         "-flushall +flushall|async",
         "+eval +script|flush",
         "+script",
@@ -830,6 +829,15 @@ fn first_arg_rules_grant_the_command() {
             "{granting}"
         );
     }
+    // A first-arg rule cannot be taken away: Redis refuses `-flushall|async` (and the file).
+    assert_eq!(
+        ids(
+            "users.acl",
+            &acl("+flushall|async -flushall|async"),
+            &prod()
+        ),
+        [APP_PERMISSIONS.id, UNKNOWN_COMMAND.id]
+    );
     // What acl.app.scripting grants (or a part of it) is a low-severity warning.
     for scripting in [
         "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists",
@@ -851,13 +859,17 @@ fn first_arg_rules_grant_the_command() {
         // A subcommand that is not forbidden, and a first-arg rule of a harmless command.
         "+client|setname",
         "+get|x",
-        "+config|",
     ] {
         assert!(
             ids("users.acl", &acl(denied), &prod()).is_empty(),
             "{denied}"
         );
     }
+    // `+config|` grants nothing, and Redis refuses it (an empty subcommand).
+    assert_eq!(
+        ids("users.acl", &acl("+config|"), &prod()),
+        [UNKNOWN_COMMAND.id]
+    );
     // A command with subcommands: `+config|set` grants CONFIG SET, `-config|set` revokes it.
     assert_eq!(
         ids("users.acl", &acl("+config|set"), &prod()),

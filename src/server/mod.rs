@@ -6,8 +6,12 @@
 //! command tables `ACL CAT`. Live tests compare them with the servers (tests/live.rs). To add
 //! a version, see docs/servers.md.
 
+mod commands;
+
 use std::collections::BTreeSet;
 use std::fmt;
+
+pub use commands::{CommandTable, Refused};
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +115,10 @@ pub struct Facts {
     pub cli_program: &'static str,
     /// `CONFIG GET *` of the proven release, as measured (see the `.directives` files).
     directives: &'static str,
+    /// `COMMAND LIST` of the proven release, as a data server and as a Sentinel (the
+    /// `.commands` files, written by tests/gen-command-tables.sh).
+    commands: &'static str,
+    sentinel_commands: &'static str,
     /// Commands in @dangerous, @admin or @scripting beyond Redis 7.0's table
     /// ([`crate::policy::FORBIDDEN_FOR_APPS`]), with all their categories.
     forbidden_extra: &'static [(&'static str, &'static [&'static str])],
@@ -183,6 +191,8 @@ pub const SUPPORTED: &[Facts] = &[
         server_program: "redis-server",
         cli_program: "redis-cli",
         directives: include_str!("redis-7.0.directives"),
+        commands: include_str!("redis-7.0.commands"),
+        sentinel_commands: include_str!("redis-7.0.sentinel-commands"),
         forbidden_extra: &[],
         hide_user_data_default: None,
         app_probes: &[],
@@ -199,6 +209,8 @@ pub const SUPPORTED: &[Facts] = &[
         server_program: "redis-server",
         cli_program: "redis-cli",
         directives: include_str!("redis-8.0.directives"),
+        commands: include_str!("redis-8.0.commands"),
+        sentinel_commands: include_str!("redis-8.0.sentinel-commands"),
         forbidden_extra: &[],
         hide_user_data_default: Some(false),
         app_probes: &[],
@@ -215,6 +227,8 @@ pub const SUPPORTED: &[Facts] = &[
         server_program: "valkey-server",
         cli_program: "valkey-cli",
         directives: include_str!("valkey-8.0.directives"),
+        commands: include_str!("valkey-8.0.commands"),
+        sentinel_commands: include_str!("valkey-8.0.sentinel-commands"),
         forbidden_extra: VALKEY_8_0_EXTRA,
         hide_user_data_default: Some(true),
         app_probes: &[],
@@ -231,6 +245,8 @@ pub const SUPPORTED: &[Facts] = &[
         server_program: "valkey-server",
         cli_program: "valkey-cli",
         directives: include_str!("valkey-8.1.directives"),
+        commands: include_str!("valkey-8.1.commands"),
+        sentinel_commands: include_str!("valkey-8.1.sentinel-commands"),
         forbidden_extra: VALKEY_8_1_EXTRA,
         hide_user_data_default: Some(true),
         app_probes: &[&["COMMANDLOG", "RESET", "slow"]],
@@ -309,6 +325,16 @@ impl Facts {
             .collect();
         all.sort_unstable_by_key(|(c, _)| *c);
         all
+    }
+
+    /// Every command and subcommand of the version, as a data server or as a Sentinel: what
+    /// the gate looks up the commands of ACL rules in.
+    pub fn commands(&self, sentinel: bool) -> CommandTable {
+        CommandTable(if sentinel {
+            self.sentinel_commands
+        } else {
+            self.commands
+        })
     }
 
     /// `Redis 8.0`, `Valkey 8.1`.
@@ -511,8 +537,11 @@ mod tests {
             judged(Engine::Valkey, ServerVersion::new(8, 1)),
             ["app-permissions"]
         );
-        // Redis has no COMMANDLOG (and would refuse the rule when loading the file).
-        assert!(judged(Engine::Redis, ServerVersion::new(8, 0)).is_empty());
+        // Redis has no COMMANDLOG, and refuses the rule when loading the file.
+        assert_eq!(
+            judged(Engine::Redis, ServerVersion::new(8, 0)),
+            ["unknown-command"]
+        );
     }
 
     #[test]

@@ -276,26 +276,38 @@ mod gate {
 
     #[test]
     fn topology_users_get_their_measured_commands_and_nothing_more() {
-        let acl = |line: &str| {
+        let acl = |file: &str, line: &str| {
             ids(
-                "users.acl",
+                file,
                 &format!("user default off resetpass -@all\n{line}\n"),
                 true,
             )
         };
-        for (user, rules) in [
-            ("replicator", super::users::REPLICATOR_RULES),
-            ("sentinel", super::users::SENTINEL_RULES),
-            ("cluster-admin", super::users::CLUSTER_ADMIN_RULES),
-            ("sentinel-peer", super::users::SENTINEL_PEER_RULES),
+        // sentinel-peer lives on the Sentinels, whose command table is a Sentinel's.
+        for (file, user, rules) in [
+            ("users.acl", "replicator", super::users::REPLICATOR_RULES),
+            ("users.acl", "sentinel", super::users::SENTINEL_RULES),
+            (
+                "users.acl",
+                "cluster-admin",
+                super::users::CLUSTER_ADMIN_RULES,
+            ),
+            (
+                "sentinel-users.acl",
+                "sentinel-peer",
+                super::users::SENTINEL_PEER_RULES,
+            ),
         ] {
             assert!(
-                acl(&format!("user {user} on #{} {rules}", "a".repeat(64))).is_empty(),
+                acl(file, &format!("user {user} on #{} {rules}", "a".repeat(64))).is_empty(),
                 "{user}"
             );
             for extra in ["+flushall", "+config|set", "+@all", "+debug", "+eval"] {
                 let line = format!("user {user} on #{} {rules} {extra}", "a".repeat(64));
-                assert!(acl(&line).contains(&APP_PERMISSIONS.id), "{user} {extra}");
+                assert!(
+                    acl(file, &line).contains(&APP_PERMISSIONS.id),
+                    "{user} {extra}"
+                );
             }
         }
     }
