@@ -502,6 +502,59 @@ fn invalid_acl_user() {
     );
 }
 
+/// An extra user's command must exist in the targeted version (the server would refuse the
+/// ACL file): a typo is named with the nearest command, and a command of a newer version
+/// needs that version.
+#[test]
+fn an_extra_users_unknown_command_is_refused_for_its_version() {
+    for (commands, version, key, shown) in [
+        (
+            r#"["+@read", "-@dangerous", "-flushal"]"#,
+            "7.0",
+            "`acl.users[0].commands[2]`",
+            "\"-flushal\": Redis 7.0 has no such command (nearest: -flushall)",
+        ),
+        (
+            r#"["+@read", "-@dangerous", "+config|gte"]"#,
+            "8.0",
+            "`acl.users[0].commands[2]`",
+            "Redis 8.0 has no such subcommand (nearest: +config|get)",
+        ),
+        (
+            r#"["+@read", "-@dangerous", "+hgetex"]"#,
+            "7.0",
+            "`acl.users[0].commands[2]`",
+            "\"+hgetex\": Redis 7.0 has no such command",
+        ),
+    ] {
+        let arg = format!("acl.users=[{{name: worker, commands: {commands}}}]");
+        let version = format!("server.version={version}");
+        assert_bad(
+            "production",
+            &[],
+            &["--set", &version, "--set", &arg],
+            &[&format!("--set {arg}"), key, shown],
+        );
+    }
+    // Redis 8.0 has HGETEX.
+    let tmp = tempfile::tempdir().unwrap();
+    crate::support::run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--out",
+            "o",
+            "--set",
+            "server.version=8.0",
+            "--set",
+            r#"acl.users=[{name: worker, commands: ["+@read", "-@dangerous", "+hgetex"]}]"#,
+        ],
+    )
+    .success();
+}
+
 // ---------------------------------------------------------------------------------------
 // Config injection: a value that would add a directive or an ACL rule of its own.
 

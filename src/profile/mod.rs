@@ -609,6 +609,7 @@ impl EnvProfile {
             // The image runs the server: it must be the version the config was written for.
             server::image_matches(self.docker.redis_image.as_str(), self.engine, facts.version)
                 .or_else(|reason| fail("docker.redis_image,server.version", reason))?;
+            self.validate_user_commands(facts)?;
         }
         crate::topology::validate(self)?;
         if self.engine == Engine::Dragonfly {
@@ -616,6 +617,35 @@ impl EnvProfile {
         }
         self.kubernetes.validate()?;
         self.validate_exporter()
+    }
+
+    /// Every command an extra user's rules name exists in the targeted version: the server
+    /// would refuse the ACL file otherwise (the gate checks the rendered file too).
+    fn validate_user_commands(&self, facts: &server::Facts) -> Result<(), Violation> {
+        let table = facts.commands(false);
+        for (i, user) in self.acl.users.iter().enumerate() {
+            for (j, rule) in user.commands.iter().enumerate() {
+                let rule = rule.as_str();
+                let (plus, body) = match rule.split_at(1) {
+                    ("+", body) => (true, body),
+                    (_, body) => (false, body),
+                };
+                if body.starts_with('@') {
+                    continue;
+                }
+                if let Err(refused) = table.judge(plus, body) {
+                    let nearest = refused
+                        .nearest
+                        .map(|n| format!(" (nearest: {}{n})", &rule[..1]))
+                        .unwrap_or_default();
+                    return fail(
+                        &format!("acl.users[{i}].commands[{j}]"),
+                        format!("{} {}{nearest}", facts.label(), refused.why),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `docker.exporter`: only where an exporter container can log in to the server.
