@@ -64,12 +64,18 @@ pub const FLAGS: &[&str] = &[
 /// maxmemory is below 256 MiB times that.
 pub const HELIO_FLAGS: &[&str] = &["proactor_threads"];
 
+/// Dragonfly's packages (upstream's .deb and .rpm; Debian has none): the config directory,
+/// the flagfile their `dragonfly.service` runs with, and the user it runs as.
+pub const HOST_DIR: &str = "/etc/dragonfly";
+pub const HOST_PACKAGE_FLAGFILE: &str = "/etc/dragonfly/dragonfly.conf";
+pub const HOST_USER: &str = "dfly";
+
 /// Where the Dragonfly files are on the server: the output directory itself (local), the
 /// Debian package's layout (host), or the mounts of docker-compose.yml (docker).
 pub fn server_dir(target: Target, out_dir: &ConfPath) -> ConfPath {
     match target {
         Target::Local => out_dir.clone(),
-        Target::Host => ConfPath::parse("/etc/dragonfly").expect("valid"),
+        Target::Host => ConfPath::parse(HOST_DIR).expect("valid"),
         Target::Docker | Target::Kubernetes => ConfPath::parse(CONTAINER_DIR).expect("valid"),
     }
 }

@@ -210,6 +210,24 @@ pub fn summary(
     }
 }
 
+/// The host target's systemd drop-in (sandboxing, and the OpenSSL configuration with TLS,
+/// installed into `config_dir`), when the bundle has one.
+fn host_dropin_step(settings: &profile::EnvProfile, config_dir: &str) -> String {
+    if !crate::systemd::enabled(settings, Target::Host) {
+        return String::new();
+    }
+    format!(
+        "; {tls}{dropin} as {path} (systemctl daemon-reload before the restart)",
+        tls = if settings.tls.enabled {
+            format!("with TLS also openssl.cnf into {config_dir}/, and ")
+        } else {
+            "and ".into()
+        },
+        dropin = crate::systemd::DROPIN,
+        path = crate::systemd::install_path(settings),
+    )
+}
+
 /// How to start the server with this bundle.
 fn next_step(p: &Prepared) -> String {
     let shown = &p.out_shown;
@@ -239,6 +257,20 @@ fn next_step(p: &Prepared) -> String {
             conf.display()
         ),
         // Only what the server reads: ca.key and client.key never belong on the server.
+        Target::Host if settings.engine == profile::Engine::Dragonfly => {
+            use crate::dragonfly::{HOST_DIR, HOST_PACKAGE_FLAGFILE, HOST_USER};
+            let tls = if settings.tls.enabled {
+                format!(", and tls/ca.crt, tls/server.crt and tls/server.key into {HOST_DIR}/tls/")
+            } else {
+                String::new()
+            };
+            format!(
+                "install dragonfly.flags, dragonfly.acl and server.env into {HOST_DIR}/{tls} \
+                 (owner {HOST_USER}, modes kept); Dragonfly's package runs dragonfly --flagfile={HOST_PACKAGE_FLAGFILE}: make that file \
+                 the one line --flagfile={HOST_DIR}/dragonfly.flags, and give dragonfly.service \
+                 EnvironmentFile={HOST_DIR}/server.env (its requirepass); then restart dragonfly"
+            ) + &host_dropin_step(settings, HOST_DIR)
+        }
         Target::Host => {
             let host = settings.server_facts().host_layout;
             format!(
@@ -248,21 +280,7 @@ fn next_step(p: &Prepared) -> String {
                 conf = host.conf_file,
                 user = host.user,
                 service = host.service,
-            ) + &if crate::systemd::enabled(settings, Target::Host) {
-                // The unit's drop-in: sandboxing, and the OpenSSL configuration with TLS.
-                format!(
-                    "; {tls}{dropin} as {path} (systemctl daemon-reload before the restart)",
-                    tls = if settings.tls.enabled {
-                        format!("with TLS also openssl.cnf into {}/, and ", host.config_dir)
-                    } else {
-                        "and ".into()
-                    },
-                    dropin = crate::systemd::DROPIN,
-                    path = crate::systemd::install_path(settings),
-                )
-            } else {
-                String::new()
-            }
+            ) + &host_dropin_step(settings, host.config_dir)
         }
         Target::Docker => {
             crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)

@@ -762,9 +762,49 @@ fn apply_command(p: &Prepared, target: Target, step: &str, admin_var: &str) -> S
     } else {
         "  # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead\n  "
     };
+    if target == Target::Kubernetes {
+        return format!(
+            "{admin}{}",
+            kubernetes_apply(p, cli, &conf, &command, admin_var)
+        );
+    }
     format!(
         "{admin}REDISCLI_AUTH=\"${admin_var}\" {cli} {tls}-h localhost -p {} --user admin --no-auth-warning {command}",
         profile.redis.port
+    )
+}
+
+/// On Kubernetes the server sees the new files once the Secrets are applied and the kubelet
+/// has refreshed the pod's projected volume; the command then runs inside the pod (`kubectl
+/// exec`), where `localhost` is the server and its own certificate is the client's (as in
+/// the probes). The admin password goes in on stdin, never on a command line.
+fn kubernetes_apply(
+    p: &Prepared,
+    cli: &str,
+    conf: &dyn Fn(&str) -> String,
+    command: &str,
+    admin_var: &str,
+) -> String {
+    let profile = &p.resolved.settings;
+    let k = &profile.kubernetes;
+    let ns = k.namespace.as_str();
+    let tls = if profile.tls.enabled {
+        format!(
+            "--tls --cacert {} --cert {} --key {} ",
+            conf(pki::CA_CERT),
+            conf(pki::SERVER_CERT),
+            conf(pki::SERVER_KEY)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "kubectl apply -n {ns} -f {manifests}\n  \
+         # once the pod sees the new files (the kubelet refreshes mounted Secrets within about a minute), inside the pod:\n  \
+         printf '%s' \"${admin_var}\" | kubectl exec -i -n {ns} {pod}-0 -- sh -c 'REDISCLI_AUTH=\"$(cat)\" {cli} {tls}-h localhost -p {port} --user admin --no-auth-warning {command}'",
+        manifests = p.out_shown.join(crate::kubernetes::DIR).display(),
+        pod = k.name.as_str(),
+        port = profile.redis.port,
     )
 }
 

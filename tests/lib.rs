@@ -21,6 +21,7 @@ mod host_service;
 mod kubernetes;
 mod live;
 mod masterkey;
+mod next_steps;
 mod policy_holes;
 mod policy_review;
 mod reproducible;
