@@ -1079,3 +1079,35 @@ fn findings_never_show_password_hashes() {
     let found = check("redis.conf", &conf, &prod());
     assert!(found.iter().all(|f| !f.text.contains(&hash)), "{found:?}");
 }
+
+#[test]
+fn command_rules_are_judged_by_the_data_servers_or_the_sentinels_table() {
+    let rules = |name: &str, content: &str| {
+        ids(name, content, &prod())
+            .into_iter()
+            .filter(|r| *r == UNKNOWN_COMMAND.id)
+            .count()
+    };
+    let acl = |rule: &str| format!("user default off\nuser x off resetpass {rule}\n");
+    // A Sentinel's ACL file (by its name) has SENTINEL and no GET; a data server's the reverse.
+    assert_eq!(rules("sentinel-users.acl", &acl("+sentinel|masters")), 0);
+    assert_eq!(rules("sentinel-users.acl", &acl("+get")), 1);
+    assert_eq!(rules("nodes/s1/sentinel-users.acl", &acl("+get")), 1);
+    assert_eq!(rules("users.acl", &acl("+sentinel|masters")), 1);
+    assert_eq!(
+        rules("users.acl", &acl("+get (+nonsense ~x) (~y -flushal)")),
+        2
+    );
+    // In a config, `sentinel monitor` makes it a Sentinel's.
+    let conf = |extra: &str, rule: &str| format!("port 0\n{extra}user x off resetpass {rule}\n");
+    let sentinel = "sentinel monitor m 127.0.0.1 6379 2\n";
+    assert_eq!(
+        rules("sentinel.conf", &conf(sentinel, "+sentinel|masters")),
+        0
+    );
+    assert_eq!(rules("sentinel.conf", &conf(sentinel, "+get")), 1);
+    assert_eq!(rules("redis.conf", &conf("", "+get")), 0);
+    assert_eq!(rules("redis.conf", &conf("", "-flushal")), 1);
+    // Dragonfly's ACL file is not judged by Redis's table.
+    assert_eq!(rules("dragonfly.acl", &acl("+nonsensecmd")), 0);
+}

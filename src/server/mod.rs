@@ -508,6 +508,24 @@ mod tests {
     }
 
     #[test]
+    fn each_version_has_its_measured_command_tables() {
+        let count = |sentinel| {
+            SUPPORTED
+                .iter()
+                .map(|f| f.commands(sentinel).names().count())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(count(false), [366, 394, 373, 379]);
+        assert_eq!(count(true), [72, 73, 77, 77]);
+        let r7 = facts(Engine::Redis, ServerVersion::new(7, 0)).unwrap();
+        let r8 = facts(Engine::Redis, ServerVersion::new(8, 0)).unwrap();
+        let v81 = facts(Engine::Valkey, ServerVersion::new(8, 1)).unwrap();
+        assert!(!r7.commands(false).has("hgetex") && r8.commands(false).has("hgetex"));
+        assert!(v81.commands(false).has("commandlog|get") && !r8.commands(false).has("commandlog"));
+        assert!(!r7.commands(true).has("get") && r7.commands(true).has("sentinel|masters"));
+    }
+
+    #[test]
     fn valkey_forbids_commandlog_too() {
         let r8 = facts(Engine::Redis, ServerVersion::new(8, 0)).unwrap();
         let v81 = facts(Engine::Valkey, ServerVersion::new(8, 1)).unwrap();
