@@ -524,7 +524,7 @@ fn an_extra_users_unknown_command_is_refused_for_its_version() {
             r#"["+@read", "-@dangerous", "+hgetex"]"#,
             "7.0",
             "`acl.users[0].commands[2]`",
-            "\"+hgetex\": Redis 7.0 has no such command",
+            "\"+hgetex\": Redis 7.0 has no such command (Redis 8.0 has it)",
         ),
     ] {
         let arg = format!("acl.users=[{{name: worker, commands: {commands}}}]");

@@ -285,7 +285,7 @@ fn a_typo_in_a_team_templates_deny_rule_is_refused_with_the_nearest_command() {
     assert!(
         finding.contains(&format!("users.acl:{acl_line}:"))
             && finding.contains(
-                "user worker: -flushal: Redis 7.0 has no such command; nearest: -flushall"
+                "user worker: -flushal: Redis 7.0 has no such command (nearest: -flushall)"
             ),
         "{finding}"
     );

@@ -649,6 +649,14 @@ fn redis_cases() -> Vec<Case> {
             "production",
             "hide-user-data-from-log yes",
         ),
+        // A typo in a deny rule: Redis would refuse the file, and it denied nothing.
+        Case::acl(
+            "unknown-command",
+            acl.replace(
+                "+@all -@dangerous -@admin -@scripting",
+                "+@all -@dangerous -@admin -@scripting -flushal",
+            ),
+        ),
         Case::acl(
             "monitoring-permissions",
             // Key access: what a leaked exporter password must never give.

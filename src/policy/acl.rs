@@ -157,15 +157,16 @@ pub fn check_commands<S: AsRef<str>>(
         }
         if let Err(refused) = table.judge(plus, body) {
             let sign = if plus { "+" } else { "-" };
-            let nearest = refused
-                .nearest
-                .map(|n| format!("; nearest: {sign}{n}"))
-                .unwrap_or_default();
+            let hint = if sentinel && p.server.commands(false).judge(plus, body).is_ok() {
+                " (a data server's command: a Sentinel runs only its own)".to_owned()
+            } else {
+                refused.hint(sign, plus, body, sentinel)
+            };
             f.add(
                 UNKNOWN_COMMAND,
                 line,
                 &format!(
-                    "user {}: {sign}{}: {server} {}{nearest}",
+                    "user {}: {sign}{}: {server} {}{hint}",
                     crate::values::visible(name),
                     crate::values::visible(body),
                     refused.why

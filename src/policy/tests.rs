@@ -1092,6 +1092,11 @@ fn command_rules_are_judged_by_the_data_servers_or_the_sentinels_table() {
     // A Sentinel's ACL file (by its name) has SENTINEL and no GET; a data server's the reverse.
     assert_eq!(rules("sentinel-users.acl", &acl("+sentinel|masters")), 0);
     assert_eq!(rules("sentinel-users.acl", &acl("+get")), 1);
+    let found = check("sentinel-users.acl", &acl("+get"), &prod());
+    assert_eq!(
+        found.last().unwrap().text,
+        "user x: +get: Redis 7.0 Sentinel has no such command (a data server's command: a Sentinel runs only its own)"
+    );
     assert_eq!(rules("nodes/s1/sentinel-users.acl", &acl("+get")), 1);
     assert_eq!(rules("users.acl", &acl("+sentinel|masters")), 1);
     assert_eq!(

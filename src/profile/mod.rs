@@ -634,13 +634,10 @@ impl EnvProfile {
                     continue;
                 }
                 if let Err(refused) = table.judge(plus, body) {
-                    let nearest = refused
-                        .nearest
-                        .map(|n| format!(" (nearest: {}{n})", &rule[..1]))
-                        .unwrap_or_default();
+                    let hint = refused.hint(&rule[..1], plus, body, false);
                     return fail(
                         &format!("acl.users[{i}].commands[{j}]"),
-                        format!("{} {}{nearest}", facts.label(), refused.why),
+                        format!("{} {}{hint}", facts.label(), refused.why),
                     );
                 }
             }

@@ -14,6 +14,25 @@ pub struct Refused {
     pub nearest: Option<&'static str>,
 }
 
+impl Refused {
+    /// What follows "Redis 7.0 has no such command" in a message: the supported versions
+    /// that have it, else the nearest name (with the rule's `sign`), else nothing.
+    pub fn hint(&self, sign: &str, plus: bool, body: &str, sentinel: bool) -> String {
+        let knowing = super::versions_knowing(plus, body, sentinel);
+        if !knowing.is_empty() {
+            format!(
+                " ({} {} it)",
+                knowing.join(", "),
+                if knowing.len() == 1 { "has" } else { "have" }
+            )
+        } else if let Some(n) = self.nearest {
+            format!(" (nearest: {sign}{n})")
+        } else {
+            String::new()
+        }
+    }
+}
+
 impl CommandTable {
     /// The names, without comments.
     pub fn names(self) -> impl Iterator<Item = &'static str> {

@@ -286,6 +286,17 @@ pub fn facts(engine: Engine, version: ServerVersion) -> Option<&'static Facts> {
         .find(|f| f.engine == engine && f.version == version)
 }
 
+/// The supported versions (`Redis 8.0`, `Valkey 8.1`) whose tables (a Sentinel's, when
+/// `sentinel`) know the command of a rule another version refuses, for its message: a
+/// command of a newer version is no typo.
+pub fn versions_knowing(plus: bool, body: &str, sentinel: bool) -> Vec<String> {
+    SUPPORTED
+        .iter()
+        .filter(|f| f.commands(sentinel).judge(plus, body).is_ok())
+        .map(Facts::label)
+        .collect()
+}
+
 /// The versions of `engine` this tool supports, for error messages.
 pub fn supported_versions(engine: Engine) -> Vec<ServerVersion> {
     if engine == Engine::Dragonfly {
@@ -555,10 +566,34 @@ mod tests {
             judged(Engine::Valkey, ServerVersion::new(8, 1)),
             ["app-permissions"]
         );
-        // Redis has no COMMANDLOG, and refuses the rule when loading the file.
+        // Redis has no COMMANDLOG, and refuses the rule when loading the file; the finding
+        // says which version has it.
         assert_eq!(
             judged(Engine::Redis, ServerVersion::new(8, 0)),
             ["unknown-command"]
+        );
+        let p = Policy::for_env(Environment::Production, false, false)
+            .for_server(facts(Engine::Redis, ServerVersion::new(8, 0)).unwrap());
+        let found = policy::check("users.acl", acl, &p);
+        assert_eq!(
+            found[0].text,
+            "user app: +commandlog: Redis 8.0 has no such command (Valkey 8.1 has it)"
+        );
+        let acl = "user default off\nuser app on #0123 ~* -@all +client|setinfo\n";
+        let found = policy::check(
+            "users.acl",
+            acl,
+            &Policy {
+                server: facts(Engine::Redis, ServerVersion::new(7, 0)).unwrap(),
+                ..p
+            },
+        );
+        assert!(
+            found[0]
+                .text
+                .ends_with("(Redis 8.0, Valkey 8.0, Valkey 8.1 have it)"),
+            "{}",
+            found[0].text
         );
     }
 
