@@ -14,6 +14,11 @@ use crate::support::{pin, render_seeded, require, servers_prefix};
 /// Debian's unit, as the redis-server package installs it.
 const DEBIAN_REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
 
+/// Debian's template units for several servers (and Sentinels) on one host, from the
+/// redis-server and redis-sentinel packages.
+const DEBIAN_REDIS_INSTANCE_UNIT: &str = "/lib/systemd/system/redis-server@.service";
+const DEBIAN_SENTINEL_UNIT: &str = "/lib/systemd/system/redis-sentinel@.service";
+
 /// Debian 13's valkey-server.service, unpacked by tests/install-servers.sh.
 fn debian_valkey_unit() -> PathBuf {
     servers_prefix().join("root/usr/lib/systemd/system/valkey-server.service")
@@ -57,12 +62,25 @@ fn exposure(unit: &Path) -> f64 {
 /// `program` is where this machine has the server, when not where the unit says.
 fn assert_verifies_and_tightens(debian_unit: &Path, dropin: &str, program: Option<&Path>) {
     let name = debian_unit.file_name().unwrap().to_str().unwrap();
+    assert_verifies_and_tightens_as(debian_unit, name, dropin, program);
+}
+
+/// The same, for `debian_unit` loaded as `name` (an instance of a template unit:
+/// `redis-sentinel@sentinel-0.service` from `redis-sentinel@.service`). Returns the exposure
+/// without and with the drop-in.
+fn assert_verifies_and_tightens_as(
+    debian_unit: &Path,
+    name: &str,
+    dropin: &str,
+    program: Option<&Path>,
+) -> (f64, f64) {
     let tmp = tempfile::tempdir().unwrap();
     let unit = tmp.path().join(name);
     let mut text = std::fs::read_to_string(debian_unit).unwrap();
     if let Some(program) = program {
         // verify checks that ExecStart's program exists; the sandboxing is left as it is.
-        let packaged = format!("/usr/bin/{}", name.trim_end_matches(".service"));
+        let service = name.trim_end_matches(".service");
+        let packaged = format!("/usr/bin/{}", service.split('@').next().unwrap());
         assert!(text.contains(&packaged), "{text}");
         text = text.replacen(
             &format!("ExecStart={packaged}"),
@@ -98,6 +116,124 @@ fn assert_verifies_and_tightens(debian_unit: &Path, dropin: &str, program: Optio
     std::fs::write(dir.join("zz-bad.conf"), "[Service]\nUMaskk=0077\n").unwrap();
     let (_, _, stderr) = analyze(&["verify", "--man=no"], &unit);
     assert!(stderr.contains("Unknown key"), "{name}: {stderr}");
+    (base, with)
+}
+
+/// systemd's view of a unit with its drop-ins: `systemctl show`'s properties are not
+/// available offline, so the merged unit text as `systemd-analyze cat-config` would show it
+/// is judged by `verify` above; here the drop-in's own lines are checked.
+fn dropin_lines(dropin: &str) -> Vec<&str> {
+    dropin
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+}
+
+/// A host topology: one drop-in per node, for the node's instance of Debian's template unit
+/// (`redis-server@NAME`, `redis-sentinel@NAME`), so that nodes may share a host. Each points
+/// the unit at the node's config (and the pid file the config names), keeps Debian's
+/// sandboxing (verify passes; the exposure is no higher than the unit's alone) and lets a
+/// Sentinel write its own node directory, where it rewrites sentinel.conf, and nothing else
+/// of the config directory. No standalone drop-in.
+#[test]
+fn systemd_dropins_per_node_for_sentinel_topology() {
+    for unit in [DEBIAN_SENTINEL_UNIT, DEBIAN_REDIS_INSTANCE_UNIT] {
+        assert!(
+            Path::new(unit).is_file(),
+            "{unit} is missing; install it with: apt-get install -y redis-server redis-sentinel"
+        );
+    }
+    let (_, files) = render_seeded(
+        Environment::Production,
+        Target::Host,
+        &["topology.kind=sentinel".into()],
+    );
+    let systemd: Vec<&str> = files
+        .keys()
+        .filter(|k| k.contains("systemd/"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        systemd,
+        [
+            "nodes/data-0/systemd/redis-harden.conf",
+            "nodes/data-1/systemd/redis-harden.conf",
+            "nodes/data-2/systemd/redis-harden.conf",
+            "nodes/sentinel-0/systemd/redis-harden.conf",
+            "nodes/sentinel-1/systemd/redis-harden.conf",
+            "nodes/sentinel-2/systemd/redis-harden.conf",
+        ]
+    );
+    let sentinel = &files["nodes/sentinel-0/systemd/redis-harden.conf"];
+    let data = &files["nodes/data-1/systemd/redis-harden.conf"];
+    assert_eq!((sentinel.mode, sentinel.secret), (0o644, false));
+    pin("systemd-dropin-sentinel-node", &sentinel.content);
+    pin("systemd-dropin-data-node", &data.content);
+    assert_eq!(
+        dropin_lines(&sentinel.content),
+        [
+            "[Service]",
+            "ExecStart=",
+            "ExecStart=/usr/bin/redis-sentinel /etc/redis/nodes/sentinel-0/sentinel.conf --supervised systemd --daemonize no",
+            "PIDFile=/run/sentinel-sentinel-0/redis-sentinel.pid",
+            "UMask=0077",
+            "ReadWritePaths=",
+            "ReadWritePaths=/etc/redis/nodes/sentinel-0 -/var/log/redis -/run/sentinel-sentinel-0",
+            "PrivateIPC=true",
+            "PrivateMounts=true",
+            "Environment=OPENSSL_CONF=/etc/redis/openssl.cnf",
+        ]
+    );
+    // The node's config names the pid file the unit watches, in the instance's runtime
+    // directory (the only part of /run it may write).
+    for (conf, pid) in [
+        (
+            "nodes/sentinel-0/sentinel.conf",
+            "pidfile \"/run/sentinel-sentinel-0/redis-sentinel.pid\"",
+        ),
+        (
+            "nodes/data-1/redis.conf",
+            "pidfile \"/run/redis-data-1/redis-server.pid\"",
+        ),
+    ] {
+        assert!(
+            files[conf].content.lines().any(|l| l == pid),
+            "{conf}: {pid}"
+        );
+    }
+    let (base, with) = assert_verifies_and_tightens_as(
+        Path::new(DEBIAN_SENTINEL_UNIT),
+        "redis-sentinel@sentinel-0.service",
+        &sentinel.content,
+        None,
+    );
+    eprintln!("redis-sentinel@sentinel-0.service exposure: {base} alone, {with} with the drop-in");
+    let (base, with) = assert_verifies_and_tightens_as(
+        Path::new(DEBIAN_REDIS_INSTANCE_UNIT),
+        "redis-server@data-1.service",
+        &data.content,
+        None,
+    );
+    eprintln!("redis-server@data-1.service exposure: {base} alone, {with} with the drop-in");
+    // A cluster's nodes: the same data-node drop-in (nodes.conf is in the data directory).
+    let (_, files) = render_seeded(
+        Environment::Production,
+        Target::Host,
+        &["topology.kind=cluster".into()],
+    );
+    let node = &files["nodes/node-3/systemd/redis-harden.conf"].content;
+    assert!(
+        dropin_lines(node)
+            .contains(&"ReadWritePaths=-/var/lib/redis/node-3 -/var/log/redis -/run/redis-node-3"),
+        "{node}"
+    );
+    assert!(!files.keys().any(|k| k.starts_with("systemd/")));
+    assert_verifies_and_tightens_as(
+        Path::new(DEBIAN_REDIS_INSTANCE_UNIT),
+        "redis-server@node-3.service",
+        node,
+        None,
+    );
 }
 
 #[test]
