@@ -9,7 +9,10 @@ use std::process::Command;
 
 use redis_harden::{profile::Environment, render::Target};
 
-use crate::support::{pin, render_seeded, require, servers_prefix};
+use std::time::Duration;
+
+use crate::support::topology::{Shape, Topology, info_field, wait_until};
+use crate::support::{REDIS_7_0, pin, render_seeded, require, running_as_root, servers_prefix};
 
 /// Debian's unit, as the redis-server package installs it.
 const DEBIAN_REDIS_UNIT: &str = "/lib/systemd/system/redis-server.service";
@@ -297,4 +300,209 @@ fn systemd_dropin_for_valkey_verifies_and_keeps_debians_sandboxing() {
         assert!(!dropin.contains(redis_path), "{redis_path}:\n{dropin}");
     }
     assert_verifies_and_tightens(&unit, dropin, Some(&program));
+}
+
+/// A host topology's processes, started in a private mount namespace (`unshare --mount`):
+/// tmpfs over /etc/redis, /var/lib/redis, /var/log/redis and /run, the bundle installed there
+/// as `init`'s next steps say, and each node run as its drop-in says (ExecStart, UMask,
+/// OPENSSL_CONF) as the redis user, with /etc/redis read-only but for the Sentinels' node
+/// directories (the drop-ins' ReadWritePaths). The network is the machine's: loopback ports.
+/// Killed (the whole process group) on drop; the mounts go with the namespace.
+struct HostNamespace {
+    child: std::process::Child,
+}
+
+impl HostNamespace {
+    fn start(topo: &Topology) -> HostNamespace {
+        use std::os::unix::process::CommandExt;
+        require("unshare", "apt-get install -y util-linux");
+        require("setpriv", "apt-get install -y util-linux");
+        let mut script = String::from(
+            "set -eu\n\
+             for d in /etc/redis /var/lib/redis /var/log/redis /run; do\n\
+               mkdir -p \"$d\"; mount -t tmpfs -o mode=0755 tmpfs \"$d\"\n\
+             done\n\
+             b=\"$1\"\n\
+             mkdir -p /etc/redis/tls\n\
+             cp \"$b/tls/ca.crt\" /etc/redis/tls/\n\
+             cp \"$b/users.acl\" \"$b/sentinel-users.acl\" \"$b/openssl.cnf\" /etc/redis/\n\
+             cp -r \"$b/nodes\" /etc/redis/\n\
+             chown -R redis:redis /etc/redis /var/log/redis\n\
+             chmod 0750 /etc/redis\n",
+        );
+        for node in topo.nodes() {
+            let dropin = std::fs::read_to_string(node.dir.join("systemd/redis-harden.conf"))
+                .unwrap_or_else(|e| panic!("{}: {e}", node.name));
+            let value = |key: &str| -> String {
+                dropin
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(key))
+                    .rfind(|v| !v.is_empty())
+                    .unwrap_or_else(|| panic!("{}: no {key}:\n{dropin}", node.name))
+                    .to_owned()
+            };
+            let exec = value("ExecStart=");
+            let umask = value("UMask=");
+            let openssl = value("Environment=");
+            let pid = value("PIDFile=");
+            let run_dir = Path::new(&pid).parent().unwrap().display().to_string();
+            // The data directory init's next steps create, the runtime directory systemd
+            // creates for the unit (RuntimeDirectory=).
+            let data = format!("/var/lib/redis/{}", node.name);
+            script.push_str(&format!(
+                "install -d -m 0700 -o redis -g redis {data}\n\
+                 install -d -m 2755 -o redis -g redis {run_dir}\n\
+                 setpriv --reuid=redis --regid=redis --init-groups \
+                 sh -c 'umask {umask}; export {openssl}; exec \"$@\"' sh {exec} &\n"
+            ));
+        }
+        script.push_str("wait\n");
+        // As the drop-ins leave it under ProtectSystem=strict: the config directory read-only
+        // but for each Sentinel's node directory (bind-mounted onto itself, then the rest
+        // remounted read-only), before anything starts.
+        let mut protect = String::new();
+        for s in topo.sentinels() {
+            protect.push_str(&format!(
+                "mount --bind /etc/redis/nodes/{0} /etc/redis/nodes/{0}\n",
+                s.name
+            ));
+        }
+        protect.push_str("mount -o remount,bind,ro /etc/redis\n");
+        let at = script.find("install -d").expect("a node");
+        script.insert_str(at, &protect);
+        let child = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .arg(&topo.dir)
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("run unshare");
+        HostNamespace { child }
+    }
+
+    /// A path as the namespace's processes see it.
+    fn path(&self, inside: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root{inside}", self.child.id()))
+    }
+}
+
+impl Drop for HostNamespace {
+    fn drop(&mut self) {
+        let pgid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-9", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 11, host target booted for real: a `--target host` sentinel bundle (a primary, 2
+/// replicas, 3 Sentinels, production TLS) installed in a private mount namespace where its
+/// paths exist (/etc/redis, /var/lib/redis, ...), every node started as its systemd drop-in
+/// says, as the redis user: the replicas link over TLS, every Sentinel finds the primary, its
+/// 2 replicas and the 2 other Sentinels, and each Sentinel rewrote its own sentinel.conf in
+/// its node directory (its id saved; mode 0600 under UMask=0077).
+#[test]
+fn host_sentinel_bundle_boots_in_a_private_mount_namespace() {
+    assert!(
+        running_as_root(),
+        "this test mounts tmpfs in a private mount namespace: run it as root (sudo bash tests/run.sh)"
+    );
+    for program in ["/usr/bin/redis-server", "/usr/bin/redis-sentinel"] {
+        assert!(
+            Path::new(program).is_file(),
+            "{program} is missing; install it with: apt-get install -y redis-server redis-sentinel"
+        );
+    }
+    let topo = Topology::init_for(
+        &REDIS_7_0,
+        "production",
+        Shape::Sentinel {
+            replicas: 2,
+            sentinels: 3,
+        },
+        "host",
+        &["--set", "acl.admin.enabled=true"],
+    );
+    let ns = HostNamespace::start(&topo);
+    let data = topo.data_nodes();
+    let master = topo.client_env()["REDIS_SENTINEL_MASTER"].clone();
+    wait_until(
+        "the primary to see 2 online replicas",
+        Duration::from_secs(30),
+        || {
+            let info = topo
+                .cli_as(&data[0].name, "admin")
+                .run(&["INFO", "replication"]);
+            let online = info.matches("state=online").count();
+            if info_field(&info, "connected_slaves").as_deref() == Some("2") && online == 2 {
+                Ok(())
+            } else {
+                Err(info)
+            }
+        },
+    );
+    for s in topo.sentinels() {
+        wait_until(
+            &format!("{} to find the primary, 2 replicas and 2 Sentinels", s.name),
+            Duration::from_secs(30),
+            || {
+                let out = topo
+                    .cli_as(&s.name, "admin")
+                    .run(&["SENTINEL", "MASTER", &master]);
+                let lines: Vec<&str> = out.lines().collect();
+                let field = |f: &str| lines.windows(2).find(|w| w[0] == f).map(|w| w[1]);
+                if field("num-slaves") == Some("2") && field("num-other-sentinels") == Some("2") {
+                    Ok(())
+                } else {
+                    Err(out)
+                }
+            },
+        );
+        let addr =
+            topo.cli_as(&s.name, "admin")
+                .run(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &master]);
+        assert_eq!(addr, format!("127.0.0.1\n{}", data[0].port), "{}", s.name);
+        // Sentinel saved its state into its node directory (which the drop-in makes
+        // writable), owner-only.
+        let conf = ns.path(&format!("/etc/redis/nodes/{}/sentinel.conf", s.name));
+        wait_until(
+            &format!("{} to save its id", s.name),
+            Duration::from_secs(10),
+            || {
+                let text = std::fs::read_to_string(&conf).map_err(|e| e.to_string())?;
+                if text.contains("sentinel myid ") && text.contains("sentinel known-sentinel ") {
+                    Ok(())
+                } else {
+                    Err(text)
+                }
+            },
+        );
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&conf).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600, "{}", s.name);
+    }
+    // The rest of the config directory is read-only, as under the drop-ins.
+    let probe = Command::new("nsenter")
+        .args([
+            "-t",
+            &ns.child.id().to_string(),
+            "-m",
+            "touch",
+            "/etc/redis/probe",
+        ])
+        .output()
+        .expect("run nsenter (apt-get install -y util-linux)");
+    assert!(!probe.status.success(), "/etc/redis is writable");
+    // The servers write where their configs say: the data node's log and data directory.
+    assert!(ns.path("/var/log/redis/redis-server-data-0.log").is_file());
+    assert!(ns.path("/var/lib/redis/data-1").is_dir());
 }
