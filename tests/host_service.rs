@@ -325,7 +325,8 @@ impl HostNamespace {
              b=\"$1\"\n\
              mkdir -p /etc/redis/tls\n\
              cp \"$b/tls/ca.crt\" /etc/redis/tls/\n\
-             cp \"$b/users.acl\" \"$b/sentinel-users.acl\" \"$b/openssl.cnf\" /etc/redis/\n\
+             cp \"$b/users.acl\" \"$b/openssl.cnf\" /etc/redis/\n\
+             if [ -f \"$b/sentinel-users.acl\" ]; then cp \"$b/sentinel-users.acl\" /etc/redis/; fi\n\
              cp -r \"$b/nodes\" /etc/redis/\n\
              chown -R redis:redis /etc/redis /var/log/redis\n\
              chmod 0750 /etc/redis\n",
@@ -505,4 +506,80 @@ fn host_sentinel_bundle_boots_in_a_private_mount_namespace() {
     // The servers write where their configs say: the data node's log and data directory.
     assert!(ns.path("/var/log/redis/redis-server-data-0.log").is_file());
     assert!(ns.path("/var/lib/redis/data-1").is_dir());
+}
+
+/// The same for a `--target host` cluster bundle (3 shards x 1 replica, Redis 7.0): every node
+/// started as its drop-in says, with /etc/redis read-only, the bundle's cluster-create.sh (run
+/// from the bundle, outside the namespace) forms the cluster, every node reaches
+/// `cluster_state:ok`, and each node saved its cluster state to nodes.conf in its own data
+/// directory, the one its drop-in lets it write.
+#[test]
+fn host_cluster_bundle_boots_in_a_private_mount_namespace() {
+    assert!(
+        running_as_root(),
+        "this test mounts tmpfs in a private mount namespace: run it as root (sudo bash tests/run.sh)"
+    );
+    let topo = Topology::init_for(
+        &REDIS_7_0,
+        "production",
+        Shape::Cluster {
+            shards: 3,
+            replicas_per_shard: 1,
+        },
+        "host",
+        &[],
+    );
+    let ns = HostNamespace::start(&topo);
+    let nodes = topo.data_nodes();
+    for node in &nodes {
+        wait_until(
+            &format!("{} to answer", node.name),
+            Duration::from_secs(20),
+            || {
+                let out = topo
+                    .cli_as(&node.name, "cluster-admin")
+                    .run(&["INFO", "server"]);
+                if out.contains("redis_mode:cluster") {
+                    Ok(())
+                } else {
+                    Err(out)
+                }
+            },
+        );
+    }
+    let out = Command::new("timeout")
+        .args(["-k", "2", "60"])
+        .arg(topo.path("cluster-create.sh"))
+        .env("REDIS_CLI", REDIS_7_0.cli_program())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.contains("All 16384 slots covered"),
+        "cluster-create.sh: {said}"
+    );
+    for node in &nodes {
+        wait_until(
+            &format!("cluster_state:ok on {}", node.name),
+            Duration::from_secs(30),
+            || {
+                let info = topo
+                    .cli_as(&node.name, "cluster-admin")
+                    .run(&["CLUSTER", "INFO"]);
+                match info_field(&info, "cluster_state").as_deref() {
+                    Some("ok") => Ok(()),
+                    _ => Err(info),
+                }
+            },
+        );
+        let state = ns.path(&format!("/var/lib/redis/{}/nodes.conf", node.name));
+        let text =
+            std::fs::read_to_string(&state).unwrap_or_else(|e| panic!("{}: {e}", state.display()));
+        assert!(text.contains("myself"), "{}: {text}", node.name);
+    }
 }
