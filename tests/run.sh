@@ -75,6 +75,14 @@ fi
 python3 -m pip install "${pip_args[@]}" 'redis==5.2.1' 'celery==5.4.0' 'kombu==5.4.2' 'Django==5.1.4'
 (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 # --- end issue 12 ---
+# --- issue 12 (host service, Sentinel) ---
+# redis-sentinel: Debian's redis-sentinel@.service, which tests/host_service.rs judges with a
+# topology node's drop-in (systemd-analyze verify and security). Its own service is not used.
+apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 redis-sentinel
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now redis-sentinel.service >/dev/null 2>&1 || true
+fi
+# --- end issue 12 (host service, Sentinel) ---
 
 # --- issue 11 (Kubernetes): offline judges of the k8s/ manifests ---
 # kubernetes-validate: --strict schema validation (schemas for 1.29 up to the newest bundled);

@@ -29,6 +29,7 @@ on_sentinel_servers!(
     rotate_certs_rolls_through_a_running_sentinel_deployment,
     rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment,
     audit_follows_a_sentinel_to_every_data_node,
+    sentinels_keep_their_ids_through_a_password_rotation_and_restart,
 );
 
 /// The "Done means": a primary, two replicas and three Sentinels from one `init`,
@@ -943,4 +944,133 @@ fn certs_status_covers_every_node_certificate() {
             .unwrap();
         assert_eq!(format!("serial={}", c["serial"].as_str().unwrap()), serial);
     }
+}
+
+/// `SENTINEL MYID` of a running Sentinel.
+fn sentinel_myid(topo: &Topology, name: &str) -> String {
+    topo.cli_as(name, OBSERVER).run(&["SENTINEL", "MYID"])
+}
+
+/// The ids of the other Sentinels `name` knows (`SENTINEL SENTINELS`), sorted.
+fn sentinel_peers(topo: &Topology, name: &str) -> Vec<String> {
+    let master = topo.client_env()["REDIS_SENTINEL_MASTER"].clone();
+    let out = topo
+        .cli_as(name, OBSERVER)
+        .run(&["SENTINEL", "SENTINELS", &master]);
+    let lines: Vec<&str> = out.lines().collect();
+    let mut ids: Vec<String> = lines
+        .windows(2)
+        .filter(|w| w[0] == "runid")
+        .map(|w| w[1].to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `rotate passwords` rewrites every sentinel.conf (new auth-pass and sentinel-pass) while the
+/// Sentinels run: the files keep each Sentinel's `sentinel myid` and what it learnt. The
+/// operator then loads the new ACL files and the data nodes' masterauth as printed, and
+/// restarts the Sentinels one at a time (kill -9 and start: no final save) instead of the
+/// live SENTINEL SET: each comes back with the same id, logs in with the new passwords, and
+/// the others list it once, under that id (a new id would be a fourth Sentinel to them).
+fn sentinels_keep_their_ids_through_a_password_rotation_and_restart(srv: &'static ServerUnderTest) {
+    let topo = sentinel_bundle(srv);
+    let mut d = Deployment::start(&topo);
+    wait_ready(&topo, &d);
+    let sentinels = topo.sentinels();
+    let ids: Vec<String> = sentinels
+        .iter()
+        .map(|s| sentinel_myid(&topo, &s.name))
+        .collect();
+    for id in &ids {
+        assert_eq!(id.len(), 40, "{ids:?}");
+    }
+    let old_auth = topo.password("sentinel");
+
+    let r = topo.rotate("passwords", &["--format", "json"]);
+    r.success();
+    let new_auth = topo.password("sentinel");
+    assert_ne!(old_auth, new_auth);
+    // The rewritten files: our new lines, Sentinel's id and what it learnt.
+    for (s, id) in sentinels.iter().zip(&ids) {
+        let conf = std::fs::read_to_string(&s.conf).unwrap();
+        assert!(conf.contains(&new_auth), "{}: no new auth-pass", s.name);
+        assert!(
+            conf.lines().any(|l| l == format!("sentinel myid {id}")),
+            "{}: Sentinel's id lost by the rewrite:\n{conf}",
+            s.name
+        );
+        assert_eq!(
+            conf.lines()
+                .filter(|l| l.starts_with("sentinel known-sentinel "))
+                .count(),
+            2,
+            "{}: {conf}",
+            s.name
+        );
+    }
+    // `render` over the rewritten files changes nothing of Sentinel's.
+    let dir = topo.dir.to_str().unwrap();
+    topo.run(&["render", "--env", "production", "--out", dir])
+        .success();
+    for (s, id) in sentinels.iter().zip(&ids) {
+        let conf = std::fs::read_to_string(&s.conf).unwrap();
+        assert!(conf.contains(&format!("sentinel myid {id}")), "{}", s.name);
+    }
+
+    // The printed plan, but the Sentinels take their new passwords by a restart: every
+    // ACL LOAD and the data nodes' CONFIG SET masterauth, no SENTINEL SET.
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for step in summary["rollout"].as_array().expect("a rollout plan") {
+        let node = step["node"].as_str().unwrap();
+        assert_eq!(step["action"], "reload", "{}", r.stdout);
+        for c in step["commands"].as_array().unwrap() {
+            let c = c.as_str().unwrap();
+            if node.starts_with("sentinel-") && !c.contains("ACL LOAD") {
+                continue;
+            }
+            assert_eq!(operator_sh(&topo, c), "OK", "{node}: {c}");
+        }
+    }
+    for (i, s) in sentinels.iter().enumerate() {
+        d.restart(&s.name);
+        wait_until(
+            &format!("{} back, seeing 2 replicas and 2 other Sentinels", s.name),
+            Duration::from_secs(30),
+            || sentinel_sees(&topo, &s.name, 2, 2),
+        );
+        assert_eq!(sentinel_myid(&topo, &s.name), ids[i], "{}", s.name);
+        let mut others: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, id)| id.clone())
+            .collect();
+        others.sort();
+        assert_eq!(sentinel_peers(&topo, &s.name), others, "{}", s.name);
+    }
+    // Every Sentinel lists exactly the two others, under their original ids.
+    for (i, s) in sentinels.iter().enumerate() {
+        let mut others: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, id)| id.clone())
+            .collect();
+        others.sort();
+        wait_until(
+            &format!("{} to list the two others under their ids", s.name),
+            Duration::from_secs(20),
+            || {
+                let peers = sentinel_peers(&topo, &s.name);
+                if peers == others {
+                    Ok(())
+                } else {
+                    Err(format!("{peers:?}"))
+                }
+            },
+        );
+    }
+    sentinel_client_writes(&topo, &d, "none");
+    assert_acl_logs_empty(&topo, &d);
 }

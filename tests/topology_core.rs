@@ -576,3 +576,146 @@ fn master_key_mode_derives_the_topology_users_passwords() {
         std::fs::read(t2.path().join("y/users.acl")).unwrap()
     );
 }
+
+/// Every file of the bundle in `dir`, relative, sorted.
+fn bundle_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// What a sentinel and a cluster bundle contain, for `--target local` and `--target host`
+/// (pinned: one node of each role shown, the others alike), and that no single-server file is
+/// among them: no redis.conf, no exporter.env (it names one server), no firewall/ (rules are
+/// per node), no systemd/ drop-in (a host's drop-ins are per node).
+#[test]
+fn topology_bundles_hold_only_files_something_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut listing = String::new();
+    for kind in ["sentinel", "cluster"] {
+        for target in ["local", "host"] {
+            let out = format!("{kind}-{target}");
+            let set = format!("topology.kind={kind}");
+            run(
+                tmp.path(),
+                &[
+                    "init",
+                    "--env",
+                    "production",
+                    "--target",
+                    target,
+                    "--out",
+                    &out,
+                    "--set",
+                    &set,
+                ],
+            )
+            .success();
+            let files = bundle_files(&tmp.path().join(&out));
+            for single in [
+                "redis.conf",
+                "exporter.env",
+                "firewall/nftables.nft",
+                "systemd/redis-harden.conf",
+            ] {
+                assert!(!files.iter().any(|f| f == single), "{out}: {single}");
+            }
+            listing.push_str(&format!("==== {out} ====\n"));
+            for f in files.iter().filter(|f| {
+                !f.starts_with("nodes/")
+                    || ["nodes/data-0/", "nodes/sentinel-0/", "nodes/node-0/"]
+                        .iter()
+                        .any(|n| f.starts_with(n))
+            }) {
+                listing.push_str(&format!("{f}\n"));
+            }
+        }
+    }
+    crate::support::pin("topology-bundle-files", &listing);
+}
+
+/// standalone -> sentinel -> standalone on one host bundle: each change writes the files of
+/// the new kind and removes those of the old (configs, drop-ins, firewall rules, the
+/// Sentinels' ACL file); keys are never removed, so the nodes' keys stay, and the bundle is
+/// otherwise the standalone one it was.
+#[test]
+fn a_kind_change_there_and_back_removes_the_right_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = |kind: &str| {
+        let set = format!("topology.kind={kind}");
+        run(
+            tmp.path(),
+            &[
+                "init",
+                "--env",
+                "production",
+                "--target",
+                "host",
+                "--out",
+                "b",
+                "--set",
+                &set,
+            ],
+        )
+        .success();
+        bundle_files(&tmp.path().join("b"))
+    };
+    let standalone = init("standalone");
+    for f in [
+        "redis.conf",
+        "exporter.env",
+        "firewall/nftables.nft",
+        "systemd/redis-harden.conf",
+    ] {
+        assert!(standalone.iter().any(|s| s == f), "{f}: {standalone:?}");
+    }
+    let sentinel = init("sentinel");
+    let gone: Vec<&String> = standalone
+        .iter()
+        .filter(|f| !sentinel.contains(f))
+        .collect();
+    assert_eq!(
+        gone,
+        [
+            "exporter.env",
+            "firewall/ip6tables.rules",
+            "firewall/iptables.rules",
+            "firewall/nftables.nft",
+            "firewall/ufw.sh",
+            "redis.conf",
+            "systemd/redis-harden.conf",
+        ]
+    );
+    for f in [
+        "nodes/data-0/redis.conf",
+        "nodes/data-0/systemd/redis-harden.conf",
+        "nodes/sentinel-2/sentinel.conf",
+        "nodes/sentinel-2/systemd/redis-harden.conf",
+        "sentinel-users.acl",
+    ] {
+        assert!(sentinel.iter().any(|s| s == f), "{f}: {sentinel:?}");
+    }
+    let back = init("standalone");
+    let extra: Vec<&String> = back.iter().filter(|f| !standalone.contains(f)).collect();
+    assert!(
+        extra
+            .iter()
+            .all(|f| f.starts_with("nodes/") && f.contains("/tls/node.")),
+        "{extra:?}"
+    );
+    assert_eq!(extra.len(), 12, "every node's key pair kept: {extra:?}");
+    assert!(standalone.iter().all(|f| back.contains(f)), "{back:?}");
+    // No empty directory of the topology is left behind but the kept keys'.
+    assert!(!tmp.path().join("b/nodes/data-0/systemd").exists());
+}

@@ -126,8 +126,9 @@ pub enum Kind {
 impl Kind {
     pub fn of(name: &str) -> Kind {
         let base = name.rsplit('/').next().unwrap_or(name);
-        // A systemd drop-in is a .conf too, and no redis.conf.
-        if name.starts_with("systemd/") {
+        // A systemd drop-in (a topology node's: nodes/NAME/systemd/) is a .conf too, and no
+        // redis.conf.
+        if name.starts_with("systemd/") || name.contains("/systemd/") {
             Kind::Other
         } else if base.ends_with(".conf") {
             Kind::RedisConf

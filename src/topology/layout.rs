@@ -7,6 +7,7 @@
 //!                             rewrites it, so its directory is writable by its owner)
 //! nodes/NAME/tls/node.crt     the node's certificate (serverAuth and clientAuth)
 //! nodes/NAME/tls/node.key     its key (0600)
+//! nodes/NAME/systemd/redis-harden.conf  --target host: the node's systemd drop-in
 //! nodes/NAME/data/            --target local: the node's data directory (0700)
 //! cluster-create.sh           cluster only: forms the cluster with redis-cli
 //! ```
@@ -49,6 +50,11 @@ pub fn conf(node: &Node) -> String {
 /// `nodes/NAME/nftables.nft`: the node's firewall rules.
 pub fn nftables(name: &str) -> String {
     format!("{}/nftables.nft", node_dir(name))
+}
+
+/// `nodes/NAME/systemd/redis-harden.conf`: the node's systemd drop-in (`--target host`).
+pub fn systemd_dropin(name: &str) -> String {
+    format!("{}/systemd/redis-harden.conf", node_dir(name))
 }
 
 /// `nodes/NAME/tls/node.crt`.
@@ -99,5 +105,6 @@ pub fn is_node_conf(rel: &str) -> bool {
     is_node_path(rel)
         && (rel.ends_with("/redis.conf")
             || rel.ends_with("/sentinel.conf")
-            || rel.ends_with("/nftables.nft"))
+            || rel.ends_with("/nftables.nft")
+            || rel.ends_with("/systemd/redis-harden.conf"))
 }

@@ -263,8 +263,60 @@ pub fn files(
             layout::nftables(&node.name),
             firewall(templates, input, ctx, topo, node)?,
         ));
+        if crate::systemd::nodes_enabled(p, input.target) {
+            out.push((
+                layout::systemd_dropin(&node.name),
+                systemd_dropin(templates, input, ctx, &base, node)?,
+            ));
+        }
     }
     Ok(out)
+}
+
+/// `nodes/NAME/systemd/redis-harden.conf`: the node's drop-in for Debian's template unit
+/// ([`crate::systemd::node_context`]). A public file: its template sees no secret.
+fn systemd_dropin(
+    templates: &Templates,
+    input: &Input<'_>,
+    ctx: &Value,
+    base: &ConfPath,
+    node: &Node,
+) -> Result<RenderedFile, Error> {
+    let p = input.profile;
+    let mut v = ctx.clone();
+    if let Some(map) = v.as_object_mut() {
+        for secret in ["client", "server_env", "exporter", "users", "topology"] {
+            map.remove(secret);
+        }
+    }
+    set_node_paths(&mut v, input, base, node);
+    let conf = base.join(&layout::conf(node));
+    v["systemd"] = json!(crate::systemd::node_context(
+        p,
+        node,
+        &conf.to_string(),
+        &data_dir(p, input, node).to_string(),
+    ));
+    let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
+        name: "context".into(),
+        report: e.to_string(),
+    })?;
+    let content = templates.render(templates::SYSTEMD_DROPIN, &tctx)?;
+    if input
+        .secrets
+        .values()
+        .any(|s| s.len() >= 8 && content.contains(s))
+    {
+        return Err(Error::Template {
+            name: templates::SYSTEMD_DROPIN.into(),
+            report: "puts a secret into a file others may read".into(),
+        });
+    }
+    Ok(RenderedFile {
+        content,
+        mode: 0o644,
+        secret: false,
+    })
 }
 
 /// A topology user's password from the bundle's secrets.
@@ -293,7 +345,8 @@ fn set_node_paths(v: &mut Value, input: &Input<'_>, base: &ConfPath, node: &Node
     if input.target == Target::Host {
         let host = p.server_facts().host_layout;
         v["paths"]["logfile"] = json!(per_node(host.logfile, &node.name));
-        v["paths"]["pidfile"] = json!(per_node(host.pidfile, &node.name));
+        // In the runtime directory of the node's systemd unit (Debian's template unit).
+        v["paths"]["pidfile"] = json!(crate::systemd::node_pid_file(p, node));
     }
 }
 

@@ -104,10 +104,12 @@ fn host_steps(p: &EnvProfile, nodes: &[Node]) -> Vec<String> {
     let dir = p.server_facts().host_layout.config_dir;
     let mut steps = vec![
         format!(
-            "on each node's host, install into {dir}/: tls/ca.crt, users.acl{}, openssl.cnf \
+            "on each node's host, install into {dir}/: tls/ca.crt, users.acl{acl}, openssl.cnf \
              and that node's nodes/NAME/ directory (owner {user}; the directory writable by \
-             it, for a Sentinel's rewrites)",
-            if kind == Kind::Sentinel {
+             it, for a Sentinel's rewrites), and create its data directory {data}/NAME (owner \
+             {user}, mode 0700)",
+            data = p.server_facts().host_layout.data_dir,
+            acl = if kind == Kind::Sentinel {
                 ", sentinel-users.acl"
             } else {
                 ""
@@ -115,9 +117,27 @@ fn host_steps(p: &EnvProfile, nodes: &[Node]) -> Vec<String> {
             user = p.server_facts().host_layout.user,
         ),
         format!(
-            "start the data nodes ({}) with `{program} {dir}/nodes/NAME/redis.conf` under \
-             systemd (UMask=0077){}",
+            "install each node's nodes/NAME/systemd/redis-harden.conf as \
+             /etc/systemd/system/{server}@NAME.service.d/redis-harden.conf{sentinel} (Debian's \
+             template units, pointed at the node's config, UMask=0077), then \
+             `systemctl daemon-reload`",
+            server = p.server_facts().host_layout.service,
+            sentinel = if kind == Kind::Sentinel {
+                format!(
+                    " ({}@NAME for a Sentinel)",
+                    p.server_facts()
+                        .host_layout
+                        .service
+                        .replace("-server", "-sentinel")
+                )
+            } else {
+                String::new()
+            },
+        ),
+        format!(
+            "start the data nodes ({}) with `systemctl start {}@NAME` ({program} {dir}/nodes/NAME/redis.conf){}",
             first_last(&names(nodes, Role::is_data)),
+            p.server_facts().host_layout.service,
             if kind == Kind::Sentinel {
                 format!(", {} (the primary) first", nodes[0].name)
             } else {
@@ -127,8 +147,13 @@ fn host_steps(p: &EnvProfile, nodes: &[Node]) -> Vec<String> {
     ];
     if kind == Kind::Sentinel {
         steps.push(format!(
-            "then the Sentinels ({}) with `{program} {dir}/nodes/NAME/sentinel.conf --sentinel` (UMask=0077)",
+            "then the Sentinels ({}) with `systemctl start {}@NAME` ({program} \
+             {dir}/nodes/NAME/sentinel.conf --sentinel)",
             first_last(&names(nodes, |r| r == Role::Sentinel)),
+            p.server_facts()
+                .host_layout
+                .service
+                .replace("-server", "-sentinel"),
         ));
     }
     steps

@@ -122,6 +122,17 @@ impl Topology {
         shape: Shape,
         extra: &[&str],
     ) -> Topology {
+        Topology::init_for(server, env, shape, "local", extra)
+    }
+
+    /// The same for `--target TARGET` (`host`: configs that name /etc/redis, /var/lib/redis).
+    pub fn init_for(
+        server: &'static ServerUnderTest,
+        env: &str,
+        shape: Shape,
+        target: &str,
+        extra: &[&str],
+    ) -> Topology {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("bundle");
         let (data_port, sentinel_port) = match shape {
@@ -141,7 +152,7 @@ impl Topology {
             "--env",
             env,
             "--target",
-            "local",
+            target,
             "--out",
             dir.to_str().unwrap(),
         ];
