@@ -975,4 +975,26 @@ mod tests {
         }
         assert!(cert_ips().contains(&"::1".parse().unwrap()));
     }
+
+    #[test]
+    fn a_sentinel_deployment_s_certificate_covers_the_sentinels_and_client_lists_name_pods() {
+        let mut p = crate::profile::builtin(Environment::Production);
+        p.topology.kind = Kind::Sentinel;
+        let names = cert_names(&p);
+        for n in [
+            "redis-sentinel.redis.svc.cluster.local",
+            "*.redis-sentinel-headless.redis.svc.cluster.local",
+            "*.redis-headless.redis.svc.cluster.local",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+        }
+        // REDIS_URL names the primary at start, which the wildcard covers.
+        assert_eq!(
+            client_host(&p),
+            "redis-0.redis-headless.redis.svc.cluster.local"
+        );
+        p.topology.kind = Kind::Cluster;
+        assert_eq!(topo::data_pods(&p), 6);
+        assert!(!cert_names(&p).iter().any(|n| n.contains("sentinel")));
+    }
 }
