@@ -521,7 +521,7 @@ fn certs<R: CryptoRng + ?Sized>(
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let env = p.resolved.env;
-    let nodes = topology_nodes(&p);
+    let nodes = topology_nodes(p);
     let leaves = leaves(p, &nodes);
     let rels: Vec<&str> = leaves.iter().map(String::as_str).collect();
     let recorded = p.rotation().certs;
@@ -648,7 +648,7 @@ fn ca<R: CryptoRng + ?Sized>(
             ));
         };
         // Dropping the old CA while a leaf still depends on it would cut that leaf off.
-        let nodes = topology_nodes(&p);
+        let nodes = topology_nodes(p);
         for leaf in leaves(p, &nodes).iter().filter(|r| r.ends_with(".crt")) {
             if !pki::signed_by(&read(p, leaf)?, &new_ca) {
                 return Err(state(

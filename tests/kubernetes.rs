@@ -249,16 +249,28 @@ fn the_shared_certificate_covers_the_services_every_pod_and_loopback() {
 
 #[test]
 fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secret() {
-    use std::os::unix::fs::PermissionsExt;
     require("git", "apt-get install -y git");
     let tmp = tempfile::tempdir().unwrap();
-    let b = init(tmp.path(), "b", "production", &[]);
+    // Each pod mounts the one password its probe needs (or the Job, cluster-admin's).
+    for (kind, mounted) in [
+        ("standalone", &["monitoring"][..]),
+        ("sentinel", &["monitoring", "sentinel-peer"]),
+        ("cluster", &["monitoring", "cluster-admin"]),
+    ] {
+        let set = format!("topology.kind={kind}");
+        let b = init(tmp.path(), kind, "production", &[&set]);
+        secrets_stay_in_secret_files(&b, mounted);
+    }
+}
+
+fn secrets_stay_in_secret_files(b: &Path, mounted: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
     let mode = |rel: &str| std::fs::metadata(b.join(rel)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("k8s/secrets.yaml"), 0o600);
     let git = |args: &[&str]| {
         Command::new("git")
             .args(args)
-            .current_dir(&b)
+            .current_dir(b)
             .output()
             .unwrap()
     };
@@ -268,14 +280,25 @@ fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secre
             .status
             .success()
     );
+    // Every owner-only file at the top (the pods' configs of a topology too) is git-ignored.
+    for e in std::fs::read_dir(b).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.file_type().unwrap().is_file() && mode(&name) == 0o600 && !name.starts_with('.') {
+            assert!(
+                git(&["check-ignore", "-q", &name]).status.success(),
+                "{name} is not git-ignored"
+            );
+        }
+    }
     let secrets = crate::support::env_file(&b.join("secrets.env"));
     let key = std::fs::read_to_string(b.join("tls/server.key")).unwrap();
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
-    for f in manifests(&b) {
+    for f in manifests(b) {
         let text = std::fs::read_to_string(&f).unwrap();
         let is_secret = f.ends_with("secrets.yaml");
         if !is_secret {
-            assert_eq!(mode(f.strip_prefix(&b).unwrap().to_str().unwrap()), 0o644);
+            assert_eq!(mode(f.strip_prefix(b).unwrap().to_str().unwrap()), 0o644);
             assert!(
                 !git(&["check-ignore", "-q", f.to_str().unwrap()])
                     .status
@@ -292,10 +315,22 @@ fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secre
         }
         assert!(!text.contains(&key_body), "{}", f.display());
     }
-    // The server pods get monitoring's password (for the probes) and no other.
-    let sts = std::fs::read_to_string(b.join("k8s/statefulset.yaml")).unwrap();
-    assert!(sts.contains("{key: \"monitoring\""), "{sts}");
-    assert!(!sts.contains("{key: \"app\"") && !sts.contains("{key: \"admin\""));
+    // The pods get the passwords of their probes (and the Job cluster-admin's), no other.
+    let mut pods = std::fs::read_to_string(b.join("k8s/statefulset.yaml")).unwrap();
+    if let Ok(job) = std::fs::read_to_string(b.join("k8s/cluster-create-job.yaml")) {
+        pods.push_str(&job);
+    }
+    for user in secrets
+        .keys()
+        .filter_map(|v| v.strip_prefix("REDIS_PASSWORD_"))
+    {
+        let user = user.to_lowercase().replace('_', "-");
+        assert_eq!(
+            pods.contains(&format!("{{key: \"{user}\"")),
+            mounted.contains(&user.as_str()),
+            "{user}"
+        );
+    }
 }
 
 #[test]
