@@ -380,6 +380,37 @@ fn bad_kubernetes_values_exit_2_and_write_nothing() {
         r.failure(2).stderr_has(named);
         assert!(tree(&out).is_empty(), "{set}: files were written");
     }
+    // Pods are placed by the StatefulSets: explicit nodes have no place in k8s/.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let nodes: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "{{name: n{i}, ip: 10.0.0.{}, port: {}}}",
+                i % 3 + 1,
+                6379 + i / 3
+            )
+        })
+        .collect();
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--target",
+            "kubernetes",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "topology.kind=cluster",
+            "--set",
+            &format!("topology.nodes=[{}]", nodes.join(", ")),
+        ],
+    )
+    .failure(2)
+    .stderr_has("topology.nodes places nodes");
+    assert!(tree(&out).is_empty(), "files were written");
 }
 
 #[test]

@@ -171,6 +171,12 @@ pub fn check_target(p: &EnvProfile, target: Target) -> Result<(), Error> {
             help: "use --engine redis or --engine valkey, or --target docker for Dragonfly".into(),
         });
     }
+    if !p.topology.nodes.is_empty() {
+        return Err(Error::Usage {
+            message: "--target kubernetes: topology.nodes places nodes on machines, but on Kubernetes the StatefulSets name and place the pods".into(),
+            help: "remove topology.nodes (the pods are NAME-0, NAME-1, ... behind NAME-headless), or use --target host".into(),
+        });
+    }
     if !p.tls.enabled {
         return Err(Error::Usage {
             message: "--target kubernetes needs TLS: pods reach each other over the pod network, and plaintext may only listen on loopback".into(),
