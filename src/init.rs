@@ -242,7 +242,9 @@ fn next_step(p: &Prepared) -> String {
     } else {
         String::new()
     };
-    if let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl) {
+    if p.target != Target::Kubernetes
+        && let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl)
+    {
         return steps;
     }
     match p.target {

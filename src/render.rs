@@ -651,7 +651,10 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .collect::<Result<_, _>>()?,
     };
 
-    let topology = crate::topology::render::context(input)?;
+    let mut topology = crate::topology::render::context(input)?;
+    if input.target == Target::Kubernetes {
+        crate::kubernetes::topo::client_lists(input.profile, &mut topology);
+    }
     Ok(Context {
         topology,
         node: None,

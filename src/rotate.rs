@@ -125,7 +125,7 @@ pub fn run<R: CryptoRng + ?Sized>(
     let mut summary = init::summary(&p, &session, Some(&changes), &notes, &command);
     summary.next = None;
     summary.notes.append(&mut plan.notes);
-    let nodes = crate::topology::nodes(&p.resolved.settings);
+    let nodes = topology_nodes(&p);
     match plan.apply {
         Some(step) if !nodes.is_empty() => {
             summary.rollout = rollout(&p, &nodes, &step, &plan.users, finish);
@@ -220,6 +220,15 @@ struct Plan {
     notes: Vec<String>,
     /// The Redis command that makes the server pick the change up.
     apply: Option<String>,
+}
+
+/// The nodes whose own files a rotation covers: none on Kubernetes, where every pod uses the
+/// shared certificate and the manifests carry the rest.
+fn topology_nodes(p: &Prepared) -> Vec<crate::topology::Node> {
+    if p.target == crate::target::Target::Kubernetes {
+        return vec![];
+    }
+    crate::topology::nodes(&p.resolved.settings)
 }
 
 fn state(path: &Path, reason: impl Into<String>, help: impl Into<String>) -> Error {
@@ -512,7 +521,7 @@ fn certs<R: CryptoRng + ?Sized>(
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let env = p.resolved.env;
-    let nodes = crate::topology::nodes(&p.resolved.settings);
+    let nodes = topology_nodes(p);
     let leaves = leaves(p, &nodes);
     let rels: Vec<&str> = leaves.iter().map(String::as_str).collect();
     let recorded = p.rotation().certs;
@@ -639,7 +648,7 @@ fn ca<R: CryptoRng + ?Sized>(
             ));
         };
         // Dropping the old CA while a leaf still depends on it would cut that leaf off.
-        let nodes = crate::topology::nodes(&p.resolved.settings);
+        let nodes = topology_nodes(p);
         for leaf in leaves(p, &nodes).iter().filter(|r| r.ends_with(".crt")) {
             if !pki::signed_by(&read(p, leaf)?, &new_ca) {
                 return Err(state(

@@ -42,9 +42,11 @@ pub const K8S_SECRETS: &str = "k8s-secrets.yaml.tera";
 pub const K8S_SERVICES: &str = "k8s-services.yaml.tera";
 pub const K8S_STATEFULSET: &str = "k8s-statefulset.yaml.tera";
 pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
+/// One container's hardening, resources and mounts (included by K8S_STATEFULSET).
+pub const K8S_CONTAINER: &str = "k8s-container.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 26] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -70,6 +72,7 @@ pub const ALL: [&str; 25] = [
     K8S_SERVICES,
     K8S_STATEFULSET,
     K8S_NETWORKPOLICY,
+    K8S_CONTAINER,
 ];
 
 const BUILTIN_PREFIX: &str = "builtin/";

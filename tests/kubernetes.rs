@@ -40,29 +40,75 @@ fn init(root: &Path, name: &str, env: &str, sets: &[&str]) -> PathBuf {
     out
 }
 
+/// What one bundle's manifests hold: (files, objects, workloads) per topology kind.
+/// standalone: ConfigMap, 3 Secrets, 2 Services, a StatefulSet, a NetworkPolicy;
+/// sentinel: ConfigMap, 4 Secrets (+ the pods' configs), 3 Services (data headless,
+/// Sentinel headless and client), 2 StatefulSets, 2 NetworkPolicies; cluster: ConfigMap,
+/// 4 Secrets, 2 Services, a StatefulSet, the cluster-create Job, 2 NetworkPolicies.
+fn expected(kind: &str) -> (usize, usize, usize) {
+    match kind {
+        "standalone" => (5, 8, 1),
+        "sentinel" => (5, 12, 2),
+        "cluster" => (6, 11, 2),
+        other => panic!("{other}"),
+    }
+}
+
+/// One bundle the validators judge, with its topology kind and whether a digest pins it.
+struct Judged {
+    dir: PathBuf,
+    kind: &'static str,
+    pinned: bool,
+}
+
 /// The bundles the validators judge: every environment with TLS, Redis and Valkey, with and
-/// without an image digest.
-fn bundles(root: &Path) -> Vec<PathBuf> {
+/// without an image digest, and the sentinel and cluster kinds in every environment with TLS.
+fn bundles(root: &Path) -> Vec<Judged> {
     let digest = format!(
         "kubernetes.image_digest=sha256:{}",
         "0123456789abcdef".repeat(4)
     );
-    vec![
-        init(root, "production", "production", &[]),
-        init(root, "staging", "staging", &[]),
-        init(root, "development", "development", &[]),
-        init(root, "valkey", "production", &["engine=valkey"]),
-        init(
-            root,
-            "pinned",
-            "production",
-            &[
-                &digest,
-                "kubernetes.namespace=shop",
-                "kubernetes.name=cache",
-            ],
+    let judged = |dir, kind, pinned| Judged { dir, kind, pinned };
+    let mut out = vec![
+        judged(
+            init(root, "production", "production", &[]),
+            "standalone",
+            false,
         ),
-    ]
+        judged(init(root, "staging", "staging", &[]), "standalone", false),
+        judged(
+            init(root, "development", "development", &[]),
+            "standalone",
+            false,
+        ),
+        judged(
+            init(root, "valkey", "production", &["engine=valkey"]),
+            "standalone",
+            false,
+        ),
+        judged(
+            init(
+                root,
+                "pinned",
+                "production",
+                &[
+                    &digest,
+                    "kubernetes.namespace=shop",
+                    "kubernetes.name=cache",
+                ],
+            ),
+            "standalone",
+            true,
+        ),
+    ];
+    for env in ["production", "staging", "development"] {
+        for kind in ["sentinel", "cluster"] {
+            let set = format!("topology.kind={kind}");
+            let dir = init(root, &format!("{kind}-{env}"), env, &[&set]);
+            out.push(judged(dir, kind, false));
+        }
+    }
+    out
 }
 
 /// The newest Kubernetes version whose schemas kubernetes-validate bundles (its default).
@@ -84,11 +130,12 @@ fn newest_bundled_version() -> String {
 fn manifests_pass_kubernetes_validate_strict_for_1_29_and_the_newest() {
     require("kubernetes-validate", PIP);
     let tmp = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = bundles(tmp.path())
-        .iter()
-        .flat_map(|b| manifests(b))
-        .collect();
-    assert_eq!(files.len(), 5 * 5, "{files:?}");
+    let bundles = bundles(tmp.path());
+    let files: Vec<PathBuf> = bundles.iter().flat_map(|b| manifests(&b.dir)).collect();
+    let count = |pick: fn((usize, usize, usize)) -> usize| -> usize {
+        bundles.iter().map(|b| pick(expected(b.kind))).sum()
+    };
+    assert_eq!(files.len(), count(|e| e.0), "{files:?}");
     let newest = newest_bundled_version();
     assert!(newest.starts_with("1."), "{newest}");
     for version in ["1.29.0", newest.as_str()] {
@@ -103,11 +150,10 @@ fn manifests_pass_kubernetes_validate_strict_for_1_29_and_the_newest() {
             "kubernetes-validate --strict -k {version} failed:\n{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // Every object was judged: 1 ConfigMap, 3 Secrets, 2 Services, 1 StatefulSet and 1
-        // NetworkPolicy per bundle.
+        // Every object was judged (see `expected`).
         assert_eq!(
             stdout.matches(" passed for resource ").count(),
-            5 * 8,
+            count(|e| e.1),
             "{stdout}"
         );
     }
@@ -122,7 +168,7 @@ fn manifests_pass_checkov_with_no_failed_check_and_only_reasoned_skips() {
     // temporary ones do.
     let mut cmd = Command::new("checkov");
     cmd.args(["--framework", "kubernetes", "--skip-download", "-o", "json"]);
-    for f in bundles.iter().flat_map(|b| manifests(b)) {
+    for f in bundles.iter().flat_map(|b| manifests(&b.dir)) {
         cmd.arg("-f").arg(f);
     }
     let out = cmd.env("LOG_LEVEL", "ERROR").output().unwrap();
@@ -147,9 +193,15 @@ fn manifests_pass_checkov_with_no_failed_check_and_only_reasoned_skips() {
         summary["passed"].as_u64().unwrap() >= 90 * bundles.len() as u64,
         "{summary}"
     );
-    // The only skip is the digest check, where no digest is configured, and it says why.
+    // The only skip is the digest check, on each workload where no digest is configured, and
+    // it says why.
     let skipped = report["results"]["skipped_checks"].as_array().unwrap();
-    assert_eq!(skipped.len(), bundles.len() - 1, "{skipped:#?}");
+    let unpinned: usize = bundles
+        .iter()
+        .filter(|b| !b.pinned)
+        .map(|b| expected(b.kind).2)
+        .sum();
+    assert_eq!(skipped.len(), unpinned, "{skipped:#?}");
     for s in skipped {
         assert_eq!(s["check_id"], "CKV_K8S_43", "{s:#}");
         let why = s["check_result"]["suppress_comment"].as_str().unwrap_or("");
@@ -197,16 +249,28 @@ fn the_shared_certificate_covers_the_services_every_pod_and_loopback() {
 
 #[test]
 fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secret() {
-    use std::os::unix::fs::PermissionsExt;
     require("git", "apt-get install -y git");
     let tmp = tempfile::tempdir().unwrap();
-    let b = init(tmp.path(), "b", "production", &[]);
+    // Each pod mounts the one password its probe needs (or the Job, cluster-admin's).
+    for (kind, mounted) in [
+        ("standalone", &["monitoring"][..]),
+        ("sentinel", &["monitoring", "sentinel-peer"]),
+        ("cluster", &["monitoring", "cluster-admin"]),
+    ] {
+        let set = format!("topology.kind={kind}");
+        let b = init(tmp.path(), kind, "production", &[&set]);
+        secrets_stay_in_secret_files(&b, mounted);
+    }
+}
+
+fn secrets_stay_in_secret_files(b: &Path, mounted: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
     let mode = |rel: &str| std::fs::metadata(b.join(rel)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("k8s/secrets.yaml"), 0o600);
     let git = |args: &[&str]| {
         Command::new("git")
             .args(args)
-            .current_dir(&b)
+            .current_dir(b)
             .output()
             .unwrap()
     };
@@ -216,14 +280,25 @@ fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secre
             .status
             .success()
     );
+    // Every owner-only file at the top (the pods' configs of a topology too) is git-ignored.
+    for e in std::fs::read_dir(b).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.file_type().unwrap().is_file() && mode(&name) == 0o600 && !name.starts_with('.') {
+            assert!(
+                git(&["check-ignore", "-q", &name]).status.success(),
+                "{name} is not git-ignored"
+            );
+        }
+    }
     let secrets = crate::support::env_file(&b.join("secrets.env"));
     let key = std::fs::read_to_string(b.join("tls/server.key")).unwrap();
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
-    for f in manifests(&b) {
+    for f in manifests(b) {
         let text = std::fs::read_to_string(&f).unwrap();
         let is_secret = f.ends_with("secrets.yaml");
         if !is_secret {
-            assert_eq!(mode(f.strip_prefix(&b).unwrap().to_str().unwrap()), 0o644);
+            assert_eq!(mode(f.strip_prefix(b).unwrap().to_str().unwrap()), 0o644);
             assert!(
                 !git(&["check-ignore", "-q", f.to_str().unwrap()])
                     .status
@@ -240,10 +315,22 @@ fn the_secrets_manifest_is_owner_only_and_git_ignored_and_the_rest_hold_no_secre
         }
         assert!(!text.contains(&key_body), "{}", f.display());
     }
-    // The server pods get monitoring's password (for the probes) and no other.
-    let sts = std::fs::read_to_string(b.join("k8s/statefulset.yaml")).unwrap();
-    assert!(sts.contains("{key: \"monitoring\""), "{sts}");
-    assert!(!sts.contains("{key: \"app\"") && !sts.contains("{key: \"admin\""));
+    // The pods get the passwords of their probes (and the Job cluster-admin's), no other.
+    let mut pods = std::fs::read_to_string(b.join("k8s/statefulset.yaml")).unwrap();
+    if let Ok(job) = std::fs::read_to_string(b.join("k8s/cluster-create-job.yaml")) {
+        pods.push_str(&job);
+    }
+    for user in secrets
+        .keys()
+        .filter_map(|v| v.strip_prefix("REDIS_PASSWORD_"))
+    {
+        let user = user.to_lowercase().replace('_', "-");
+        assert_eq!(
+            pods.contains(&format!("{{key: \"{user}\"")),
+            mounted.contains(&user.as_str()),
+            "{user}"
+        );
+    }
 }
 
 #[test]
@@ -293,62 +380,124 @@ fn bad_kubernetes_values_exit_2_and_write_nothing() {
         r.failure(2).stderr_has(named);
         assert!(tree(&out).is_empty(), "{set}: files were written");
     }
+    // Pods are placed by the StatefulSets: explicit nodes have no place in k8s/.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let nodes: Vec<String> = (0..6)
+        .map(|i| {
+            format!(
+                "{{name: n{i}, ip: 10.0.0.{}, port: {}}}",
+                i % 3 + 1,
+                6379 + i / 3
+            )
+        })
+        .collect();
+    run(
+        tmp.path(),
+        &[
+            "init",
+            "--env",
+            "production",
+            "--target",
+            "kubernetes",
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "topology.kind=cluster",
+            "--set",
+            &format!("topology.nodes=[{}]", nodes.join(", ")),
+        ],
+    )
+    .failure(2)
+    .stderr_has("topology.nodes places nodes");
+    assert!(tree(&out).is_empty(), "files were written");
 }
 
 #[test]
 fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
     let tmp = tempfile::tempdir().unwrap();
     let team = tmp.path().join("team");
-    std::fs::create_dir(&team).unwrap();
-    let builtin = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/k8s-statefulset.yaml.tera"),
-    )
-    .unwrap();
+    let builtin = |name: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("templates")
+                .join(name),
+        )
+        .unwrap()
+    };
     let out = tmp.path().join("out");
-    for (from, to, shown) in [
+    // The pod's settings are in the StatefulSet template, each container's in the partial
+    // every container of every workload (the Sentinels', the cluster-create Job's) includes.
+    const STS: &str = "k8s-statefulset.yaml.tera";
+    const CONTAINER: &str = "k8s-container.yaml.tera";
+    for (file, from, to, shown) in [
         (
+            CONTAINER,
             "privileged: false",
             "privileged: true",
             "securityContext.privileged: true",
         ),
         (
+            STS,
             "      securityContext:\n        runAsNonRoot: true",
             "      securityContext:\n        runAsNonRoot: false",
             "runAsNonRoot: false",
         ),
         (
+            STS,
             "      automountServiceAccountToken: false",
             "      automountServiceAccountToken: false\n      hostNetwork: true",
             "spec.template.spec.hostNetwork: true",
         ),
         (
+            CONTAINER,
             "            readOnlyRootFilesystem: true\n",
             "",
             "readOnlyRootFilesystem: \\\"missing",
         ),
     ] {
-        assert!(builtin.contains(from), "{from}");
+        let text = builtin(file);
+        assert!(text.contains(from), "{from}");
+        let _ = std::fs::remove_dir_all(&team);
+        std::fs::create_dir(&team).unwrap();
         // Only the container's own runAsNonRoot goes: the pod's still says true.
-        let regressed = builtin.replacen(from, to, 1);
-        std::fs::write(team.join("k8s-statefulset.yaml.tera"), regressed).unwrap();
-        let r = run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                "production",
-                "--target",
-                "kubernetes",
-                "--out",
-                out.to_str().unwrap(),
-                "--templates",
-                team.to_str().unwrap(),
-            ],
-        );
-        r.failure(1)
-            .stderr_has("[kubernetes-hardening]")
-            .stderr_has(shown);
-        assert!(tree(&out).is_empty(), "{to}: files were written");
+        std::fs::write(team.join(file), text.replacen(from, to, 1)).unwrap();
+        // Every workload of every kind is judged.
+        for (kind, objects) in [
+            ("standalone", &["StatefulSet/redis:"][..]),
+            (
+                "sentinel",
+                &["StatefulSet/redis:", "StatefulSet/redis-sentinel:"],
+            ),
+            (
+                "cluster",
+                &["StatefulSet/redis:", "Job/redis-cluster-create:"],
+            ),
+        ] {
+            let r = run(
+                tmp.path(),
+                &[
+                    "init",
+                    "--env",
+                    "production",
+                    "--target",
+                    "kubernetes",
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--templates",
+                    team.to_str().unwrap(),
+                    "--set",
+                    &format!("topology.kind={kind}"),
+                ],
+            );
+            r.failure(1)
+                .stderr_has("[kubernetes-hardening]")
+                .stderr_has(shown);
+            for o in objects {
+                r.stderr_has(o);
+            }
+            assert!(tree(&out).is_empty(), "{kind}, {to}: files were written");
+        }
     }
     // Accepted on purpose, the manifest says so loudly, and every run warns.
     let r = run(
@@ -378,8 +527,7 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
 
 /// The manifests of the built-in production profile, pinned. Deterministic inputs: the
 /// seeded test passwords of `render_seeded` and stand-in PEM text, never a real key.
-#[test]
-fn snapshot_of_the_production_manifests() {
+fn manifests_snapshot(name: &str, sets: &[&str]) {
     use rand::SeedableRng;
     use redis_harden::kubernetes;
     use redis_harden::profile::Environment;
@@ -387,7 +535,8 @@ fn snapshot_of_the_production_manifests() {
     use redis_harden::secrets::Secrets;
     use redis_harden::templates::Templates;
     let env = Environment::Production;
-    let (resolved, files) = crate::support::render_seeded(env, Target::Kubernetes, &[]);
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let (resolved, files) = crate::support::render_seeded(env, Target::Kubernetes, &sets);
     let mut secrets = Secrets::default();
     secrets.ensure(
         &resolved.settings,
@@ -419,7 +568,23 @@ fn snapshot_of_the_production_manifests() {
             file.mode, file.content
         ));
     }
-    crate::support::pin("production-kubernetes", &out);
+    crate::support::pin(name, &out);
+}
+
+#[test]
+fn snapshot_of_the_production_manifests() {
+    manifests_snapshot("production-kubernetes", &[]);
+}
+
+/// The pods' configs are in the Secrets manifest (secrets.yaml), so each kind's snapshot
+/// pins them too.
+#[test]
+fn snapshot_of_the_sentinel_and_cluster_manifests() {
+    manifests_snapshot(
+        "production-kubernetes-sentinel",
+        &["topology.kind=sentinel"],
+    );
+    manifests_snapshot("production-kubernetes-cluster", &["topology.kind=cluster"]);
 }
 
 /// The pod as the manifests lay it out, on loopback: the ConfigMap's redis.conf, with the
@@ -529,4 +694,283 @@ fn a_bundle_moved_to_kubernetes_keeps_its_certificate_and_says_what_it_lacks() {
     assert_eq!(std::fs::read(out.join("tls/server.crt")).unwrap(), cert);
     assert!(!out.join("firewall").join("nftables.nft").exists());
     assert!(out.join("k8s/statefulset.yaml").exists());
+}
+
+/// The `sh -c` scripts of a workload manifest, in order: init containers' and probes'.
+fn scripts(manifest: &Path) -> Vec<String> {
+    std::fs::read_to_string(manifest)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("command: [\"sh\", \"-c\", "))
+        .map(|rest| serde_json::from_str(rest.trim_end_matches(']')).unwrap())
+        .collect()
+}
+
+/// A pod's file system on loopback: the projected config directory (`etc`, filled from the
+/// bundle's files the Secrets and ConfigMap carry), and per pod a writable conf directory
+/// and a data directory. The pods' DNS names become `localhost`: there is no cluster DNS
+/// here. Everything else is the manifests' own text.
+struct PodFs {
+    root: PathBuf,
+    etc: PathBuf,
+}
+
+impl PodFs {
+    fn new(root: &Path, bundle: &Path, passwords: &[&str]) -> PodFs {
+        let etc = root.join("etc");
+        std::fs::create_dir_all(etc.join("tls")).unwrap();
+        std::fs::create_dir_all(etc.join("secrets")).unwrap();
+        for f in [
+            "redis.conf",
+            "sentinel.conf",
+            "users.acl",
+            "sentinel-users.acl",
+            "openssl.cnf",
+            "tls/ca.crt",
+            "tls/server.crt",
+            "tls/server.key",
+        ] {
+            if bundle.join(f).exists() {
+                std::fs::copy(bundle.join(f), etc.join(f)).unwrap();
+            }
+        }
+        let secrets = crate::support::env_file(&bundle.join("secrets.env"));
+        for user in passwords {
+            let var = format!("REDIS_PASSWORD_{}", user.to_uppercase().replace('-', "_"));
+            std::fs::write(etc.join("secrets").join(user), &secrets[&var]).unwrap();
+        }
+        PodFs {
+            root: root.to_path_buf(),
+            etc,
+        }
+    }
+
+    /// `text` with the pod's paths moved into the temp dir (pod `pod`'s conf and data).
+    fn moved(&self, text: &str, pod: &str) -> String {
+        let conf = self.root.join(pod).join("conf");
+        let data = self.root.join(pod).join("data");
+        text.replace("/usr/local/etc/redis", self.etc.to_str().unwrap())
+            .replace(" /conf/", &format!(" {}/", conf.display()))
+            .replace("\"/conf\"", &format!("{:?}", conf.to_str().unwrap()))
+            .replace("\"/data", &format!("\"{}", data.display()))
+    }
+
+    /// Runs the init container's script as pod `pod`; returns the config it wrote, with its
+    /// paths moved and the pods' DNS names pointed at localhost.
+    fn init(&self, script: &str, pod: &str, file: &str) -> PathBuf {
+        for d in ["conf", "data"] {
+            std::fs::create_dir_all(self.root.join(pod).join(d)).unwrap();
+        }
+        let ok = Command::new("sh")
+            .args(["-c", &self.moved(script, pod)])
+            .env("POD_NAME", pod)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "the init script failed for {pod}");
+        let conf = self.root.join(pod).join("conf").join(file);
+        let text = self.moved(&std::fs::read_to_string(&conf).unwrap(), pod);
+        let mut local = String::new();
+        for word in text.split_inclusive([' ', '\n']) {
+            let bare = word.trim_end();
+            if bare.ends_with(".svc.cluster.local") {
+                local.push_str(&word.replace(bare, "localhost"));
+            } else {
+                local.push_str(word);
+            }
+        }
+        std::fs::write(&conf, local).unwrap();
+        conf
+    }
+
+    /// A probe script of the manifests, run as the kubelet would (`sh -c`), 10 s at most.
+    fn probe(&self, script: &str) -> bool {
+        Command::new("timeout")
+            .args(["10", "sh", "-c", &self.moved(script, "-")])
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// `redis-cli` over TLS to `port` as `user` (its password from the pod's secrets dir).
+    fn cli(&self, port: u16, user: &str, args: &[&str]) -> String {
+        let pw = std::fs::read_to_string(self.etc.join("secrets").join(user)).unwrap();
+        let etc = &self.etc;
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--cacert"])
+            .arg(etc.join("tls/ca.crt"))
+            .arg("--cert")
+            .arg(etc.join("tls/server.crt"))
+            .arg("--key")
+            .arg(etc.join("tls/server.key"))
+            .args(["-h", "localhost", "-p", &port.to_string(), "--user", user])
+            .arg("--no-auth-warning")
+            .args(args)
+            .env("REDISCLI_AUTH", pw.trim())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The sentinel kind's pods on loopback, as the manifests lay them out: each init script
+/// writes its pod's config into its conf directory; pod 0 boots as the primary, pod 1 as its
+/// replica (replicaof pod 0, masteruser/masterauth, TLS), and a Sentinel from the Secret's
+/// sentinel.conf (resolve-hostnames, its aclfile, its dir the writable conf directory) finds
+/// the primary and its replica; the probes of both StatefulSets log in.
+#[test]
+fn the_sentinel_pods_boot_replicate_and_are_watched() {
+    use crate::support::topology::{free_port_run, wait_until};
+    require("redis-server", "apt-get install -y redis-server");
+    require("redis-cli", "apt-get install -y redis-tools");
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port_run(5);
+    let b = init(
+        tmp.path(),
+        "b",
+        "production",
+        &[
+            "topology.kind=sentinel",
+            "topology.replicas=1",
+            &format!("redis.port={port}"),
+            &format!("topology.sentinel_port={}", port + 2),
+        ],
+    );
+    let (replica_port, sentinel_port) = (port + 1, port + 2);
+    let fs = PodFs::new(tmp.path(), &b, &["monitoring", "sentinel-peer", "app"]);
+    let sts = scripts(&b.join("k8s/statefulset.yaml"));
+    let find = |what: &str, port: u16| {
+        sts.iter()
+            .find(|s| s.contains(what) && (what == "umask" || s.contains(&format!("-p {port} "))))
+            .unwrap_or_else(|| panic!("{what} {port}: {sts:#?}"))
+            .clone()
+    };
+    let (data_init, sentinel_init) = (&sts[0], &sts[3]);
+    assert!(data_init.contains("redis.conf") && sentinel_init.contains("sentinel.conf"));
+    let log = |pod: &str| tmp.path().join(format!("{pod}.log"));
+    let bind = ["--bind", "127.0.0.1"];
+    let primary_conf = fs.init(data_init, "redis-0", "redis.conf");
+    let _primary = crate::support::Server::start_conf(&primary_conf, &bind, port, &log("redis-0"));
+    let replica_conf = fs.init(data_init, "redis-1", "redis.conf");
+    assert!(
+        std::fs::read_to_string(&replica_conf)
+            .unwrap()
+            .contains(&format!("replicaof localhost {port}")),
+        "pod 1 does not follow pod 0"
+    );
+    // Every data pod listens on the same port; on one machine pod 1 moves to the next.
+    let moved_port = [
+        "--tls-port",
+        &replica_port.to_string(),
+        "--bind",
+        "127.0.0.1",
+    ];
+    let _replica = crate::support::Server::start_conf(
+        &replica_conf,
+        &moved_port,
+        replica_port,
+        &log("redis-1"),
+    );
+    wait_until(
+        "the replica's link to pod 0",
+        std::time::Duration::from_secs(20),
+        || {
+            let info = fs.cli(replica_port, "monitoring", &["info", "replication"]);
+            if info.contains("master_link_status:up") {
+                Ok(())
+            } else {
+                Err(info)
+            }
+        },
+    );
+    let sentinel_conf = fs.init(sentinel_init, "redis-sentinel-0", "sentinel.conf");
+    let _sentinel = crate::support::Server::start_conf(
+        &sentinel_conf,
+        &["--sentinel", "--bind", "127.0.0.1"],
+        sentinel_port,
+        &log("redis-sentinel-0"),
+    );
+    // Sentinel logs in to the primary as user sentinel, sees it up and finds its replica.
+    let masters = wait_until(
+        "Sentinel to watch the primary",
+        std::time::Duration::from_secs(30),
+        || {
+            let out = fs.cli(sentinel_port, "app", &["sentinel", "masters"]);
+            let lines: Vec<&str> = out.lines().collect();
+            let field = |k: &str| lines.iter().position(|l| *l == k).map(|i| lines[i + 1]);
+            if field("flags") == Some("master") && field("num-slaves") == Some("1") {
+                Ok(out)
+            } else {
+                Err(format!(
+                    "{out}\n{}",
+                    std::fs::read_to_string(log("redis-sentinel-0")).unwrap()
+                ))
+            }
+        },
+    );
+    assert!(masters.contains("localhost"), "{masters}");
+    // Sentinel rewrote its config in the writable conf directory (its id is there now).
+    assert!(
+        std::fs::read_to_string(&sentinel_conf)
+            .unwrap()
+            .contains("sentinel myid")
+    );
+    assert!(
+        fs.probe(&find("monitoring", port)),
+        "the data pods' probe failed"
+    );
+    assert!(
+        fs.probe(&find("sentinel-peer", sentinel_port)),
+        "the Sentinels' probe failed"
+    );
+}
+
+/// A cluster pod on loopback: its init script's config boots with cluster mode, the TLS bus
+/// and hostname endpoints, and the node announces its pod's DNS name; the probe logs in.
+#[test]
+fn the_cluster_pod_boots_and_announces_its_dns_name() {
+    use crate::support::topology::free_port_block;
+    require("redis-server", "apt-get install -y redis-server");
+    require("redis-cli", "apt-get install -y redis-tools");
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port_block(6, Some(10000));
+    let b = init(
+        tmp.path(),
+        "b",
+        "production",
+        &["topology.kind=cluster", &format!("redis.port={port}")],
+    );
+    let fs = PodFs::new(tmp.path(), &b, &["monitoring", "cluster-admin"]);
+    let sts = scripts(&b.join("k8s/statefulset.yaml"));
+    let conf = fs.init(&sts[0], "redis-0", "redis.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    // The announced name stays the pod's: only peers' names were pointed at localhost.
+    assert!(
+        text.contains("cluster-announce-hostname localhost"),
+        "{text}"
+    );
+    let conf_text = text.replace(
+        "cluster-announce-hostname localhost",
+        "cluster-announce-hostname redis-0.redis-headless.redis.svc.cluster.local",
+    );
+    std::fs::write(&conf, conf_text).unwrap();
+    let _node = crate::support::Server::start_conf(
+        &conf,
+        &["--bind", "127.0.0.1"],
+        port,
+        &tmp.path().join("redis-0.log"),
+    );
+    let nodes = fs.cli(port, "cluster-admin", &["cluster", "nodes"]);
+    assert!(
+        nodes.contains(&format!(
+            ":{port}@{},redis-0.redis-headless.redis.svc.cluster.local myself,master",
+            port + 10000
+        )),
+        "{nodes}"
+    );
+    assert!(fs.probe(&sts[1]), "the probe failed");
+    // The Job's script logs in as cluster-admin with REDISCLI_AUTH from its file, never argv.
+    let job = scripts(&b.join("k8s/cluster-create-job.yaml"));
+    let pw = std::fs::read_to_string(fs.etc.join("secrets/cluster-admin")).unwrap();
+    assert!(job[0].contains("REDISCLI_AUTH=\"$(cat /usr/local/etc/redis/secrets/cluster-admin)\""));
+    assert!(!job[0].contains(" -a ") && !job[0].contains(pw.trim()));
 }

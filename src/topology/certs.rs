@@ -44,7 +44,8 @@ pub fn stage<R: CryptoRng + ?Sized>(
     built: &mut Built,
 ) -> Result<(), Error> {
     let nodes = super::nodes(&p.resolved.settings);
-    if nodes.is_empty() {
+    // Kubernetes pods share one certificate with wildcard names (k8s/secrets.yaml).
+    if nodes.is_empty() || p.target == crate::target::Target::Kubernetes {
         return Ok(());
     }
     let ca = ca_pair(built);

@@ -111,9 +111,10 @@ pub fn create_script(p: &EnvProfile, nodes: &[Node]) -> Option<CreateScript> {
     })
 }
 
-/// Whether the bundle has `cluster-create.sh` (an artifact's `when`).
-pub fn enabled(p: &EnvProfile, _: crate::render::Target) -> bool {
-    p.topology.kind == Kind::Cluster
+/// Whether the bundle has `cluster-create.sh` (an artifact's `when`); on Kubernetes a Job
+/// forms the cluster (k8s/cluster-create-job.yaml).
+pub fn enabled(p: &EnvProfile, target: crate::render::Target) -> bool {
+    p.topology.kind == Kind::Cluster && target != crate::render::Target::Kubernetes
 }
 
 #[cfg(test)]

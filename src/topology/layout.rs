@@ -87,6 +87,10 @@ pub fn is_node_path(rel: &str) -> bool {
 /// Sentinel writes its rewritten config there) and, for `--target local`, its data directory.
 pub fn dirs(nodes: &[Node], target: crate::target::Target) -> Vec<(String, u32)> {
     let mut out = vec![];
+    // Kubernetes pods have no per-node files: k8s/ holds them all.
+    if target == crate::target::Target::Kubernetes {
+        return out;
+    }
     if !nodes.is_empty() {
         out.push((NODES_DIR.to_owned(), crate::bundle::layout::DIR_MODE));
     }

@@ -217,6 +217,11 @@ pub fn files(
     if topo.kind == Kind::Standalone {
         return Ok(vec![]);
     }
+    // One config per kind of pod, with the pods' paths: k8s/ carries it in a Secret.
+    if input.target == Target::Kubernetes {
+        let password = |user: &str| password(input, user);
+        return crate::kubernetes::topo::pod_configs(templates, input, ctx, topo, &password);
+    }
     let base = base(input);
     let replicator_pw = password(input, users::REPLICATOR)?;
     let primary = topo.nodes.iter().find(|n| n.role == Role::Primary);
