@@ -224,7 +224,14 @@ fn next_step(p: &Prepared) -> String {
     } else {
         String::new()
     };
-    if let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl) {
+    let compose_up = if p.target == Target::Docker {
+        crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
+    } else {
+        String::new()
+    };
+    if let Some(steps) =
+        crate::topology::steps::next_steps(settings, p.target, shown, &openssl, &compose_up)
+    {
         return steps;
     }
     match p.target {
@@ -264,9 +271,7 @@ fn next_step(p: &Prepared) -> String {
                 String::new()
             }
         }
-        Target::Docker => {
-            crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
-        }
+        Target::Docker => compose_up,
         Target::Kubernetes => crate::kubernetes::next_step(settings, shown),
     }
 }
