@@ -8,6 +8,7 @@ mod check;
 mod cli_conventions;
 mod client_examples;
 mod cluster;
+mod compose_topology;
 mod concurrency;
 mod crash;
 mod deploy;
