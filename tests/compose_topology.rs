@@ -83,155 +83,158 @@ fn sans(cert: &Path) -> String {
 
 #[test]
 fn docker_compose_resolves_every_topology_bundle_with_each_node_confined() {
-    for env in TLS_ENVS {
-        for kind in KINDS {
-            let ctx = format!("{env}/{kind}");
-            let tmp = tempfile::tempdir().unwrap();
-            init_docker(tmp.path(), env.name(), kind, &[]).success();
-            let out = tmp.path().join("out");
-            let doc = resolved(&out);
-            let services = doc["services"].as_object().unwrap();
-            let names = node_names(&out);
-            assert_eq!(
-                services.keys().cloned().collect::<Vec<_>>(),
-                names,
-                "{ctx}: one service per node"
-            );
-            let secrets: Vec<String> = env_file(&out.join("secrets.env"))
-                .into_values()
-                .filter(|v| v.len() >= 8)
-                .collect();
-            let text = std::fs::read_to_string(out.join("docker-compose.yml")).unwrap();
-            assert!(
-                secrets.iter().all(|s| !text.contains(s.as_str())),
-                "{ctx}: a secret in docker-compose.yml"
-            );
+    // Every TLS environment on Redis; Valkey (its own image, paths and programs) once.
+    let combos = TLS_ENVS
+        .iter()
+        .flat_map(|env| KINDS.map(|kind| (*env, kind, "redis")))
+        .chain(KINDS.map(|kind| (Environment::Production, kind, "valkey")));
+    for (env, kind, engine) in combos {
+        let ctx = format!("{env}/{kind}/{engine}");
+        let tmp = tempfile::tempdir().unwrap();
+        init_docker(tmp.path(), env.name(), kind, &["--engine", engine]).success();
+        let out = tmp.path().join("out");
+        let doc = resolved(&out);
+        let services = doc["services"].as_object().unwrap();
+        let names = node_names(&out);
+        assert_eq!(
+            services.keys().cloned().collect::<Vec<_>>(),
+            names,
+            "{ctx}: one service per node"
+        );
+        let secrets: Vec<String> = env_file(&out.join("secrets.env"))
+            .into_values()
+            .filter(|v| v.len() >= 8)
+            .collect();
+        let text = std::fs::read_to_string(out.join("docker-compose.yml")).unwrap();
+        assert!(
+            secrets.iter().all(|s| !text.contains(s.as_str())),
+            "{ctx}: a secret in docker-compose.yml"
+        );
 
-            let net = &doc["networks"]["backend"];
-            assert_eq!(net["internal"], true, "{ctx}");
-            let subnet: ipnet::Ipv4Net = net["ipam"]["config"][0]["subnet"]
+        let net = &doc["networks"]["backend"];
+        assert_eq!(net["internal"], true, "{ctx}");
+        let subnet: ipnet::Ipv4Net = net["ipam"]["config"][0]["subnet"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut addresses = vec![];
+        for (name, svc) in services {
+            let ctx = format!("{ctx}/{name}");
+            let sentinel = name.starts_with("sentinel-");
+            assert_eq!(svc["user"], "999:999", "{ctx}");
+            assert_eq!(svc["read_only"], true, "{ctx}");
+            assert_eq!(strings(&svc["cap_drop"]), ["ALL"], "{ctx}");
+            assert!(
+                strings(&svc["security_opt"]).contains(&"no-new-privileges:true".into()),
+                "{ctx}"
+            );
+            assert!(svc.get("privileged").is_none() && svc.get("cap_add").is_none());
+            assert!(svc.get("ports").is_none(), "{ctx}: publishes a port");
+            assert!(svc.get("mem_limit").is_some() && svc.get("cpus").is_some());
+            assert!(svc.get("pids_limit").is_some(), "{ctx}");
+
+            // The healthcheck logs in with a password from the env file, never argv.
+            let check = strings(&svc["healthcheck"]["test"]).join(" ");
+            let user = if sentinel {
+                "sentinel-peer"
+            } else {
+                "monitoring"
+            };
+            assert!(
+                check.contains(&format!("--user {user} ping")),
+                "{ctx}: {check}"
+            );
+            assert!(check.contains("--tls --cacert"), "{ctx}: {check}");
+            assert!(
+                !check.contains(" -a ") && !check.contains("--pass"),
+                "{ctx}"
+            );
+            let env_name = if sentinel {
+                "sentinel.env"
+            } else {
+                "server.env"
+            };
+            let env_path = out.join(env_name);
+            assert_eq!(
+                std::fs::metadata(&env_path).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{ctx}: {env_name}"
+            );
+            let auth = &env_file(&env_path)["REDISCLI_AUTH"];
+            let pw_var = format!("REDIS_PASSWORD_{}", user.to_uppercase().replace('-', "_"));
+            assert_eq!(auth, &env_file(&out.join("secrets.env"))[&pw_var], "{ctx}");
+
+            // Mounts: the node's own files from the bundle, read-only except a
+            // Sentinel's directory; never another node's key, the CA key, the client
+            // key or secrets.env.
+            for v in svc["volumes"].as_array().unwrap() {
+                if v["type"] == "volume" {
+                    assert_eq!(v["target"], DATA_DIR, "{ctx}");
+                    continue;
+                }
+                assert_eq!(v["type"], "bind", "{ctx}: {v}");
+                let source = Path::new(v["source"].as_str().unwrap());
+                let rel = source.strip_prefix(&out).unwrap().to_string_lossy();
+                assert!(source.exists(), "{ctx}: {rel} missing");
+                let config_dir = CONFIG_DIR.replace("redis", engine);
+                assert_eq!(
+                    v["target"].as_str().unwrap(),
+                    format!("{config_dir}/{rel}"),
+                    "{ctx}"
+                );
+                if rel.starts_with("nodes/") {
+                    assert!(rel.starts_with(&format!("nodes/{name}")), "{ctx}: {rel}");
+                }
+                assert!(
+                    !["tls/ca.key", "tls/client.key", "secrets.env", "client.env"]
+                        .contains(&rel.as_ref()),
+                    "{ctx}: mounts {rel}"
+                );
+                let writable = v.get("read_only") != Some(&Value::Bool(true));
+                assert_eq!(
+                    writable,
+                    sentinel && rel == format!("nodes/{name}"),
+                    "{ctx}: {rel} writable: {writable}"
+                );
+            }
+
+            // A fixed address in the subnet, which the node's certificate names along
+            // with the service name.
+            let ip: std::net::Ipv4Addr = svc["networks"]["backend"]["ipv4_address"]
                 .as_str()
                 .unwrap()
                 .parse()
                 .unwrap();
-            let mut addresses = vec![];
-            for (name, svc) in services {
-                let ctx = format!("{ctx}/{name}");
-                let sentinel = name.starts_with("sentinel-");
-                assert_eq!(svc["user"], "999:999", "{ctx}");
-                assert_eq!(svc["read_only"], true, "{ctx}");
-                assert_eq!(strings(&svc["cap_drop"]), ["ALL"], "{ctx}");
-                assert!(
-                    strings(&svc["security_opt"]).contains(&"no-new-privileges:true".into()),
-                    "{ctx}"
-                );
-                assert!(svc.get("privileged").is_none() && svc.get("cap_add").is_none());
-                assert!(svc.get("ports").is_none(), "{ctx}: publishes a port");
-                assert!(svc.get("mem_limit").is_some() && svc.get("cpus").is_some());
-                assert!(svc.get("pids_limit").is_some(), "{ctx}");
-
-                // The healthcheck logs in with a password from the env file, never argv.
-                let check = strings(&svc["healthcheck"]["test"]).join(" ");
-                let user = if sentinel {
-                    "sentinel-peer"
-                } else {
-                    "monitoring"
-                };
-                assert!(
-                    check.contains(&format!("--user {user} ping")),
-                    "{ctx}: {check}"
-                );
-                assert!(check.contains("--tls --cacert"), "{ctx}: {check}");
-                assert!(
-                    !check.contains(" -a ") && !check.contains("--pass"),
-                    "{ctx}"
-                );
-                let env_name = if sentinel {
-                    "sentinel.env"
-                } else {
-                    "server.env"
-                };
-                let env_path = out.join(env_name);
-                assert_eq!(
-                    std::fs::metadata(&env_path).unwrap().permissions().mode() & 0o777,
-                    0o600,
-                    "{ctx}: {env_name}"
-                );
-                let auth = &env_file(&env_path)["REDISCLI_AUTH"];
-                let pw_var = format!("REDIS_PASSWORD_{}", user.to_uppercase().replace('-', "_"));
-                assert_eq!(auth, &env_file(&out.join("secrets.env"))[&pw_var], "{ctx}");
-
-                // Mounts: the node's own files from the bundle, read-only except a
-                // Sentinel's directory; never another node's key, the CA key, the client
-                // key or secrets.env.
-                for v in svc["volumes"].as_array().unwrap() {
-                    if v["type"] == "volume" {
-                        assert_eq!(v["target"], DATA_DIR, "{ctx}");
-                        continue;
-                    }
-                    assert_eq!(v["type"], "bind", "{ctx}: {v}");
-                    let source = Path::new(v["source"].as_str().unwrap());
-                    let rel = source.strip_prefix(&out).unwrap().to_string_lossy();
-                    assert!(source.exists(), "{ctx}: {rel} missing");
-                    assert_eq!(
-                        v["target"].as_str().unwrap(),
-                        format!("{CONFIG_DIR}/{rel}"),
-                        "{ctx}"
-                    );
-                    if rel.starts_with("nodes/") {
-                        assert!(rel.starts_with(&format!("nodes/{name}")), "{ctx}: {rel}");
-                    }
-                    assert!(
-                        !["tls/ca.key", "tls/client.key", "secrets.env", "client.env"]
-                            .contains(&rel.as_ref()),
-                        "{ctx}: mounts {rel}"
-                    );
-                    let writable = v.get("read_only") != Some(&Value::Bool(true));
-                    assert_eq!(
-                        writable,
-                        sentinel && rel == format!("nodes/{name}"),
-                        "{ctx}: {rel} writable: {writable}"
-                    );
-                }
-
-                // A fixed address in the subnet, which the node's certificate names along
-                // with the service name.
-                let ip: std::net::Ipv4Addr = svc["networks"]["backend"]["ipv4_address"]
-                    .as_str()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                assert!(subnet.contains(&ip), "{ctx}: {ip} outside {subnet}");
-                addresses.push(ip);
-                let san = sans(&out.join(format!("nodes/{name}/tls/node.crt")));
-                assert!(
-                    san.contains(&format!("DNS:{name}"))
-                        && san.contains(&format!("IP Address:{ip}")),
-                    "{ctx}: {san}"
-                );
-            }
-            addresses.sort();
-            addresses.dedup();
-            assert_eq!(addresses.len(), names.len(), "{ctx}: shared addresses");
-
-            // What an app on the compose network dials: the service names.
-            let client = env_file(&out.join("client.env"));
-            let (key, prefix) = if kind == "sentinel" {
-                ("REDIS_SENTINELS", "sentinel-")
-            } else {
-                ("REDIS_CLUSTER_NODES", "node-")
-            };
-            let listed: Vec<&str> = client[key]
-                .split(',')
-                .map(|hp| hp.rsplit_once(':').unwrap().0)
-                .collect();
-            let want: Vec<&str> = names
-                .iter()
-                .filter(|n| n.starts_with(prefix))
-                .map(String::as_str)
-                .collect();
-            assert_eq!(listed, want, "{ctx}: {key}");
+            assert!(subnet.contains(&ip), "{ctx}: {ip} outside {subnet}");
+            addresses.push(ip);
+            let san = sans(&out.join(format!("nodes/{name}/tls/node.crt")));
+            assert!(
+                san.contains(&format!("DNS:{name}")) && san.contains(&format!("IP Address:{ip}")),
+                "{ctx}: {san}"
+            );
         }
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(addresses.len(), names.len(), "{ctx}: shared addresses");
+
+        // What an app on the compose network dials: the service names.
+        let client = env_file(&out.join("client.env"));
+        let (key, prefix) = if kind == "sentinel" {
+            ("REDIS_SENTINELS", "sentinel-")
+        } else {
+            ("REDIS_CLUSTER_NODES", "node-")
+        };
+        let listed: Vec<&str> = client[key]
+            .split(',')
+            .map(|hp| hp.rsplit_once(':').unwrap().0)
+            .collect();
+        let want: Vec<&str> = names
+            .iter()
+            .filter(|n| n.starts_with(prefix))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(listed, want, "{ctx}: {key}");
     }
 }
 
