@@ -588,8 +588,34 @@ fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_cl
 
     let mut lab = Lab::new();
     let (namespaces, app) = compose_network(&mut lab, &containers);
+    // Every container at once, as compose starts them.
     start(&mut lab, &namespaces, &containers, &logs);
     healthchecks_pass(&lab, &namespaces, &containers);
+    // Both replicas linked over TLS to the primary's fixed address (monitoring may INFO;
+    // the same login as the healthcheck, in the replica's own container).
+    for c in containers
+        .iter()
+        .filter(|c| c.name == "data-1" || c.name == "data-2")
+    {
+        let info = c
+            .healthcheck
+            .replace(" ping | grep -qx PONG", " info replication");
+        wait_until(
+            &format!("{} linked", c.name),
+            Duration::from_secs(20),
+            || {
+                let mut cmd = lab.exec(&namespaces[&c.name], &["sh", "-c", &info]);
+                cmd.envs(&c.env);
+                let (_, text) = output(&mut cmd);
+                let want = format!("master_host:{}", containers[0].ip);
+                if text.contains("master_link_status:up") && text.contains(&want) {
+                    Ok(())
+                } else {
+                    Err(text)
+                }
+            },
+        );
+    }
 
     // A redis-py Sentinel client configured only from client.env, in the app's namespace,
     // with hostname checks on: Sentinels by service name, the primary and a replica at the
@@ -611,17 +637,24 @@ fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_cl
             "30",
         ],
     ));
-    let all_logs: String = containers
-        .iter()
-        .map(|c| {
-            format!(
-                "---- {}\n{}",
-                c.name,
-                std::fs::read_to_string(logs.join(format!("{}.log", c.name))).unwrap_or_default()
-            )
-        })
-        .collect();
-    assert!(o.status.success(), "sentinel client: {text}\n{all_logs}");
+    let all_logs = || -> String {
+        containers
+            .iter()
+            .map(|c| {
+                format!(
+                    "---- {}\n{}",
+                    c.name,
+                    std::fs::read_to_string(logs.join(format!("{}.log", c.name)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    assert!(
+        o.status.success(),
+        "sentinel client: {text}\n{}",
+        all_logs()
+    );
     assert_eq!(text.trim(), "6379", "the primary: data-0's port");
 
     // Each Sentinel rewrote its config (it does so at start) and kept it owner-only: the
