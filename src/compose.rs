@@ -633,6 +633,45 @@ mod tests {
     }
 
     #[test]
+    fn topology_nodes_get_fixed_addresses_that_their_certificates_name() {
+        let project = ProjectName::parse("shop").unwrap();
+        let env = Environment::Production;
+        let mut p = crate::profile::builtin(env);
+        p.topology.kind = Kind::Cluster;
+        let nodes = in_network(&p, &project, env);
+        let net = subnet(&project, env);
+        assert_eq!(net, subnet(&project, env), "stable");
+        assert_eq!(net.octets()[..2], [172, 16]);
+        for (i, n) in nodes.iter().enumerate() {
+            let IpAddr::V4(ip) = n.ip else {
+                panic!("{ip:?}", ip = n.ip)
+            };
+            assert_eq!(ip.octets()[..3], net.octets()[..3], "{}", n.name);
+            assert_eq!(usize::from(ip.octets()[3]), 10 + i);
+            assert_eq!(
+                (n.dial.as_str(), n.host.as_str()),
+                (n.name.as_str(), n.name.as_str())
+            );
+            let (name, addr) = node_sans(&p, &project, env, &topology::nodes(&p)[i]);
+            assert_eq!(
+                (name.unwrap().as_str(), addr),
+                (n.name.as_str(), Some(n.ip))
+            );
+        }
+        // Another environment of the same project: its own network.
+        assert_ne!(net, subnet(&project, Environment::Staging));
+        // Nodes the profile places get no compose names.
+        p.topology.nodes = vec![crate::topology::NodeSpec {
+            name: Hostname::parse("a").unwrap(),
+            host: None,
+            ip: "10.0.0.1".parse().unwrap(),
+            port: crate::values::Port::new(6379).unwrap(),
+            bus_port: None,
+        }];
+        assert_eq!(node_sans(&p, &project, env, &nodes[0]), (None, None));
+    }
+
+    #[test]
     fn the_container_gets_no_key_but_its_own() {
         for env in Environment::ALL {
             let mut p = crate::profile::builtin(env);
