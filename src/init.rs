@@ -242,8 +242,14 @@ fn next_step(p: &Prepared) -> String {
     } else {
         String::new()
     };
+    let compose_up = if p.target == Target::Docker {
+        crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
+    } else {
+        String::new()
+    };
     if p.target != Target::Kubernetes
-        && let Some(steps) = crate::topology::steps::next_steps(settings, p.target, shown, &openssl)
+        && let Some(steps) =
+            crate::topology::steps::next_steps(settings, p.target, shown, &openssl, &compose_up)
     {
         return steps;
     }
@@ -284,9 +290,7 @@ fn next_step(p: &Prepared) -> String {
                 service = host.service,
             ) + &host_dropin_step(settings, host.config_dir)
         }
-        Target::Docker => {
-            crate::compose::next_step(settings, &p.resolved.project, p.resolved.env, shown)
-        }
+        Target::Docker => compose_up,
         Target::Kubernetes => crate::kubernetes::next_step(settings, shown),
     }
 }

@@ -150,6 +150,13 @@ pub const ARTIFACTS: &[Artifact] = &[
         when: compose::server_env_enabled,
     },
     Artifact {
+        path: compose::SENTINEL_ENV,
+        template: templates::SENTINEL_ENV,
+        mode: 0o600,
+        secret: true,
+        when: compose::sentinel_env_enabled,
+    },
+    Artifact {
         path: crate::openssl::CNF,
         template: templates::OPENSSL_CNF,
         mode: 0o644,
@@ -384,6 +391,8 @@ struct Context<'a> {
 struct ServerEnv {
     requirepass: String,
     healthcheck_password: String,
+    /// A compose bundle of the sentinel kind: sentinel-peer's password (sentinel.env).
+    sentinel_healthcheck_password: String,
 }
 
 #[derive(Serialize)]
@@ -587,7 +596,15 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
         .encryption_key()
         .ok_or_else(|| missing_secret(secrets::ENCRYPTION_KEY_VAR))?;
     // A topology whose nodes the profile places: REDIS_URL names the first data node.
-    let (url_host, url_port) = match crate::topology::placed_primary(p) {
+    // A compose bundle's: the first data node, by its service name on the compose network.
+    let first = if input.target == Target::Docker {
+        compose::in_network(p, input.project, input.env)
+            .into_iter()
+            .next()
+    } else {
+        crate::topology::placed_primary(p)
+    };
+    let (url_host, url_port) = match first {
         Some(node) => (node.dial, node.port),
         None => (host.clone(), p.redis.port.get()),
     };
@@ -749,6 +766,16 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
                     .secrets
                     .password(&monitoring_name)
                     .ok_or_else(|| missing_secret(&monitoring_name.password_var()))?
+                    .to_owned()
+            } else {
+                String::new()
+            },
+            sentinel_healthcheck_password: if compose::sentinel_env_enabled(p, input.target) {
+                let peer = builtin(crate::topology::users::SENTINEL_PEER);
+                input
+                    .secrets
+                    .password(&peer)
+                    .ok_or_else(|| missing_secret(&peer.password_var()))?
                     .to_owned()
             } else {
                 String::new()

@@ -581,7 +581,7 @@ fn node_certs<R: CryptoRng + ?Sized>(
         key_pem: read(p, pki::CA_KEY)?,
     };
     for node in nodes {
-        let (dns, ips) = crate::topology::certs::sans(node);
+        let (dns, ips) = crate::topology::certs::sans(&p.resolved, node);
         let pair = pki::issue_node(
             &ca,
             &node.name,

@@ -27,6 +27,8 @@ pub const DRAGONFLY_FLAGS: &str = "dragonfly.flags.tera";
 pub const DRAGONFLY_ACL: &str = "dragonfly.acl.tera";
 pub const DOCKER_COMPOSE: &str = "docker-compose.yml.tera";
 pub const SERVER_ENV: &str = "server.env.tera";
+/// A compose bundle of the sentinel kind: the Sentinels' healthcheck password.
+pub const SENTINEL_ENV: &str = "sentinel.env.tera";
 pub const OPENSSL_CNF: &str = "openssl.cnf.tera";
 pub const EXPORTER_ENV: &str = "exporter.env.tera";
 pub const SYSTEMD_DROPIN: &str = "systemd-dropin.conf.tera";
@@ -46,7 +48,7 @@ pub const K8S_NETWORKPOLICY: &str = "k8s-networkpolicy.yaml.tera";
 pub const K8S_CONTAINER: &str = "k8s-container.yaml.tera";
 
 /// Every template the renderer uses. A unit test checks each exists and parses.
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 27] = [
     REDIS_CONF,
     USERS_ACL,
     CLIENT_ENV,
@@ -60,6 +62,7 @@ pub const ALL: [&str; 26] = [
     DRAGONFLY_ACL,
     DOCKER_COMPOSE,
     SERVER_ENV,
+    SENTINEL_ENV,
     OPENSSL_CNF,
     EXPORTER_ENV,
     SYSTEMD_DROPIN,

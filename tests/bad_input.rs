@@ -1224,13 +1224,3 @@ fn bad_topology_nodes_in_the_profile_file_are_refused() {
         &["team.yaml", "topology.nodes[0].name", "../x"],
     );
 }
-
-#[test]
-fn a_topology_is_refused_for_the_docker_target() {
-    assert_init_refused(
-        "production",
-        &[],
-        &["--target", "docker", "--set", "topology.kind=sentinel"],
-        &["--target docker", "sentinel", "--target local"],
-    );
-}

@@ -55,7 +55,7 @@ fn redis_compose_files_of_every_environment() {
 }
 
 /// Runs the real docker-compose (v1 or v2 both validate without a Docker engine) on a bundle.
-fn docker_compose(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn docker_compose(dir: &Path, args: &[&str]) -> std::process::Output {
     require("docker-compose", "apt-get install -y docker-compose");
     Command::new("docker-compose")
         .args(["-f", "docker-compose.yml"])
@@ -68,7 +68,7 @@ fn docker_compose(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("run docker-compose")
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()
         .flatten()

@@ -12,14 +12,13 @@
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use redis_harden::profile::Environment;
 use redis_harden::render::{self, Target};
 
+use crate::support::netns::{Lab, cmd, ok, output};
 use crate::support::{Bundle, require};
 
 const ENVS: [&str; 4] = ["production", "staging", "development", "testing"];
@@ -34,37 +33,6 @@ const FILES: [&str; 4] = [
     render::IP6TABLES,
     render::UFW,
 ];
-
-fn output(cmd: &mut Command) -> (Output, String) {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
-
-/// Runs `cmd` and fails the test, with its output, unless it succeeds.
-#[track_caller]
-fn ok(cmd: &mut Command) -> String {
-    let (out, text) = output(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
-
-fn cmd(program: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(program);
-    c.args(args);
-    c
-}
 
 /// `init` in a fresh directory with `--set` for each of `sets`.
 fn init(env: &str, sets: &[&str]) -> Bundle {
@@ -183,109 +151,6 @@ fn every_firewall_file_passes_the_real_tools() {
                     "{v6}"
                 );
             }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Network namespaces.
-// ---------------------------------------------------------------------------------------
-
-static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
-
-/// Network namespaces made by one test, with the processes started in them. Drop removes
-/// them all, also when the test fails.
-struct Lab {
-    prefix: String,
-    namespaces: Vec<String>,
-    children: Vec<Child>,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        require("ip", "apt-get install -y iproute2");
-        Lab {
-            // Unique per process and test, so parallel tests and runs never share one.
-            prefix: format!(
-                "rh{}-{}",
-                std::process::id(),
-                NEXT_LAB.fetch_add(1, Ordering::SeqCst)
-            ),
-            namespaces: vec![],
-            children: vec![],
-        }
-    }
-
-    /// Creates namespace `name` with loopback up; returns its full name.
-    fn add(&mut self, name: &str) -> String {
-        let ns = format!("{}-{name}", self.prefix);
-        // Recorded first: a namespace half made is still removed.
-        self.namespaces.push(ns.clone());
-        let (out, text) = output(&mut cmd("ip", &["netns", "add", &ns]));
-        assert!(
-            out.status.success(),
-            "ip netns add {ns} failed: network namespaces need root (run the tests as root):\n{text}"
-        );
-        ok(&mut cmd("ip", &["-n", &ns, "link", "set", "lo", "up"]));
-        ns
-    }
-
-    /// A veth pair from `a` to `b`; each end gets its address (CIDR notation) and goes up.
-    fn link(&self, (a, a_addr): (&str, &str), (b, b_addr): (&str, &str), name: &str) {
-        let (a_if, b_if) = (format!("{name}0"), format!("{name}1"));
-        ok(&mut cmd(
-            "ip",
-            &[
-                "link", "add", &a_if, "netns", a, "type", "veth", "peer", "name", &b_if, "netns", b,
-            ],
-        ));
-        for (ns, ifname, addr) in [(a, &a_if, a_addr), (b, &b_if, b_addr)] {
-            ok(&mut cmd(
-                "ip",
-                &["-n", ns, "addr", "add", addr, "dev", ifname],
-            ));
-            ok(&mut cmd("ip", &["-n", ns, "link", "set", ifname, "up"]));
-        }
-    }
-
-    /// A command run inside namespace `ns`.
-    fn exec(&self, ns: &str, args: &[&str]) -> Command {
-        let mut c = cmd("ip", &["netns", "exec", ns]);
-        c.args(args);
-        c
-    }
-
-    /// Starts a long-running process in `ns`; it is killed when the lab is dropped.
-    fn spawn(&mut self, ns: &str, args: &[&str], log: &Path) {
-        let log = std::fs::File::create(log).unwrap();
-        let child = self
-            .exec(ns, args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {args:?} in {ns}: {e}"));
-        self.children.push(child);
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in self.namespaces.iter().rev() {
-            // Whatever still runs in a namespace of ours was started by this test.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-KILL", pid]).status();
-                }
-            }
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
         }
     }
 }

@@ -186,7 +186,7 @@ fn sentinel_sees(topo: &Topology, name: &str, replicas: u32, others: u32) -> Res
 /// primary it discovers (and pings a replica), and prints the primary's port. argv[2] is a
 /// port that must not be the primary (`none`: any), argv[3] the bound in seconds; it keeps
 /// retrying until then, as an application does through a failover.
-fn sentinel_client() -> String {
+pub(crate) fn sentinel_client() -> String {
     format!(
         "{PY_CLIENT_ENV}
 import time, urllib.parse

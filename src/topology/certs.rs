@@ -11,19 +11,26 @@ use crate::bundle::File;
 use crate::error::Error;
 use crate::inputs::{Prepared, Runtime};
 use crate::pki::{self, CertPair};
+use crate::profile::Resolved;
 use crate::values::Hostname;
 
 use super::{Node, layout};
 
 /// The SANs of a node's certificate: its host name and address, plus what a process on the
-/// node itself dials (a local probe, Sentinel's monitor target on one machine).
-pub fn sans(node: &Node) -> (Vec<Hostname>, Vec<IpAddr>) {
+/// node itself dials (a local probe, Sentinel's monitor target on one machine), plus its
+/// compose service name and address ([`crate::compose::node_sans`]).
+pub fn sans(resolved: &Resolved, node: &Node) -> (Vec<Hostname>, Vec<IpAddr>) {
+    let (compose_name, compose_ip) =
+        crate::compose::node_sans(&resolved.settings, &resolved.project, resolved.env, node);
     let mut dns = vec![node.host.clone()];
     let localhost = Hostname::parse("localhost").expect("valid");
-    if !dns.contains(&localhost) {
-        dns.push(localhost);
+    for name in [Some(localhost), compose_name].into_iter().flatten() {
+        if !dns.contains(&name) {
+            dns.push(name);
+        }
     }
     let mut ips = vec![node.ip];
+    ips.extend(compose_ip.filter(|ip| *ip != node.ip));
     for ip in [
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -138,7 +145,7 @@ fn issue<R: CryptoRng + ?Sized>(
             help: "restore tls/ca.crt and tls/ca.key from a backup".into(),
         });
     };
-    let (dns, ips) = sans(node);
+    let (dns, ips) = sans(&p.resolved, node);
     pki::issue_node(
         ca,
         &node.name,

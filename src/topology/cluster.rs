@@ -83,6 +83,23 @@ pub struct CreateScript {
     pub ca_cert: &'static str,
     pub client_cert: &'static str,
     pub client_key: &'static str,
+    /// A compose bundle: redis-cli runs inside a node's container (see [`InContainer`]).
+    pub docker: Option<InContainer>,
+}
+
+/// How a compose bundle's `cluster-create.sh` reaches the nodes: their addresses exist only on
+/// the compose network, so redis-cli runs in the first node's container (`docker compose
+/// exec`), with that node's certificate (it carries clientAuth) at its in-container paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InContainer {
+    /// `docker compose -p NAME`.
+    pub project_name: String,
+    pub compose_file: &'static str,
+    pub service: String,
+    pub cli: &'static str,
+    pub ca_cert: String,
+    pub cert: String,
+    pub key: String,
 }
 
 /// The context of `cluster-create.sh`; `None` for other kinds.
@@ -108,6 +125,7 @@ pub fn create_script(p: &EnvProfile, nodes: &[Node]) -> Option<CreateScript> {
         ca_cert: pki::CA_CERT,
         client_cert: pki::CLIENT_CERT,
         client_key: pki::CLIENT_KEY,
+        docker: None,
     })
 }
 

@@ -560,18 +560,45 @@ fn explicit_nodes(t: &TopologySettings) -> Result<(), Violation> {
     Ok(())
 }
 
-/// The targets a multi-node bundle can be written for: compose files for topologies are not
-/// written yet, so `--target docker` is refused rather than silently standalone.
+/// What a compose bundle of a topology cannot be: nodes the profile places on their own
+/// machines (compose runs every node on one Docker host, at its own addresses), more nodes
+/// than its network holds, or the exporter (one per node is not written yet).
 pub fn check_target(p: &EnvProfile, target: crate::target::Target) -> Result<(), crate::Error> {
-    if p.topology.kind != Kind::Standalone && target == crate::target::Target::Docker {
-        return Err(crate::Error::Usage {
-            message: format!(
-                "--target docker: a {} topology has no docker-compose bundle yet",
+    if p.topology.kind == Kind::Standalone || target != crate::target::Target::Docker {
+        return Ok(());
+    }
+    let refuse = |message: String, help: &str| {
+        Err(crate::Error::Usage {
+            message: format!("--target docker: {message}"),
+            help: help.into(),
+        })
+    };
+    if !p.topology.nodes.is_empty() {
+        return refuse(
+            "topology.nodes places the nodes on their own machines, but a compose bundle runs \
+             every node on one Docker host, at addresses of its own network"
+                .into(),
+            "remove topology.nodes for docker, or use --target host for placed nodes",
+        );
+    }
+    let count = nodes(p).len();
+    if count > crate::compose::MAX_NODES {
+        return refuse(
+            format!(
+                "{count} nodes: a compose bundle's network holds at most {}",
+                crate::compose::MAX_NODES
+            ),
+            "lower topology.shards / topology.replicas, or use --target host",
+        );
+    }
+    if p.docker.exporter {
+        return refuse(
+            format!(
+                "docker.exporter with a {} topology: the compose file has no exporter per node yet",
                 p.topology.kind
             ),
-            help: "use --target local or --target host (one config per node under nodes/), or                    topology.kind=standalone for docker"
-                .into(),
-        });
+            "set docker.exporter=false, and run redis_exporter against the nodes yourself",
+        );
     }
     Ok(())
 }

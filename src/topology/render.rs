@@ -76,7 +76,11 @@ fn name(n: &str) -> UserName {
 /// The topology's part of the template context.
 pub fn context(input: &Input<'_>) -> Result<Context, Error> {
     let p = input.profile;
-    let nodes = super::nodes(p);
+    let nodes = if input.target == Target::Docker {
+        crate::compose::in_network(p, input.project, input.env)
+    } else {
+        super::nodes(p)
+    };
     let user = |n: &str, rules: &str| -> Result<AclUser, Error> {
         Ok(AclUser {
             name: n.to_owned(),
@@ -126,9 +130,32 @@ pub fn context(input: &Input<'_>) -> Result<Context, Error> {
         } else {
             String::new()
         },
-        cluster: cluster::create_script(p, &nodes),
+        cluster: cluster::create_script(p, &nodes).map(|script| cluster::CreateScript {
+            docker: (input.target == Target::Docker).then(|| in_container(input, &nodes[0])),
+            ..script
+        }),
         nodes,
     })
+}
+
+/// Where a compose bundle's cluster-create.sh runs redis-cli: in `first`'s container, with
+/// its certificate as the client certificate.
+fn in_container(input: &Input<'_>, first: &Node) -> cluster::InContainer {
+    let p = input.profile;
+    let dir = base(input);
+    cluster::InContainer {
+        project_name: crate::compose::project_name(
+            input.project,
+            input.env,
+            std::path::Path::new(input.out_dir.as_str()),
+        ),
+        compose_file: crate::compose::COMPOSE_FILE,
+        service: first.name.clone(),
+        cli: p.server_facts().cli_program,
+        ca_cert: dir.join(crate::pki::CA_CERT).to_string(),
+        cert: dir.join(&layout::cert(&first.name)).to_string(),
+        key: dir.join(&layout::key(&first.name)).to_string(),
+    }
 }
 
 /// The users on the Sentinels: the peer user, the app's discovery user (plus CLIENT SETINFO
@@ -173,6 +200,8 @@ fn data_dir(p: &EnvProfile, input: &Input<'_>, node: &Node) -> ConfPath {
         Target::Host => ConfPath::parse(p.server_facts().host_layout.data_dir)
             .expect("valid")
             .join(&node.name),
+        // Each container has its own data volume.
+        Target::Docker => ConfPath::parse("/data").expect("valid"),
         _ => input.out_dir.join(&layout::data_dir(&node.name)),
     }
 }
@@ -264,10 +293,13 @@ pub fn files(
                 secret: true,
             },
         ));
-        out.push((
-            layout::nftables(&node.name),
-            firewall(templates, input, ctx, topo, node)?,
-        ));
+        // In a container the node's own network namespace has no host firewall to load.
+        if !input.target.is_container() {
+            out.push((
+                layout::nftables(&node.name),
+                firewall(templates, input, ctx, topo, node)?,
+            ));
+        }
         if crate::systemd::nodes_enabled(p, input.target) {
             out.push((
                 layout::systemd_dropin(&node.name),

@@ -8,8 +8,14 @@ use crate::target::Target;
 use super::{Kind, Node, Role, layout};
 
 /// The numbered start order, or None for standalone. `openssl` is the `OPENSSL_CONF=... `
-/// prefix of a TLS bundle.
-pub fn next_steps(p: &EnvProfile, target: Target, shown: &Path, openssl: &str) -> Option<String> {
+/// prefix of a TLS bundle; `compose_up` the command line that starts a compose bundle.
+pub fn next_steps(
+    p: &EnvProfile,
+    target: Target,
+    shown: &Path,
+    openssl: &str,
+    compose_up: &str,
+) -> Option<String> {
     let kind = p.topology.kind;
     if kind == Kind::Standalone {
         return None;
@@ -17,6 +23,17 @@ pub fn next_steps(p: &EnvProfile, target: Target, shown: &Path, openssl: &str) -
     let nodes = super::nodes(p);
     let mut steps = match target {
         Target::Local => local_steps(p, &nodes, shown, openssl),
+        // Compose starts every node at once: no order is needed, since each node has a fixed
+        // address (a Sentinel or a replica waits for its primary by itself).
+        Target::Docker => vec![format!(
+            "hand the nodes' configs, keys and ACL files{} to the containers' user, and start \
+             every node: `{compose_up}`",
+            if kind == Kind::Sentinel {
+                " (and each Sentinel's directory: it rewrites its config there)"
+            } else {
+                ""
+            }
+        )],
         _ => host_steps(p, &nodes),
     };
     if kind == Kind::Cluster {
