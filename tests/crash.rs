@@ -23,7 +23,7 @@ use std::process::Stdio;
 
 use crate::support::store::{
     Snapshot, differing, leftovers, pem_certs, restore, secrets_consistent, secrets_of, snapshot,
-    tls_consistent,
+    tls_consistent, unrecovered,
 };
 use crate::support::strace::{args, check_fails, first_lines, previous_place, strace};
 use crate::support::{Run, env_file, run};
@@ -387,7 +387,7 @@ fn crash_twice(case: &Case) {
             if !run_killed_at(dir, &cmd, syscall, n).0 {
                 break;
             }
-            if !bundle.join(".txn").exists() {
+            if !unrecovered(&bundle) {
                 continue;
             }
             firsts += 1;
