@@ -11,7 +11,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use super::{env_file, require, tree};
+use super::{env_file, require, tree_all};
 
 /// Every path under a bundle with its bytes and mode; the bundle directory itself is the
 /// empty path. `None` when the directory does not exist.
@@ -19,7 +19,7 @@ pub type Snapshot = BTreeMap<PathBuf, (Vec<u8>, u32)>;
 
 pub fn snapshot(dir: &Path) -> Option<Snapshot> {
     let meta = std::fs::symlink_metadata(dir).ok()?;
-    let mut t = tree(dir);
+    let mut t = tree_all(dir);
     t.insert(
         PathBuf::new(),
         (b"<dir>".to_vec(), meta.permissions().mode() & 0o7777),
