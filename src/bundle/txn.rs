@@ -93,6 +93,9 @@ struct Staged {
     rel: String,
     mode: u32,
     sha256: String,
+    /// Already renamed into place (found so by recovery): nothing to redo.
+    #[serde(skip)]
+    renamed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -242,6 +245,7 @@ fn stage_all(
             rel: w.rel.clone(),
             mode: w.mode,
             sha256: sha256_hex(&w.content),
+            renamed: false,
         });
     }
     for rel in &changes.removes {
@@ -305,15 +309,16 @@ fn valid(root: &Path, txn: &Path, path: &Path) -> Result<Option<Journal>, Error>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         other => other.map_err(io(path))?,
     };
-    let Some(journal) = Journal::parse(&bytes) else {
+    let Some(mut journal) = Journal::parse(&bytes) else {
         return Ok(None);
     };
-    let ok = journal.writes.iter().all(|w| {
+    let ok = journal.writes.iter_mut().all(|w| {
         let staged = txn.join(&w.staged);
-        if std::fs::symlink_metadata(&staged).is_ok() {
-            holds(&staged, &w.sha256, w.mode)
-        } else {
+        w.renamed = std::fs::symlink_metadata(&staged).is_err();
+        if w.renamed {
             holds(&root.join(&w.rel), &w.sha256, w.mode)
+        } else {
+            holds(&staged, &w.sha256, w.mode)
         }
     });
     Ok(ok.then_some(journal))
@@ -452,7 +457,7 @@ fn apply(
                 .map_err(io(&dir))?;
         }
     }
-    for w in &journal.writes {
+    for w in journal.writes.iter().filter(|w| !w.renamed) {
         let from = txn.join(&w.staged);
         let to = root.join(&w.rel);
         match std::fs::rename(&from, &to) {
