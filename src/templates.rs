@@ -3,7 +3,8 @@
 //! `builtin/NAME`, so a team directory can replace a file outright or `{% extends %}` the
 //! built-in and override one block.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use include_dir::{Dir, include_dir};
@@ -81,7 +82,13 @@ pub const ALL: [&str; 27] = [
 const BUILTIN_PREFIX: &str = "builtin/";
 
 pub struct Templates {
-    tera: Tera,
+    /// What is compiled so far.
+    tera: RefCell<Tera>,
+    /// Built-ins not compiled yet: each is compiled on its first render, with the templates
+    /// it names, because one bundle renders about half of them and compiling all of them
+    /// cost a third of `init`'s CPU time. With a team directory everything is compiled at
+    /// load instead, so a broken team file is reported whether a bundle uses it or not.
+    lazy: RefCell<BTreeMap<String, &'static str>>,
     overridden: BTreeSet<String>,
 }
 
@@ -100,36 +107,73 @@ impl Templates {
         tera.register_filter("compose_quote", compose_quote);
         tera.register_filter("yaml_quote", crate::kubernetes::yaml::yaml_quote);
         tera.register_filter("yaml_block", crate::kubernetes::yaml::yaml_block);
+        let builtins = BUILTIN.files().map(|file| {
+            let text = file.contents_utf8().expect("built-in templates are UTF-8");
+            (file.path().to_string_lossy().into_owned(), text)
+        });
+        let Some(dir) = overrides else {
+            return Ok(Self {
+                tera: RefCell::new(tera),
+                lazy: RefCell::new(builtins.collect()),
+                overridden: BTreeSet::new(),
+            });
+        };
         let mut sources: Vec<(String, String)> = vec![];
-        for file in BUILTIN.files() {
-            let name = file.path().to_string_lossy().into_owned();
-            let text = file
-                .contents_utf8()
-                .expect("built-in templates are UTF-8")
-                .to_owned();
-            // `builtin/NAME` exists for team templates to extend; without a team directory
-            // nothing can, and compiling every template twice would only cost start-up time.
-            if overrides.is_some() {
-                sources.push((format!("{BUILTIN_PREFIX}{name}"), text.clone()));
-            }
-            sources.push((name, text));
+        for (name, text) in builtins {
+            // `builtin/NAME`, for team templates to extend.
+            sources.push((format!("{BUILTIN_PREFIX}{name}"), text.to_owned()));
+            sources.push((name, text.to_owned()));
         }
         let mut overridden = BTreeSet::new();
-        if let Some(dir) = overrides {
-            for (name, text) in read_override_dir(dir)? {
-                sources.retain(|(n, _)| *n != name);
-                overridden.insert(name.clone());
-                sources.push((name, text));
-            }
+        for (name, text) in read_override_dir(dir)? {
+            sources.retain(|(n, _)| *n != name);
+            overridden.insert(name.clone());
+            sources.push((name, text));
         }
         tera.add_raw_templates(sources)
             .map_err(|e| template_error(&e, &overridden))?;
-        Ok(Self { tera, overridden })
+        Ok(Self {
+            tera: RefCell::new(tera),
+            lazy: RefCell::default(),
+            overridden,
+        })
+    }
+
+    /// Compiles the built-in `name` if it is not yet, together with every built-in it names
+    /// in quotes (what it includes, imports or extends; a name in a comment costs only time).
+    fn compile(&self, name: &str) -> Result<(), Error> {
+        let mut lazy = self.lazy.borrow_mut();
+        let mut batch = vec![];
+        let mut todo = vec![name.to_owned()];
+        while let Some(next) = todo.pop() {
+            let Some(text) = lazy.remove(&next) else {
+                continue;
+            };
+            todo.extend(
+                lazy.keys()
+                    .filter(|other| {
+                        ['"', '\'', '`']
+                            .iter()
+                            .any(|q| text.contains(&format!("{q}{other}{q}")))
+                    })
+                    .cloned(),
+            );
+            batch.push((next, text));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.tera
+            .borrow_mut()
+            .add_raw_templates(batch)
+            .map_err(|e| template_error(&e, &self.overridden))
     }
 
     pub fn render(&self, name: &str, ctx: &Context) -> Result<String, Error> {
+        self.compile(name)?;
         let out = self
             .tera
+            .borrow()
             .render(name, ctx)
             .map_err(|e| template_error(&e, &self.overridden))?;
         Ok(normalize(&out))
@@ -288,6 +332,10 @@ mod tests {
     #[test]
     fn every_named_template_is_built_in_and_parses() {
         let t = Templates::builtin().unwrap();
+        for name in ALL {
+            t.compile(name).unwrap();
+        }
+        assert!(t.lazy.borrow().is_empty(), "compiled on first use");
         let empty_team = tempfile::tempdir().unwrap();
         let with_team = Templates::load(Some(empty_team.path())).unwrap();
         for name in ALL {
@@ -295,8 +343,13 @@ mod tests {
                 BUILTIN.get_file(name).is_some(),
                 "{name} is not in templates/"
             );
-            assert!(t.tera.contains_template(name));
-            assert!(with_team.tera.contains_template(&format!("builtin/{name}")));
+            assert!(t.tera.borrow().contains_template(name));
+            assert!(
+                with_team
+                    .tera
+                    .borrow()
+                    .contains_template(&format!("builtin/{name}"))
+            );
         }
         assert_eq!(
             BUILTIN.files().count(),
@@ -306,17 +359,30 @@ mod tests {
     }
 
     #[test]
+    fn a_built_in_is_compiled_with_what_it_includes() {
+        let t = Templates::builtin().unwrap();
+        assert!(!t.tera.borrow().contains_template(XTABLES));
+        t.compile(IPTABLES).unwrap();
+        assert!(t.tera.borrow().contains_template(XTABLES));
+        assert!(!t.tera.borrow().contains_template(REDIS_CONF));
+    }
+
+    #[test]
     fn undefined_variables_are_errors() {
-        let mut t = Templates::builtin().unwrap();
-        t.tera.add_raw_template("x.tera", "{{ nope }}").unwrap();
+        let t = Templates::builtin().unwrap();
+        t.tera
+            .borrow_mut()
+            .add_raw_template("x.tera", "{{ nope }}")
+            .unwrap();
         let err = t.render("x.tera", &Context::new()).unwrap_err();
         assert!(err.to_string().contains("x.tera"), "{err}");
     }
 
     #[test]
     fn conf_quote_refuses_breakouts() {
-        let mut t = Templates::builtin().unwrap();
+        let t = Templates::builtin().unwrap();
         t.tera
+            .borrow_mut()
             .add_raw_template("q.tera", "dir {{ p | conf_quote }}")
             .unwrap();
         let mut ctx = Context::new();
@@ -328,8 +394,9 @@ mod tests {
 
     #[test]
     fn compose_quote_makes_one_yaml_scalar() {
-        let mut t = Templates::builtin().unwrap();
+        let t = Templates::builtin().unwrap();
         t.tera
+            .borrow_mut()
             .add_raw_template("c.tera", "image: {{ v | compose_quote }}")
             .unwrap();
         let mut ctx = Context::new();

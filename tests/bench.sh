@@ -71,10 +71,10 @@ hyperfine -N --warmup 10 --runs "$runs" \
     --prepare "rm -rf $osl" \
     "bash $work/openssl-recipe.sh $osl"
 
-# init's commit flushes the disk three times (a syncfs for the staged files, an fsync for the
-# journal, a syncfs for the renames), and a syncfs also waits for whatever else the machine
-# has written: its timing is disk-bound with a long tail, so the median is the steadier
-# figure, printed beside the mean. Compare with a quiet machine (`uptime`).
+# init's commit flushes the disk once (one syncfs for the staged files and the journal; the
+# renames are not flushed, see docs/bundle.md), and a syncfs also waits for whatever else the
+# machine has written: its timing is disk-bound with a long tail, so the median is the
+# steadier figure, printed beside the mean. Compare with a quiet machine (`uptime`).
 echo
 echo "| command | mean ± σ (ms) | median (ms) | min (ms) | max (ms) | runs |"
 echo "|---|---:|---:|---:|---:|---:|"

@@ -285,9 +285,9 @@ fn a_second_writer_is_refused_or_waits() {
 fn an_uncommitted_transaction_is_discarded_by_the_next_writer() {
     let tmp = tempfile::tempdir().unwrap();
     run(tmp.path(), &init_args("b", &[])).success();
+    // Beside the record of init's transaction, a staged file no journal names.
     let txn = tmp.path().join("b/.txn");
-    std::fs::create_dir(&txn).unwrap();
-    std::fs::write(txn.join("0"), "REDIS_PASSWORD_APP=staged-secret\n").unwrap();
+    std::fs::write(txn.join("2.0"), "REDIS_PASSWORD_APP=staged-secret\n").unwrap();
     let before = tree(&tmp.path().join("b"));
     run(tmp.path(), &["check", "--env", "production", "--out", "b"])
         .failure(2)
@@ -297,7 +297,7 @@ fn an_uncommitted_transaction_is_discarded_by_the_next_writer() {
     run(tmp.path(), &["render", "--env", "production", "--out", "b"])
         .success()
         .stdout_has("recovered: discarded");
-    assert!(!txn.exists());
+    assert!(!txn.join("2.0").exists());
     run(tmp.path(), &["check", "--env", "production", "--out", "b"]).success();
 }
 

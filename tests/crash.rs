@@ -23,7 +23,7 @@ use std::process::Stdio;
 
 use crate::support::store::{
     Snapshot, differing, leftovers, pem_certs, restore, secrets_consistent, secrets_of, snapshot,
-    tls_consistent,
+    tls_consistent, unrecovered,
 };
 use crate::support::strace::{args, check_fails, first_lines, previous_place, strace};
 use crate::support::{Run, env_file, run};
@@ -387,7 +387,7 @@ fn crash_twice(case: &Case) {
             if !run_killed_at(dir, &cmd, syscall, n).0 {
                 break;
             }
-            if !bundle.join(".txn").exists() {
+            if !unrecovered(&bundle) {
                 continue;
             }
             firsts += 1;
@@ -460,6 +460,92 @@ crash_cases! {
     crash_during_recovery_of_rotate_passwords:
         crash_twice, &[&["init"]], &["rotate", "passwords"], Passwords;
     crash_during_recovery_of_rotate_ca: crash_twice, &[&["init"]], &["rotate", "ca"], Ca;
+}
+
+/// The protocol's own crash points, named: a command killed right after its one flush (at
+/// the unlink of the earlier transaction's record, the first file operation after the
+/// `syncfs`) leaves both journals and every staged file; killed at its second rename, the
+/// earlier record is gone and the renames are half done. The re-run completes either.
+#[test]
+fn crash_right_after_the_flush_and_between_renames_with_an_earlier_record() {
+    let case = Case {
+        setup: &[&["init"]],
+        command: &["render", "--set", "redis.port=6390"],
+        kind: Kind::Deterministic,
+    };
+    let Scene {
+        tmp, old, new, cmd, ..
+    } = Scene::new(&case);
+    let dir = tmp.path();
+    let bundle = dir.join("bundle");
+    let names = || -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(bundle.join(".txn"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let mut failures = vec![];
+    for (syscall, n, expect_record) in [("unlink", 1, true), ("rename", 2, false)] {
+        restore(&bundle, old.as_ref());
+        assert_eq!(names(), ["1.done"], "init's record");
+        assert!(
+            run_killed_at(dir, &cmd, syscall, n).0,
+            "{syscall} #{n}: not killed"
+        );
+        let left = names();
+        assert!(
+            left.contains(&"2.journal".to_owned()),
+            "{syscall} #{n}: {left:?}"
+        );
+        assert_eq!(
+            left.contains(&"1.done".to_owned()),
+            expect_record,
+            "{left:?}"
+        );
+        assert!(
+            left.iter().any(|f| f.starts_with("2.") && f != "2.journal"),
+            "{left:?}"
+        );
+        failures.extend(rerun(
+            &case,
+            dir,
+            &cmd,
+            old.as_ref(),
+            &new,
+            &format!("{syscall} #{n}"),
+        ));
+        assert_eq!(names(), ["2.done"], "the re-run's record");
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// A commit flushes the disk once: one `syncfs`, no fsync of any file or directory. (A count
+/// of system calls, not a timing.)
+#[test]
+fn a_commit_flushes_once() {
+    for (setup, command) in [
+        (&[][..], &["init"][..]),
+        (&[&["init"][..]][..], &["rotate", "passwords"][..]),
+        (
+            &[&["init"][..]][..],
+            &["render", "--set", "redis.port=6390"][..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        for step in setup {
+            run(tmp.path(), &args(step)).success();
+        }
+        let counts = syscall_counts(tmp.path(), &args(command));
+        let flushes: BTreeMap<&String, &u64> =
+            counts.iter().filter(|(s, _)| s.contains("sync")).collect();
+        assert_eq!(
+            flushes,
+            BTreeMap::from([(&"syncfs".to_owned(), &1)]),
+            "{command:?}"
+        );
+    }
 }
 
 /// Env parsing used above stays in step with the harness's.

@@ -307,7 +307,7 @@ pub struct Session {
     created_lock: bool,
     pub recovered: Option<txn::Recovery>,
     /// This command committed (or found a committed transaction): once it exits normally,
-    /// `.committed` is removed (see [`txn::COMMITTED`]).
+    /// its journal is marked done (see [`txn::acknowledge`]).
     acknowledge: bool,
 }
 
@@ -372,13 +372,10 @@ impl Session {
             self.fresh = false;
         }
         if !plan.is_noop() {
-            let committed = txn::commit(&self.root, command, &plan.changes);
             // Refused before staging: the bundle is untouched, and so is its directory.
-            if committed.is_err() && !txn::pending(&self.root) {
-                return committed.map(|()| Committed::Done);
-            }
+            txn::preflight(&self.root, &plan.changes)?;
             self.created_lock = false;
-            committed?;
+            txn::commit(&self.root, command, &plan.changes)?;
             self.acknowledge = true;
         }
         self.created_lock = false;

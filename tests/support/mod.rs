@@ -94,8 +94,21 @@ pub fn run(cwd: &Path, args: &[&str]) -> Run {
 }
 
 /// Every file under `dir` with its bytes and mode: compare two of these to prove nothing
-/// was created, changed or re-moded.
+/// was created, changed or re-moded. A bundle's record of its last transaction
+/// (`.txn/N.done`, see src/bundle/txn.rs) is bookkeeping, not content, and is left out;
+/// anything else in `.txn/` (a staged file, an open journal) is in.
 pub fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let mut t = tree_all(dir);
+    t.retain(|p, _| {
+        let in_txn = p.parent().and_then(Path::file_name) == Some(".txn".as_ref());
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        !(p.file_name() == Some(".txn".as_ref()) || in_txn && store::is_record(&name))
+    });
+    t
+}
+
+/// [`tree`] with everything, the transaction record included.
+pub fn tree_all(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     let mut out = BTreeMap::new();
     if !dir.exists() {
         return out;

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use super::{env_file, require, tree};
+use super::{env_file, require, tree_all};
 
 /// Every path under a bundle with its bytes and mode; the bundle directory itself is the
 /// empty path. `None` when the directory does not exist.
@@ -19,7 +19,7 @@ pub type Snapshot = BTreeMap<PathBuf, (Vec<u8>, u32)>;
 
 pub fn snapshot(dir: &Path) -> Option<Snapshot> {
     let meta = std::fs::symlink_metadata(dir).ok()?;
-    let mut t = tree(dir);
+    let mut t = tree_all(dir);
     t.insert(
         PathBuf::new(),
         (b"<dir>".to_vec(), meta.permissions().mode() & 0o7777),
@@ -83,8 +83,21 @@ pub fn leftovers(root: &Path) -> Vec<String> {
         for e in entries {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.contains(".tmp") || name == ".txn" || name.ends_with(".txn") {
-                found.push(e.path().strip_prefix(root).unwrap().display().to_string());
+            let rel = || e.path().strip_prefix(root).unwrap().display().to_string();
+            if name == ".txn" {
+                // The record of the last transaction may stay; anything else is a leftover.
+                let mut inside: Vec<String> = std::fs::read_dir(e.path())
+                    .unwrap()
+                    .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                inside.sort();
+                if !(inside.len() == 1 && is_record(&inside[0])) {
+                    found.extend(inside.iter().map(|f| format!("{}/{f}", rel())));
+                }
+                continue;
+            }
+            if name.contains(".tmp") || name.ends_with(".txn") {
+                found.push(rel());
             }
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
@@ -93,6 +106,23 @@ pub fn leftovers(root: &Path) -> Vec<String> {
     }
     found.sort();
     found
+}
+
+/// The name of a completed transaction's journal in `.txn/` (`N.done`).
+pub fn is_record(name: &str) -> bool {
+    name.strip_suffix(".done")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether a bundle holds anything a recovery would act on: a staged file, a journal whose
+/// command did not exit normally, or more than one record.
+pub fn unrecovered(bundle: &Path) -> bool {
+    std::fs::read_dir(bundle.join(".txn")).is_ok_and(|d| {
+        let names: Vec<String> = d
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.len() > 1 || names.iter().any(|n| !is_record(n))
+    })
 }
 
 /// The secret material of a bundle: secrets.env entries and every private key file.
