@@ -579,20 +579,12 @@ fn master_key_mode_derives_the_topology_users_passwords() {
 
 /// Every file of the bundle in `dir`, relative, sorted.
 fn bundle_files(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = vec![];
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+    // The shared tree walk: it leaves out the transaction's record (`.txn/N.done`).
+    crate::support::tree(dir)
+        .into_iter()
+        .filter(|(_, (bytes, _))| bytes != b"<dir>")
+        .map(|(p, _)| p.display().to_string())
+        .collect()
 }
 
 /// What a sentinel and a cluster bundle contain, for `--target local` and `--target host`
