@@ -259,27 +259,12 @@ fn topology_compose_bundles_are_pinned() {
 
 /// The bundle's files (not directories: data directories are never removed), relative.
 fn files(dir: &Path) -> Vec<String> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                if rel != ".lock" {
-                    out.push(rel);
-                }
-            }
-        }
-    }
-    out.sort();
-    out
+    // The shared tree walk leaves out the transaction's record (`.txn/N.done`).
+    crate::support::tree(dir)
+        .into_iter()
+        .filter(|(p, (bytes, _))| bytes != b"<dir>" && p != Path::new(".lock"))
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
