@@ -577,16 +577,6 @@ fn master_key_mode_derives_the_topology_users_passwords() {
     );
 }
 
-/// Every file of the bundle in `dir`, relative, sorted.
-fn bundle_files(dir: &Path) -> Vec<String> {
-    // The shared tree walk: it leaves out the transaction's record (`.txn/N.done`).
-    crate::support::tree(dir)
-        .into_iter()
-        .filter(|(_, (bytes, _))| bytes != b"<dir>")
-        .map(|(p, _)| p.display().to_string())
-        .collect()
-}
-
 /// What a sentinel and a cluster bundle contain, for `--target local` and `--target host`
 /// (pinned: one node of each role shown, the others alike), and that no single-server file is
 /// among them: no redis.conf, no exporter.env (it names one server), no firewall/ (rules are
@@ -614,7 +604,7 @@ fn topology_bundles_hold_only_files_something_reads() {
                 ],
             )
             .success();
-            let files = bundle_files(&tmp.path().join(&out));
+            let files = crate::support::file_names(&tmp.path().join(&out));
             for single in [
                 "redis.conf",
                 "exporter.env",
@@ -661,7 +651,7 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
             ],
         )
         .success();
-        bundle_files(&tmp.path().join("b"))
+        crate::support::file_names(&tmp.path().join("b"))
     };
     let standalone = init("standalone");
     for f in [

@@ -107,6 +107,15 @@ pub fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     t
 }
 
+/// The files of [`tree`] (no directories, no transaction record), relative, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|(_, (bytes, _))| bytes != b"<dir>")
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
 /// [`tree`] with everything, the transaction record included.
 pub fn tree_all(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
     let mut out = BTreeMap::new();
