@@ -126,7 +126,18 @@ pub fn run<R: CryptoRng + ?Sized>(
     summary.next = None;
     summary.notes.append(&mut plan.notes);
     let nodes = topology_nodes(&p);
+    let k8s_topology = p.target == Target::Kubernetes
+        && p.resolved.settings.topology.kind != crate::topology::Kind::Standalone;
     match plan.apply {
+        Some(step) if k8s_topology => {
+            let admin = admin_var(&plan.users, finish);
+            summary.rollout = crate::kubernetes::rollout::plan(
+                &p.resolved.settings,
+                &p.out_shown,
+                &change(&step, &plan.users, finish),
+                admin,
+            );
+        }
         Some(step) if !nodes.is_empty() => {
             summary.rollout = rollout(&p, &nodes, &step, &plan.users, finish);
             if !p.resolved.settings.acl.admin.enabled {
@@ -699,15 +710,8 @@ fn rollout(
     users: &[String],
     finish: bool,
 ) -> Vec<crate::topology::rollout::Step> {
-    use crate::topology::rollout::{self, Change};
-    let change = match step {
-        "ACL LOAD" => Change::Passwords {
-            users: users.to_vec(),
-            finish,
-        },
-        "CONFIG SET tls-cert-file" => Change::Certs,
-        _ => Change::Ca,
-    };
+    use crate::topology::rollout;
+    let change = change(step, users, finish);
     let master = crate::topology::master_name(&p.resolved.settings, &p.resolved.project);
     let bundle = rollout::Bundle {
         profile: &p.resolved.settings,
@@ -717,6 +721,19 @@ fn rollout(
         admin_var: admin_var(users, finish),
     };
     rollout::plan(&bundle, nodes, &change)
+}
+
+/// What a rotation's apply step changed, as far as the running servers care.
+fn change(step: &str, users: &[String], finish: bool) -> crate::topology::rollout::Change {
+    use crate::topology::rollout::Change;
+    match step {
+        "ACL LOAD" => Change::Passwords {
+            users: users.to_vec(),
+            finish,
+        },
+        "CONFIG SET tls-cert-file" => Change::Certs,
+        _ => Change::Ca,
+    }
 }
 
 /// The secrets.env variable holding the admin password the running servers accept now:

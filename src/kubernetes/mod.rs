@@ -8,6 +8,7 @@
 //! for hostname-checking clients that dial one pod by name and for revoking one node; here
 //! every pod is `*.NAME-headless...`, which the wildcard covers.
 
+pub mod rollout;
 mod settings;
 pub mod topo;
 pub mod yaml;

@@ -1,0 +1,348 @@
+//! How a rotation reaches the pods of a Kubernetes topology (sentinel, cluster): `kubectl
+//! apply` of the manifests, then what makes each pod take the change, in a safe order, all
+//! inside the overlap window (old and new passwords, or certificates of both CAs, work until
+//! `--finish`).
+//!
+//! - Data pods read users.acl and the certificate from the mounted Secrets: with the admin
+//!   user they reload online (`ACL LOAD`, `CONFIG SET tls-*`) once the kubelet has refreshed
+//!   the mount, checked by comparing the pod's file with the bundle's. Without it, nothing in
+//!   a pod may reload, so the StatefulSet restarts (one pod at a time, highest ordinal first).
+//! - What a server logs in with itself (`masterauth`, Sentinel's `auth-pass` and
+//!   `sentinel-pass`) lives in the config copy the init container wrote into the pod's
+//!   emptyDir; a restarted pod gets a fresh copy from the Secret, so those rotations restart
+//!   the StatefulSet, after every ACL file accepts the new password.
+//! - Sentinels cannot reload TLS (no TLS options in Sentinel's `CONFIG SET`; redis/redis
+//!   issues 12028 and 12691) and read their config copy only at start: a rolling restart.
+//!
+//! The admin password goes into `kubectl exec` on stdin, never on a command line.
+
+use std::path::Path;
+
+use crate::pki;
+use crate::profile::{Engine, EnvProfile};
+use crate::topology::rollout::{Change, Step};
+use crate::topology::{Kind, render::SENTINEL_ACL, users};
+
+use super::topo::{data_pods, data_set, headless, sentinel_set, svc_domain};
+
+/// The main container of every StatefulSet pod (k8s-statefulset.yaml.tera).
+const CONTAINER: &str = "server";
+
+/// A StatefulSet of the bundle, as the steps need it.
+struct Set {
+    name: String,
+    pods: usize,
+    port: u16,
+}
+
+impl Set {
+    /// Pod names in the order a StatefulSet updates them: highest ordinal first.
+    fn pods(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.pods).rev().map(|i| format!("{}-{i}", self.name))
+    }
+}
+
+struct Ctx<'a> {
+    p: &'a EnvProfile,
+    ns: &'a str,
+    /// The bundle as the operator typed it (`--out`).
+    shown: &'a Path,
+    /// The secrets.env variable with the admin password the pods accept now.
+    admin_var: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The mounted config directory in every pod.
+    fn pod_dir(&self) -> &'static str {
+        self.p.server_facts().container_config_dir
+    }
+
+    fn address(&self, set: &Set, pod: Option<&str>) -> String {
+        let host = pod.map_or_else(
+            || headless(&set.name),
+            |pod| format!("{pod}.{}", headless(&set.name)),
+        );
+        format!("{host}.{}:{}", svc_domain(self.p), set.port)
+    }
+
+    /// Repeat until pod `pod` sees the bundle's `rel` in its mounted Secret (the kubelet
+    /// refreshes mounts within about a minute); the content stays off the screen.
+    fn wait_for_file(&self, pod: &str, rel: &str) -> String {
+        format!(
+            "until kubectl exec -n {ns} {pod} -c {CONTAINER} -- cat {dir}/{rel} | cmp -s - {local}; do sleep 5; done",
+            ns = self.ns,
+            dir = self.pod_dir(),
+            local = self.shown.join(rel).display(),
+        )
+    }
+
+    /// `command` run inside `pod` as admin over loopback with the pod's own certificate, the
+    /// password on stdin (as the standalone line does).
+    fn admin_exec(&self, pod: &str, port: u16, command: &str) -> String {
+        let dir = self.pod_dir();
+        let facts = self.p.server_facts();
+        let cli = if self.p.engine == Engine::Dragonfly {
+            "redis-cli"
+        } else {
+            facts.cli_program
+        };
+        format!(
+            "printf '%s' \"${var}\" | kubectl exec -i -n {ns} {pod} -c {CONTAINER} -- sh -c 'REDISCLI_AUTH=\"$(cat)\" {cli} \
+             --tls --cacert {dir}/{ca} --cert {dir}/{crt} --key {dir}/{key} -h localhost -p {port} --user admin --no-auth-warning {command}'",
+            var = self.admin_var,
+            ns = self.ns,
+            ca = pki::CA_CERT,
+            crt = pki::SERVER_CERT,
+            key = pki::SERVER_KEY,
+        )
+    }
+
+    fn restart(&self, set: &Set, why: String) -> Step {
+        Step {
+            node: format!("statefulset/{}", set.name),
+            address: self.address(set, None),
+            action: "restart",
+            commands: vec![
+                format!(
+                    "kubectl rollout restart -n {} statefulset/{}",
+                    self.ns, set.name
+                ),
+                format!(
+                    "kubectl rollout status -n {} statefulset/{} --timeout=15m",
+                    self.ns, set.name
+                ),
+            ],
+            wait_for_ok: None,
+            why,
+        }
+    }
+
+    /// One online reload per pod, each after its mount shows the new `rel`.
+    fn reloads(&self, set: &Set, rel: &str, command: &str, why: &str) -> Vec<Step> {
+        set.pods()
+            .map(|pod| Step {
+                address: self.address(set, Some(&pod)),
+                action: "reload",
+                commands: vec![
+                    self.wait_for_file(&pod, rel),
+                    self.admin_exec(&pod, set.port, command),
+                ],
+                wait_for_ok: None,
+                why: why.to_owned(),
+                node: pod,
+            })
+            .collect()
+    }
+}
+
+/// The steps that apply `change` to the pods of `p`'s topology (sentinel or cluster).
+/// `shown` is the bundle directory as the operator named it.
+pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> Vec<Step> {
+    let ns = p.kubernetes.namespace.as_str();
+    let c = Ctx {
+        p,
+        ns,
+        shown,
+        admin_var,
+    };
+    let data = Set {
+        name: data_set(p),
+        pods: data_pods(p),
+        port: p.redis.port.get(),
+    };
+    let sentinels = (p.topology.kind == Kind::Sentinel).then(|| Set {
+        name: sentinel_set(p),
+        pods: p.topology.sentinels as usize,
+        port: p.topology.sentinel_port.get(),
+    });
+    let admin = p.acl.admin.enabled;
+    let failover = match p.topology.kind {
+        Kind::Sentinel => "; restarting the primary makes Sentinel fail over to a replica",
+        _ => "; restarting a shard's primary makes the cluster fail over to its replica",
+    };
+    let mut steps = vec![Step {
+        node: super::DIR.to_owned(),
+        address: format!("namespace {ns}"),
+        action: "apply",
+        commands: vec![format!(
+            "kubectl apply -n {ns} -f {}",
+            shown.join(super::DIR).display()
+        )],
+        wait_for_ok: None,
+        why: "updates the Secrets the pods mount (and their config copies' source)".into(),
+    }];
+    let no_admin = "the admin user is off in this profile, so no pod reloads online: the StatefulSet restarts its pods one at a time, highest ordinal first, each Ready before the next";
+    match change {
+        Change::Certs | Change::Ca => {
+            let (rel, set, why) = if *change == Change::Ca {
+                (
+                    pki::CA_CERT,
+                    format!(
+                        "tls-ca-cert-file {d}/{ca} tls-cert-file {d}/{crt} tls-key-file {d}/{key}",
+                        d = c.pod_dir(),
+                        ca = pki::CA_CERT,
+                        crt = pki::SERVER_CERT,
+                        key = pki::SERVER_KEY
+                    ),
+                    "reads the new CA file",
+                )
+            } else {
+                (
+                    pki::SERVER_CERT,
+                    format!(
+                        "tls-cert-file {d}/{crt} tls-key-file {d}/{key}",
+                        d = c.pod_dir(),
+                        crt = pki::SERVER_CERT,
+                        key = pki::SERVER_KEY
+                    ),
+                    "reads the new certificate and key (same paths) for new connections",
+                )
+            };
+            if admin {
+                steps.extend(c.reloads(&data, rel, &format!("CONFIG SET {set}"), why));
+            } else {
+                steps.push(c.restart(&data, format!("{no_admin}{failover}")));
+            }
+            if let Some(s) = &sentinels {
+                steps.push(c.restart(
+                    s,
+                    "Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): the StatefulSet restarts one Sentinel at a time, each Ready before the next, so a quorum stays up".into(),
+                ));
+            }
+        }
+        Change::Passwords {
+            users: rotated,
+            finish,
+        } => {
+            let rotated = |u: &str| !finish && rotated.iter().any(|x| x == u);
+            // Every ACL file first, so that no server logs in with a new password that a
+            // peer does not accept yet.
+            if admin {
+                steps.extend(c.reloads(
+                    &data,
+                    crate::target::USERS_ACL,
+                    "ACL LOAD",
+                    "re-reads users.acl",
+                ));
+                if let Some(s) = &sentinels {
+                    steps.extend(c.reloads(
+                        s,
+                        SENTINEL_ACL,
+                        "ACL LOAD",
+                        "re-reads the Sentinels' ACL file",
+                    ));
+                }
+                if rotated(users::REPLICATOR) {
+                    steps.push(c.restart(
+                        &data,
+                        format!("masterauth is in the config copy each pod makes at start: a restarted pod logs in with the new replicator password, which every users.acl accepts now{failover}"),
+                    ));
+                }
+            } else {
+                let why = if rotated(users::REPLICATOR) {
+                    format!(
+                        "{no_admin}{failover}; a replica restarted before its primary logs in with the new replicator password, which the primary accepts only once it restarted too: replication pauses until the rollout ends (enable acl.admin.enabled to rotate replicator without that)"
+                    )
+                } else {
+                    format!("{no_admin}{failover}")
+                };
+                steps.push(c.restart(&data, why));
+            }
+            if let Some(s) = &sentinels {
+                let own = rotated(users::SENTINEL) || rotated(users::SENTINEL_PEER);
+                if !admin || own {
+                    let why = if admin {
+                        "Sentinel's auth-pass and sentinel-pass are in the config copy each Sentinel makes at start: one Sentinel at a time, each Ready before the next, logs in with the new passwords, which every ACL file accepts now".to_owned()
+                    } else if rotated(users::SENTINEL_PEER) {
+                        format!(
+                            "{no_admin}; until the last Sentinel restarted, a restarted one cannot log in to those not yet restarted (sentinel-peer), so failover votes may fail during the rollout"
+                        )
+                    } else {
+                        no_admin.to_owned()
+                    };
+                    steps.push(c.restart(s, why));
+                }
+            }
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Environment;
+
+    fn profile(sets: &[&str]) -> EnvProfile {
+        let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+        crate::profile::resolve(
+            Environment::Production,
+            None,
+            &sets,
+            Path::new("/nonexistent"),
+        )
+        .unwrap()
+        .settings
+    }
+
+    fn order(steps: &[Step]) -> Vec<(String, &'static str)> {
+        steps.iter().map(|s| (s.node.clone(), s.action)).collect()
+    }
+
+    fn names(v: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+        v.iter().map(|(n, a)| ((*n).to_owned(), *a)).collect()
+    }
+
+    #[test]
+    fn sentinel_certificates_reload_data_pods_then_restart_the_sentinels() {
+        let p = profile(&["topology.kind=sentinel", "acl.admin.enabled=true"]);
+        let s = plan(&p, Path::new("b"), &Change::Certs, "REDIS_PASSWORD_ADMIN");
+        assert_eq!(
+            order(&s),
+            names(&[
+                ("k8s", "apply"),
+                ("redis-2", "reload"),
+                ("redis-1", "reload"),
+                ("redis-0", "reload"),
+                ("statefulset/redis-sentinel", "restart"),
+            ])
+        );
+        assert_eq!(s[0].commands, ["kubectl apply -n redis -f b/k8s"]);
+        assert_eq!(
+            s[1].commands[0],
+            "until kubectl exec -n redis redis-2 -c server -- cat /usr/local/etc/redis/tls/server.crt | cmp -s - b/tls/server.crt; do sleep 5; done"
+        );
+        assert!(s[1].commands[1].starts_with("printf '%s' \"$REDIS_PASSWORD_ADMIN\" | kubectl exec -i -n redis redis-2 -c server -- sh -c 'REDISCLI_AUTH=\"$(cat)\" redis-cli --tls"));
+        assert!(s[1].commands[1].ends_with("-h localhost -p 6379 --user admin --no-auth-warning CONFIG SET tls-cert-file /usr/local/etc/redis/tls/server.crt tls-key-file /usr/local/etc/redis/tls/server.key'"));
+        assert_eq!(
+            s[4].commands,
+            [
+                "kubectl rollout restart -n redis statefulset/redis-sentinel",
+                "kubectl rollout status -n redis statefulset/redis-sentinel --timeout=15m",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_admin_nothing_runs_as_admin() {
+        let p = profile(&["topology.kind=cluster"]);
+        for change in [
+            Change::Certs,
+            Change::Ca,
+            Change::Passwords {
+                users: vec!["app".into(), "replicator".into()],
+                finish: false,
+            },
+        ] {
+            let s = plan(&p, Path::new("b"), &change, "REDIS_PASSWORD_ADMIN");
+            assert_eq!(
+                order(&s),
+                names(&[("k8s", "apply"), ("statefulset/redis", "restart")])
+            );
+            assert!(
+                s.iter()
+                    .all(|s| s.commands.iter().all(|c| !c.contains("admin")))
+            );
+        }
+    }
+}
