@@ -180,16 +180,41 @@ pub fn data_init(p: &EnvProfile) -> String {
     copy_script(&format!("{dir}/{DATA_CONF}"), DATA_CONF, &own)
 }
 
-/// The init container's script of a Sentinel pod.
+/// The init container's script of a Sentinel pod: its DNS name, and its fixed id.
+///
+/// A deleted pod (rolling restart, node drain) comes back with an empty emptyDir; without
+/// `sentinel myid` in the copy it would pick a new random id, and the other Sentinels would
+/// keep the old one in their lists (an entry with port 0 that still counts towards the
+/// majority a failover needs). The id is per pod ordinal, so a pod keeps its identity
+/// without a volume of its own.
 pub fn sentinel_init(p: &EnvProfile) -> String {
     let dir = p.server_facts().container_config_dir;
     let set = sentinel_set(p);
+    let ids: String = (0..p.topology.sentinels as usize)
+        .map(|i| format!("{set}-{i}) echo \"sentinel myid {}\";; ", sentinel_id(p, i)))
+        .collect();
     let own = format!(
-        "echo \"sentinel announce-ip $POD_NAME.{}.{}\"",
+        "echo \"sentinel announce-ip $POD_NAME.{}.{}\"; case \"$POD_NAME\" in {ids}esac",
         headless(&set),
         svc_domain(p)
     );
     copy_script(&format!("{dir}/{SENTINEL_CONF}"), SENTINEL_CONF, &own)
+}
+
+/// The `sentinel myid` of Sentinel pod `i`: 40 hex characters (the length Sentinel
+/// requires) derived from the pod's namespace, StatefulSet and ordinal. Not a secret: every
+/// Sentinel announces its id to the others.
+pub fn sentinel_id(p: &EnvProfile, i: usize) -> String {
+    let k = &p.kubernetes;
+    let seed = format!(
+        "redis-harden sentinel myid\n{}\n{}\n{}\n{i}",
+        k.cluster_domain,
+        k.namespace,
+        sentinel_set(p)
+    );
+    let mut id = crate::bundle::manifest::sha256_hex(seed.as_bytes());
+    id.truncate(40);
+    id
 }
 
 fn copy_script(from: &str, file: &str, own: &str) -> String {
