@@ -182,3 +182,250 @@ fn kubernetes_rotation_reloads_inside_the_pod_with_kubectl_exec() {
     let ping = in_pod.replace("ACL LOAD", "PING");
     assert_eq!(sh(&secrets["REDIS_PASSWORD_ADMIN"], &ping).trim(), "PONG");
 }
+
+/// The numbered steps `rotate` prints for a topology: (node, action, commands).
+fn rollout_steps(stdout: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut steps: Vec<(String, String, Vec<String>)> = vec![];
+    let block = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("apply to the running deployment"))
+        .skip(1);
+    for line in block {
+        let t = line.trim_start();
+        let numbered = t
+            .split_once(". ")
+            .filter(|(n, _)| n.parse::<usize>().is_ok());
+        if let (Some((_, rest)), false) = (numbered, line.starts_with("       ")) {
+            let (node, rest) = rest.split_once(" (").unwrap();
+            let action = rest.split_once("): ").unwrap().1.split(',').next().unwrap();
+            steps.push((node.to_owned(), action.to_owned(), vec![]));
+        } else if let Some(last) = steps.last_mut() {
+            last.2.push(t.to_owned());
+        }
+    }
+    steps
+}
+
+/// `rotate` on Kubernetes topology bundles (sentinel, cluster), for every kind and each
+/// `--finish`: `kubectl apply` first, then the real pods and StatefulSets in a safe order
+/// (data pods before Sentinels, highest ordinal first, every ACL file before a server logs
+/// in with a new password). With the admin user: per-pod reloads inside the pod after its
+/// mount shows the new file; without it: rolling restarts and no admin command anywhere.
+/// No password in the output, ever.
+#[test]
+fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
+    type Want = &'static [(&'static str, &'static str)];
+    type Steps<'a> = &'a [(&'a str, &'a str)];
+    const APPLY: (&str, &str) = ("k8s", "apply");
+    const DATA: (&str, &str) = ("statefulset/redis", "restart");
+    const SENT: (&str, &str) = ("statefulset/redis-sentinel", "restart");
+    const D: [(&str, &str); 3] = [
+        ("redis-2", "reload"),
+        ("redis-1", "reload"),
+        ("redis-0", "reload"),
+    ];
+    const S: [(&str, &str); 3] = [
+        ("redis-sentinel-2", "reload"),
+        ("redis-sentinel-1", "reload"),
+        ("redis-sentinel-0", "reload"),
+    ];
+    let cluster_pods: Vec<(String, &str)> = (0..6)
+        .rev()
+        .map(|i| (format!("redis-{i}"), "reload"))
+        .collect();
+    let sentinel_admin_passwords: Vec<(&str, &str)> = [APPLY]
+        .into_iter()
+        .chain(D)
+        .chain(S)
+        .chain([DATA, SENT])
+        .collect();
+    let sentinel_admin_finish: Vec<(&str, &str)> = [APPLY].into_iter().chain(D).chain(S).collect();
+    let sentinel_admin_tls: Vec<(&str, &str)> =
+        [APPLY].into_iter().chain(D).chain([SENT]).collect();
+    let cluster_admin: Vec<(&str, &str)> = [APPLY]
+        .into_iter()
+        .chain(cluster_pods.iter().map(|(n, a)| (n.as_str(), *a)))
+        .collect();
+    let cluster_admin_passwords: Vec<(&str, &str)> =
+        cluster_admin.iter().copied().chain([DATA]).collect();
+    // (kind, admin, [passwords, passwords --finish, certs, ca, ca --finish])
+    let cases: [(&str, bool, [Steps<'_>; 5]); 4] = [
+        (
+            "sentinel",
+            true,
+            [
+                &sentinel_admin_passwords,
+                &sentinel_admin_finish,
+                &sentinel_admin_tls,
+                &sentinel_admin_tls,
+                &sentinel_admin_tls,
+            ],
+        ),
+        ("sentinel", false, [&[APPLY, DATA, SENT] as Want; 5]),
+        (
+            "cluster",
+            true,
+            [
+                &cluster_admin_passwords,
+                &cluster_admin,
+                &cluster_admin,
+                &cluster_admin,
+                &cluster_admin,
+            ],
+        ),
+        ("cluster", false, [&[APPLY, DATA] as Want; 5]),
+    ];
+    for (kind, admin, want) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let sets = [
+            "--set".to_owned(),
+            format!("topology.kind={kind}"),
+            "--set".to_owned(),
+            format!("acl.admin.enabled={admin}"),
+        ];
+        let mut base = vec![
+            "--env",
+            "production",
+            "--target",
+            "kubernetes",
+            "--out",
+            "b",
+        ];
+        base.extend(sets.iter().map(String::as_str));
+        let mut init = vec!["init"];
+        init.extend(&base);
+        run(tmp.path(), &init).success();
+        let rotations: [(&[&str], Option<Steps<'_>>); 9] = [
+            (&["passwords"], Some(want[0])),
+            (&["passwords", "--finish"], Some(want[1])),
+            (&["certs"], Some(want[2])),
+            (&["certs", "--finish"], None),
+            (&["ca"], Some(want[3])),
+            (&["certs"], Some(want[2])),
+            (&["certs", "--finish"], None),
+            (&["ca", "--finish"], Some(want[4])),
+            (&["encryption-key"], None),
+        ];
+        for (what, want) in rotations {
+            let mut args = vec!["rotate"];
+            args.extend(what);
+            args.extend(&base);
+            let r = run(tmp.path(), &args);
+            r.success();
+            let label = format!("{kind}, admin {admin}, rotate {}", what.join(" "));
+            let steps = rollout_steps(&r.stdout);
+            let got: Vec<(&str, &str)> = steps
+                .iter()
+                .map(|(n, a, _)| (n.as_str(), a.as_str()))
+                .collect();
+            assert_eq!(got, want.unwrap_or(&[]), "{label}:\n{}", r.stdout);
+            // Never the standalone line's pod or its "apply without a restart" block.
+            assert!(!r.stdout.contains("apply without a restart"), "{label}");
+            let commands: Vec<&String> = steps.iter().flat_map(|s| &s.2).collect();
+            if let Some((first, _, cmds)) = steps.first() {
+                assert_eq!(first, "k8s");
+                assert_eq!(cmds, &["kubectl apply -n redis -f b/k8s"], "{label}");
+            }
+            for (node, action, cmds) in &steps {
+                match action.as_str() {
+                    "reload" => {
+                        // The pod's mount shows the bundle's file first, then the reload
+                        // inside that very pod, the password on stdin.
+                        assert_eq!(cmds.len(), 2, "{label}: {cmds:?}");
+                        assert!(
+                            cmds[0].starts_with(&format!(
+                                "until kubectl exec -n redis {node} -c server -- cat /usr/local/etc/redis/"
+                            )),
+                            "{label}: {}",
+                            cmds[0]
+                        );
+                        let pod = format!(
+                            " | kubectl exec -i -n redis {node} -c server -- sh -c 'REDISCLI_AUTH=\"$(cat)\" redis-cli --tls"
+                        );
+                        assert!(
+                            cmds[1].starts_with("printf '%s' \"$") && cmds[1].contains(&pod),
+                            "{label}: {}",
+                            cmds[1]
+                        );
+                        let port = if node.contains("sentinel") {
+                            26379
+                        } else {
+                            6379
+                        };
+                        assert!(
+                            cmds[1].contains(&format!("-h localhost -p {port} --user admin ")),
+                            "{label}"
+                        );
+                    }
+                    "restart" => {
+                        let set = node.strip_prefix("statefulset/").unwrap();
+                        assert_eq!(
+                            cmds,
+                            &[
+                                format!("kubectl rollout restart -n redis statefulset/{set}"),
+                                format!(
+                                    "kubectl rollout status -n redis statefulset/{set} --timeout=15m"
+                                ),
+                            ],
+                            "{label}"
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            if !admin {
+                assert!(
+                    !commands.iter().any(|c| c.contains("admin")),
+                    "{label}: an admin command with the admin user off:\n{}",
+                    r.stdout
+                );
+            }
+            let secrets = env_file(&tmp.path().join("b/secrets.env"));
+            for (var, value) in &secrets {
+                assert!(
+                    value.len() < 16 || !r.stdout.contains(value.as_str()),
+                    "{label}: {var} printed"
+                );
+            }
+        }
+    }
+}
+
+/// The standalone Kubernetes lines stay as they were, with the admin user off too (where the
+/// comment above them says so).
+#[test]
+fn kubernetes_standalone_rotation_lines_are_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "--env",
+        "production",
+        "--target",
+        "kubernetes",
+        "--out",
+        "b",
+    ];
+    let mut init = vec!["init"];
+    init.extend(base);
+    run(tmp.path(), &init).success();
+    let mut rotate = vec!["rotate", "certs"];
+    rotate.extend(base);
+    let r = run(tmp.path(), &rotate);
+    r.success();
+    let apply: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("apply without a restart:"))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        apply,
+        [
+            "    # the admin user is off in this profile: enable acl.admin.enabled, or restart the server instead",
+            "  kubectl apply -n redis -f b/k8s",
+            "  # once the pod sees the new files (the kubelet refreshes mounted Secrets within about a minute), inside the pod:",
+            "  printf '%s' \"$REDIS_PASSWORD_ADMIN\" | kubectl exec -i -n redis redis-0 -- sh -c 'REDISCLI_AUTH=\"$(cat)\" redis-cli --tls --cacert /usr/local/etc/redis/tls/ca.crt --cert /usr/local/etc/redis/tls/server.crt --key /usr/local/etc/redis/tls/server.key -h localhost -p 6379 --user admin --no-auth-warning CONFIG SET tls-cert-file \"/usr/local/etc/redis/tls/server.crt\" tls-key-file \"/usr/local/etc/redis/tls/server.key\"'",
+        ],
+        "{}",
+        r.stdout
+    );
+}
