@@ -992,6 +992,90 @@ fn sentinel_peers(out: &str) -> Vec<std::collections::BTreeMap<String, String>> 
     peers
 }
 
+/// A sentinel bundle (1 replica, the admin user on) with its pods on loopback: pod 0 boots as
+/// the primary from its init script's config; Sentinel pods boot on demand, pod `i` on the
+/// profile's Sentinel port + `i` (every pod has the same port in the cluster).
+struct SentinelPods {
+    root: PathBuf,
+    bundle: PathBuf,
+    /// The profile's settings, for `rotate` to name the same ports.
+    sets: Vec<String>,
+    fs: PodFs,
+    sentinel_port: u16,
+    sentinel_init: String,
+    master: String,
+    _primary: crate::support::Server,
+}
+
+impl SentinelPods {
+    fn start(root: &Path, sentinels: u16) -> SentinelPods {
+        require("redis-server", "apt-get install -y redis-server");
+        require("redis-cli", "apt-get install -y redis-tools");
+        let port = crate::support::topology::free_port_run(2 + sentinels);
+        let sets = vec![
+            "topology.kind=sentinel".to_owned(),
+            "topology.replicas=1".to_owned(),
+            // admin asks the Sentinels for their ids and runs the rotation steps
+            "acl.admin.enabled=true".to_owned(),
+            format!("redis.port={port}"),
+            format!("topology.sentinel_port={}", port + 2),
+        ];
+        let set_refs: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let bundle = init(root, "b", "production", &set_refs);
+        let fs = PodFs::new(root, &bundle, &["monitoring", "sentinel-peer", "admin"]);
+        let sts = scripts(&bundle.join("k8s/statefulset.yaml"));
+        let (data_init, sentinel_init) = (&sts[0], &sts[3]);
+        assert!(sentinel_init.contains("sentinel.conf"), "{sentinel_init}");
+        let primary_conf = fs.init(data_init, "redis-0", "redis.conf");
+        let primary = crate::support::Server::start_conf(
+            &primary_conf,
+            &["--bind", "127.0.0.1"],
+            port,
+            &root.join("redis-0.log"),
+        );
+        let master = std::fs::read_to_string(bundle.join("sentinel.conf"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("sentinel monitor "))
+            .and_then(|l| l.split(' ').next())
+            .unwrap()
+            .to_owned();
+        SentinelPods {
+            root: root.to_path_buf(),
+            bundle,
+            sets,
+            fs,
+            sentinel_port: port + 2,
+            sentinel_init: sentinel_init.clone(),
+            master,
+            _primary: primary,
+        }
+    }
+
+    fn data_port(&self) -> u16 {
+        self.sentinel_port - 2
+    }
+
+    /// Runs Sentinel pod `i`'s init script (a no-op while its conf dir holds the copy), then
+    /// boots it; `boot` numbers the log.
+    fn sentinel(&self, i: u16, boot: u32) -> crate::support::Server {
+        let pod = format!("redis-sentinel-{i}");
+        let conf = self.fs.init(&self.sentinel_init, &pod, "sentinel.conf");
+        let port = self.sentinel_port + i;
+        let port_s = port.to_string();
+        crate::support::Server::start_conf(
+            &conf,
+            &["--sentinel", "--bind", "127.0.0.1", "--tls-port", &port_s],
+            port,
+            &self.root.join(format!("{pod}.{boot}.log")),
+        )
+    }
+
+    fn admin(&self, port: u16, args: &[&str]) -> String {
+        self.fs.cli(port, "admin", args)
+    }
+}
+
 /// A Sentinel pod deleted and recreated (rolling restart, node drain) gets an empty
 /// emptyDir; its init script writes the same `sentinel myid` again, so Redis 7.0's Sentinel
 /// comes back with its old id, and a second Sentinel that watched it go and come back knows
@@ -1001,64 +1085,19 @@ fn sentinel_peers(out: &str) -> Vec<std::collections::BTreeMap<String, String>> 
 /// assertion is what fails then.)
 #[test]
 fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
-    use crate::support::topology::{free_port_run, wait_until};
+    use crate::support::topology::wait_until;
     use std::time::{Duration, Instant};
-    require("redis-server", "apt-get install -y redis-server");
-    require("redis-cli", "apt-get install -y redis-tools");
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port_run(4);
-    let b = init(
-        tmp.path(),
-        "b",
-        "production",
-        &[
-            "topology.kind=sentinel",
-            "topology.replicas=1",
-            // admin asks the Sentinels for their ids (nothing else may)
-            "acl.admin.enabled=true",
-            &format!("redis.port={port}"),
-            &format!("topology.sentinel_port={}", port + 2),
-        ],
-    );
-    let (s0_port, s1_port) = (port + 2, port + 3);
-    let fs = PodFs::new(tmp.path(), &b, &["monitoring", "sentinel-peer", "admin"]);
-    let sts = scripts(&b.join("k8s/statefulset.yaml"));
-    let (data_init, sentinel_init) = (&sts[0], &sts[3]);
-    assert!(sentinel_init.contains("sentinel.conf"), "{sentinel_init}");
-    let log = |pod: &str, n: u32| tmp.path().join(format!("{pod}.{n}.log"));
-    let primary_conf = fs.init(data_init, "redis-0", "redis.conf");
-    let _primary = crate::support::Server::start_conf(
-        &primary_conf,
-        &["--bind", "127.0.0.1"],
-        port,
-        &log("redis-0", 0),
-    );
-    let master = std::fs::read_to_string(b.join("sentinel.conf"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("sentinel monitor "))
-        .and_then(|l| l.split(' ').next())
-        .unwrap()
-        .to_owned();
-    // Both Sentinels on one machine: pod 1 moves to the next port.
-    let boot = |pod: &str, sport: u16, n: u32| {
-        let conf = fs.init(sentinel_init, pod, "sentinel.conf");
-        let sport_s = sport.to_string();
-        crate::support::Server::start_conf(
-            &conf,
-            &["--sentinel", "--bind", "127.0.0.1", "--tls-port", &sport_s],
-            sport,
-            &log(pod, n),
-        )
-    };
-    let myid = |sport: u16| fs.cli(sport, "admin", &["sentinel", "myid"]);
+    let pods = SentinelPods::start(tmp.path(), 2);
+    let (s0_port, s1_port) = (pods.sentinel_port, pods.sentinel_port + 1);
+    let myid = |port: u16| pods.admin(port, &["sentinel", "myid"]).trim().to_owned();
     let peers_of =
-        |sport: u16| sentinel_peers(&fs.cli(sport, "admin", &["sentinel", "sentinels", &master]));
-    let s0 = boot("redis-sentinel-0", s0_port, 0);
-    let _s1 = boot("redis-sentinel-1", s1_port, 0);
-    let id0 = myid(s0_port).trim().to_owned();
+        |port: u16| sentinel_peers(&pods.admin(port, &["sentinel", "sentinels", &pods.master]));
+    let s0 = pods.sentinel(0, 0);
+    let _s1 = pods.sentinel(1, 0);
+    let id0 = myid(s0_port);
     assert_eq!(id0.len(), 40, "{id0}");
-    assert_ne!(id0, myid(s1_port).trim());
+    assert_ne!(id0, myid(s1_port));
     wait_until(
         "Sentinel 1 to know Sentinel 0",
         Duration::from_secs(30),
@@ -1072,8 +1111,8 @@ fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
     drop(s0);
     std::fs::remove_dir_all(tmp.path().join("redis-sentinel-0").join("conf")).unwrap();
     let restarted = Instant::now();
-    let _s0 = boot("redis-sentinel-0", s0_port, 1);
-    assert_eq!(myid(s0_port).trim(), id0, "a new id after the wipe");
+    let _s0 = pods.sentinel(0, 1);
+    assert_eq!(myid(s0_port), id0, "a new id after the wipe");
     // Sentinel 1 hears from Sentinel 0 again (a hello newer than the restart), and still
     // lists exactly one peer: the same id, at its address.
     let peer = wait_until(
@@ -1093,4 +1132,99 @@ fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
     );
     assert_eq!(peer["runid"], id0);
     assert_eq!(peer["port"], s0_port.to_string());
+}
+
+/// The reload steps `rotate` prints for a Kubernetes sentinel bundle, run against real pods on
+/// loopback (kubectl exec's part dropped, the pods' paths moved): after a password rotation
+/// (the admin's own included), each pod's wait loop ends once its mount holds the bundle's new
+/// ACL file, `ACL LOAD` answers OK on the data pod and on the Sentinel with the old admin
+/// password on stdin, and the new admin password logs in to both afterwards; a certificate
+/// rotation's `CONFIG SET tls-cert-file ...` answers OK on the data pod.
+#[test]
+fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pods = SentinelPods::start(tmp.path(), 1);
+    let _s0 = pods.sentinel(0, 0);
+    let rotate = |what: &str| {
+        let mut args = vec![
+            "rotate",
+            what,
+            "--env",
+            "production",
+            "--target",
+            "kubernetes",
+        ];
+        let out = pods.bundle.to_str().unwrap().to_owned();
+        args.extend(["--out", &out]);
+        for s in &pods.sets {
+            args.extend(["--set", s.as_str()]);
+        }
+        let r = run(tmp.path(), &args);
+        r.success();
+        // The kubelet's refresh of the mounted Secrets.
+        PodFs::new(tmp.path(), &pods.bundle, &[]);
+        r.stdout
+    };
+    // A pod's commands (after its `N. POD (` line), as the pod itself would run them.
+    let steps_of = |stdout: &str, pod: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .skip_while(|l| !l.contains(&format!(". {pod} (")))
+            .skip(1)
+            .take(2)
+            .map(|c| {
+                let c = c.trim();
+                let c = c
+                    .replace(&format!("kubectl exec -i -n redis {pod} -c server -- "), "")
+                    .replace(&format!("kubectl exec -n redis {pod} -c server -- "), "");
+                pods.fs.moved(&c, pod)
+            })
+            .collect()
+    };
+    let sh = |script: &str| {
+        let secrets = crate::support::env_file(&pods.bundle.join("secrets.env"));
+        let out = Command::new("timeout")
+            .args(["20", "sh", "-c", script])
+            .current_dir(tmp.path())
+            .envs(&secrets)
+            .output()
+            .unwrap();
+        // A wait loop still waiting when `timeout` ends it fails here.
+        assert!(out.status.success(), "{script}: {out:?}");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let printed = rotate("passwords");
+    for (pod, port) in [
+        ("redis-0", pods.data_port()),
+        ("redis-sentinel-0", pods.sentinel_port),
+    ] {
+        let steps = steps_of(&printed, pod);
+        assert_eq!(steps.len(), 2, "{pod}:\n{printed}");
+        assert!(steps[0].starts_with("until cat "), "{}", steps[0]);
+        assert_eq!(sh(&steps[0]), "", "{pod}: the wait loop");
+        assert!(
+            steps[1].contains("$PREVIOUS_REDIS_PASSWORD_ADMIN"),
+            "{}",
+            steps[1]
+        );
+        assert_eq!(sh(&steps[1]).trim(), "OK", "{pod}: {}", steps[1]);
+        // ACL LOAD read the new file: the new admin password logs in.
+        let secrets = crate::support::env_file(&pods.bundle.join("secrets.env"));
+        let new = &secrets["REDIS_PASSWORD_ADMIN"];
+        std::fs::write(tmp.path().join("etc/secrets/admin"), new).unwrap();
+        assert_eq!(pods.admin(port, &["ping"]).trim(), "PONG", "{pod}");
+    }
+    let printed = rotate("certs");
+    let steps = steps_of(&printed, "redis-0");
+    assert!(
+        steps[1].contains("CONFIG SET tls-cert-file"),
+        "{}",
+        steps[1]
+    );
+    assert_eq!(sh(&steps[0]), "", "the wait loop for the new certificate");
+    assert_eq!(sh(&steps[1]).trim(), "OK", "{}", steps[1]);
 }
