@@ -21,9 +21,9 @@ fn manifests(bundle: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// `init --target kubernetes` into `root/NAME`.
-fn init(root: &Path, name: &str, env: &str, sets: &[&str]) -> PathBuf {
-    let out = root.join(name);
+/// `redis-harden init --env ENV --target kubernetes --out OUT` plus `more` (flags, or `--set`
+/// pairs), run in `root`.
+fn init_k8s(root: &Path, out: &Path, env: &str, more: &[&str]) -> crate::support::Run {
     let mut args = vec![
         "init",
         "--env",
@@ -33,10 +33,15 @@ fn init(root: &Path, name: &str, env: &str, sets: &[&str]) -> PathBuf {
         "--out",
         out.to_str().unwrap(),
     ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    run(root, &args).success();
+    args.extend(more);
+    run(root, &args)
+}
+
+/// `init --target kubernetes` into `root/NAME`, which must succeed.
+fn init(root: &Path, name: &str, env: &str, sets: &[&str]) -> PathBuf {
+    let out = root.join(name);
+    let more: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    init_k8s(root, &out, env, &more).success();
     out
 }
 
@@ -363,20 +368,7 @@ fn bad_kubernetes_values_exit_2_and_write_nothing() {
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        let r = run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                env,
-                "--target",
-                "kubernetes",
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                set,
-            ],
-        );
+        let r = init_k8s(tmp.path(), &out, env, &["--set", set]);
         r.failure(2).stderr_has(named);
         assert!(tree(&out).is_empty(), "{set}: files were written");
     }
@@ -392,16 +384,11 @@ fn bad_kubernetes_values_exit_2_and_write_nothing() {
             )
         })
         .collect();
-    run(
+    init_k8s(
         tmp.path(),
+        &out,
+        "production",
         &[
-            "init",
-            "--env",
-            "production",
-            "--target",
-            "kubernetes",
-            "--out",
-            out.to_str().unwrap(),
             "--set",
             "topology.kind=cluster",
             "--set",
@@ -426,6 +413,12 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
         .unwrap()
     };
     let out = tmp.path().join("out");
+    // `init` of the production profile with the team's templates.
+    let with_team = |more: &[&str]| {
+        let mut args = vec!["--templates", team.to_str().unwrap()];
+        args.extend(more);
+        init_k8s(tmp.path(), &out, "production", &args)
+    };
     // The pod's settings are in the StatefulSet template, each container's in the partial
     // every container of every workload (the Sentinels', the cluster-create Job's) includes.
     const STS: &str = "k8s-statefulset.yaml.tera";
@@ -474,22 +467,7 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
                 &["StatefulSet/redis:", "Job/redis-cluster-create:"],
             ),
         ] {
-            let r = run(
-                tmp.path(),
-                &[
-                    "init",
-                    "--env",
-                    "production",
-                    "--target",
-                    "kubernetes",
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--templates",
-                    team.to_str().unwrap(),
-                    "--set",
-                    &format!("topology.kind={kind}"),
-                ],
-            );
+            let r = with_team(&["--set", &format!("topology.kind={kind}")]);
             r.failure(1)
                 .stderr_has("[kubernetes-hardening]")
                 .stderr_has(shown);
@@ -500,22 +478,7 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
         }
     }
     // Accepted on purpose, the manifest says so loudly, and every run warns.
-    let r = run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--target",
-            "kubernetes",
-            "--out",
-            out.to_str().unwrap(),
-            "--templates",
-            team.to_str().unwrap(),
-            "--allow-insecure",
-            "kubernetes-hardening",
-        ],
-    );
+    let r = with_team(&["--allow-insecure", "kubernetes-hardening"]);
     r.success()
         .stderr_has("warning: INSECURE: policy rule kubernetes-hardening");
     let sts = std::fs::read_to_string(out.join("k8s/statefulset.yaml")).unwrap();
@@ -528,20 +491,14 @@ fn the_gate_refuses_a_team_template_that_regresses_the_pod() {
 /// The manifests of the built-in production profile, pinned. Deterministic inputs: the
 /// seeded test passwords of `render_seeded` and stand-in PEM text, never a real key.
 fn manifests_snapshot(name: &str, sets: &[&str]) {
-    use rand::SeedableRng;
     use redis_harden::kubernetes;
     use redis_harden::profile::Environment;
     use redis_harden::render::Target;
-    use redis_harden::secrets::Secrets;
     use redis_harden::templates::Templates;
     let env = Environment::Production;
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let (resolved, files) = crate::support::render_seeded(env, Target::Kubernetes, &sets);
-    let mut secrets = Secrets::default();
-    secrets.ensure(
-        &resolved.settings,
-        &mut rand::rngs::StdRng::seed_from_u64(42),
-    );
+    let secrets = crate::support::seeded_secrets(&resolved.settings);
     let pem =
         |what: &str| format!("-----BEGIN {what}-----\nnot a real {what}\n-----END {what}-----\n");
     let (ca, cert, key) = (pem("CERTIFICATE"), pem("CERTIFICATE"), pem("PRIVATE KEY"));
@@ -676,21 +633,10 @@ fn a_bundle_moved_to_kubernetes_keeps_its_certificate_and_says_what_it_lacks() {
     let o = out.to_str().unwrap();
     run(tmp.path(), &["init", "--env", "production", "--out", o]).success();
     let cert = std::fs::read(out.join("tls/server.crt")).unwrap();
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            o,
-            "--target",
-            "kubernetes",
-        ],
-    )
-    .success()
-    .stderr_has("does not cover redis.redis.svc.cluster.local")
-    .stderr_has("*.redis-headless.redis.svc.cluster.local, ::1");
+    init_k8s(tmp.path(), &out, "production", &[])
+        .success()
+        .stderr_has("does not cover redis.redis.svc.cluster.local")
+        .stderr_has("*.redis-headless.redis.svc.cluster.local, ::1");
     assert_eq!(std::fs::read(out.join("tls/server.crt")).unwrap(), cert);
     assert!(!out.join("firewall").join("nftables.nft").exists());
     assert!(out.join("k8s/statefulset.yaml").exists());

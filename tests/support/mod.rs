@@ -593,14 +593,9 @@ pub fn render_seeded(
     redis_harden::profile::Resolved,
     redis_harden::render::Rendered,
 ) {
-    use rand::SeedableRng;
-    use redis_harden::{profile, render, secrets::Secrets, templates::Templates, values::ConfPath};
+    use redis_harden::{profile, render, templates::Templates, values::ConfPath};
     let resolved = profile::resolve(env, None, sets, Path::new("/nonexistent")).unwrap();
-    let mut secrets = Secrets::default();
-    secrets.ensure(
-        &resolved.settings,
-        &mut rand::rngs::StdRng::seed_from_u64(42),
-    );
+    let secrets = seeded_secrets(&resolved.settings);
     let out_dir = ConfPath::parse(&format!("/srv/redis-harden/{env}")).unwrap();
     let files = render::render(
         &Templates::builtin().unwrap(),
@@ -615,6 +610,16 @@ pub fn render_seeded(
     )
     .unwrap();
     (resolved, files)
+}
+
+/// The secrets `render_seeded` renders with: test values from a seeded RNG.
+pub fn seeded_secrets(
+    settings: &redis_harden::profile::EnvProfile,
+) -> redis_harden::secrets::Secrets {
+    use rand::SeedableRng;
+    let mut secrets = redis_harden::secrets::Secrets::default();
+    secrets.ensure(settings, &mut rand::rngs::StdRng::seed_from_u64(42));
+    secrets
 }
 
 /// Pins `content` as snapshot `name` under the top-level snapshots/ directory.
