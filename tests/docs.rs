@@ -332,7 +332,7 @@ fn profile_key_table_is_generated_from_the_schema() {
 }
 
 /// The code spans of the first column of each table row under `heading`, split into tables.
-fn context_tables(text: &str, heading: &str) -> Vec<Vec<String>> {
+pub(crate) fn context_tables(text: &str, heading: &str) -> Vec<Vec<String>> {
     let section = text
         .split_once(heading)
         .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))

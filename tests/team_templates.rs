@@ -1162,3 +1162,124 @@ fn an_accepted_dragonfly_acl_rule_is_noted_in_the_flagfile() {
     let flags = team.read("out", "dragonfly.flags");
     assert!(flags.contains("!!! INSECURE"), "{flags}");
 }
+
+/// Tera that renders nothing when `name` exists and fails, naming it, when it does not.
+fn must_exist(name: &str) -> String {
+    format!(
+        "{{% if {name} is undefined %}}{{{{ undocumented_{} }}}}{{% endif %}}",
+        name.replace(['.', '[', ']'], "_")
+    )
+}
+
+/// docs/templates.md's Kubernetes variables, used by team overrides of two k8s templates:
+/// `k8s-statefulset.yaml.tera` (extends the built-in; its `extra` block adds a
+/// PodDisruptionBudget per StatefulSet from `workloads`, `k8s.*` and `project`, and names every
+/// variable listed for all templates and for each workload) and `k8s-secrets.yaml.tera` (names
+/// the secret-only ones). Every kind renders and passes the gate (and kubernetes-validate
+/// --strict); an undocumented name, or a secret-only one in the StatefulSet template, fails
+/// with exit 2. (A team override that makes a pod privileged is refused:
+/// `kubernetes::the_gate_refuses_a_team_template_that_regresses_the_pod`.)
+#[test]
+fn a_team_kubernetes_template_using_the_documented_variables_passes_the_gate() {
+    crate::support::require(
+        "kubernetes-validate",
+        "pip install kubernetes-validate checkov",
+    );
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/templates.md"))
+            .unwrap();
+    let tables = crate::docs::context_tables(&text, "## Kubernetes template context");
+    assert_eq!(tables.len(), 3, "{tables:?}");
+    let (every, each, secret) = (&tables[0], &tables[1], &tables[2]);
+    assert!(
+        every.len() >= 20 && each.len() >= 10 && secret.len() >= 5,
+        "{tables:?}"
+    );
+    let checks = |names: &[String]| -> String { names.iter().map(|n| must_exist(n)).collect() };
+    let per_workload: String = each
+        .iter()
+        .map(|n| must_exist(&n.replace("workloads[]", "w")))
+        .collect();
+    let pdb = "{% for w in workloads %}{% if w.kind == \"StatefulSet\" %}
+---
+# Team addition for {{ project }}: at most one pod of {{ w.name }} down at a time.
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ (w.name ~ \"-pdb\") | yaml_quote }}
+  namespace: {{ k8s.namespace | yaml_quote }}
+  labels:
+{%- for l in k8s.labels %}
+    {{ l.key | yaml_quote }}: {{ l.value | yaml_quote }}
+{%- endfor %}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+{%- for l in w.labels %}
+      {{ l.key | yaml_quote }}: {{ l.value | yaml_quote }}
+{%- endfor %}
+{% endif %}{% endfor %}";
+    let sts = |extra: &str| {
+        extends(
+            "k8s-statefulset.yaml.tera",
+            "extra",
+            &format!(
+                "{}{{% for w in workloads %}}{per_workload}{{% endfor %}}{extra}{pdb}",
+                checks(every)
+            ),
+        )
+    };
+    let team = Team::new(&[
+        ("k8s-statefulset.yaml.tera", &sts("")),
+        (
+            "k8s-secrets.yaml.tera",
+            &extends(
+                "k8s-secrets.yaml.tera",
+                "extra",
+                &(checks(every) + &checks(secret)),
+            ),
+        ),
+    ]);
+    let k8s = ["--target", "kubernetes", "--set"];
+    for (kind, sets) in [
+        ("standalone", vec!["redis"]),
+        ("sentinel", vec!["redis", "redis-sentinel"]),
+        ("cluster", vec!["redis"]),
+    ] {
+        let set = format!("topology.kind={kind}");
+        let mut extra = k8s.to_vec();
+        extra.push(&set);
+        let r = team.run("init", "production", kind, &extra);
+        r.success();
+        let out = team.read(kind, "k8s/statefulset.yaml");
+        let pdbs: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("  name: \"")?.strip_suffix("-pdb\""))
+            .collect();
+        assert_eq!(pdbs, sets, "{kind}:\n{out}");
+        let v = std::process::Command::new("kubernetes-validate")
+            .args(["--strict", "-k", "1.29.0"])
+            .arg(team.out(kind).join("k8s/statefulset.yaml"))
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+    }
+    // An undocumented name fails, so the checks above can fail; so does a secret-only name
+    // in a template of a file others may read.
+    for name in ["k8s.no_such_thing", "secret.passwords"] {
+        team.file("k8s-statefulset.yaml.tera", &sts(&must_exist(name)));
+        let r = team.run("init", "production", "bad", &["--target", "kubernetes"]);
+        r.failure(2)
+            .stderr_has("k8s-statefulset.yaml.tera")
+            .stderr_has(&name.replace('.', "_"));
+        assert!(
+            tree(&team.out("bad")).is_empty(),
+            "{name}: files were written"
+        );
+    }
+}
