@@ -87,17 +87,9 @@ fn dragonfly_host_next_step_names_dragonflys_own_paths() {
 fn kubernetes_rotation_reloads_inside_the_pod_with_kubectl_exec() {
     require("redis-cli", "apt-get install -y redis-tools");
     let tmp = tempfile::tempdir().unwrap();
-    let init = [
-        "init",
-        "--env",
-        "production",
-        "--target",
-        "kubernetes",
-        "--out",
-        "b",
-        "--set",
-        "acl.admin.enabled=true",
-    ];
+    let mut init = vec!["init"];
+    init.extend(K8S_BUNDLE);
+    init.extend(["--set", "acl.admin.enabled=true"]);
     run(tmp.path(), &init).success();
     let dir = tmp.path().join("b");
     let data = tmp.path().join("data");
@@ -123,13 +115,7 @@ fn kubernetes_rotation_reloads_inside_the_pod_with_kubectl_exec() {
     rotate.extend(&init[1..]);
     let r = run(tmp.path(), &rotate);
     r.success();
-    let apply: Vec<&str> = r
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("apply without a restart:"))
-        .skip(1)
-        .map(str::trim)
-        .collect();
+    let apply: Vec<&str> = apply_lines(&r.stdout).into_iter().map(str::trim).collect();
     assert_eq!(apply.len(), 3, "{}", r.stdout);
     assert_eq!(apply[0], "kubectl apply -n redis -f b/k8s");
     assert!(apply[1].starts_with("# once the pod sees the new files"));
@@ -181,6 +167,25 @@ fn kubernetes_rotation_reloads_inside_the_pod_with_kubectl_exec() {
     // ACL LOAD read the rotated users.acl: the new admin password logs in.
     let ping = in_pod.replace("ACL LOAD", "PING");
     assert_eq!(sh(&secrets["REDIS_PASSWORD_ADMIN"], &ping).trim(), "PONG");
+}
+
+/// The production Kubernetes bundle `b` the rotation tests start from.
+const K8S_BUNDLE: [&str; 6] = [
+    "--env",
+    "production",
+    "--target",
+    "kubernetes",
+    "--out",
+    "b",
+];
+
+/// The lines under `rotate`'s "apply without a restart:" (a single server), as printed.
+fn apply_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("apply without a restart:"))
+        .skip(1)
+        .collect()
 }
 
 /// The numbered steps `rotate` prints for a topology: (node, action, commands).
@@ -283,14 +288,7 @@ fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
             "--set".to_owned(),
             format!("acl.admin.enabled={admin}"),
         ];
-        let mut base = vec![
-            "--env",
-            "production",
-            "--target",
-            "kubernetes",
-            "--out",
-            "b",
-        ];
+        let mut base = K8S_BUNDLE.to_vec();
         base.extend(sets.iter().map(String::as_str));
         let mut init = vec!["init"];
         init.extend(&base);
@@ -396,14 +394,7 @@ fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
 #[test]
 fn kubernetes_standalone_rotation_lines_are_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = [
-        "--env",
-        "production",
-        "--target",
-        "kubernetes",
-        "--out",
-        "b",
-    ];
+    let base = K8S_BUNDLE;
     let mut init = vec!["init"];
     init.extend(base);
     run(tmp.path(), &init).success();
@@ -411,12 +402,7 @@ fn kubernetes_standalone_rotation_lines_are_unchanged() {
     rotate.extend(base);
     let r = run(tmp.path(), &rotate);
     r.success();
-    let apply: Vec<&str> = r
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("apply without a restart:"))
-        .skip(1)
-        .collect();
+    let apply = apply_lines(&r.stdout);
     assert_eq!(
         apply,
         [
