@@ -938,9 +938,9 @@ fn sentinel_peers(out: &str) -> Vec<std::collections::BTreeMap<String, String>> 
     peers
 }
 
-/// A sentinel bundle (1 replica, the admin user on) with its pods on loopback: pod 0 boots as
-/// the primary from its init script's config; Sentinel pods boot on demand, pod `i` on the
-/// profile's Sentinel port + `i` (every pod has the same port in the cluster).
+/// A sentinel bundle (1 replica, the admin user on) with its pods on loopback, booted on
+/// demand from their init scripts' configs: data pod `i` on the data port + `i`, Sentinel pod
+/// `i` on the profile's Sentinel port + `i` (every pod has the same port in the cluster).
 struct SentinelPods {
     root: PathBuf,
     bundle: PathBuf,
@@ -948,9 +948,9 @@ struct SentinelPods {
     sets: Vec<String>,
     fs: PodFs,
     sentinel_port: u16,
+    data_init: String,
     sentinel_init: String,
     master: String,
-    _primary: crate::support::Server,
 }
 
 impl SentinelPods {
@@ -972,13 +972,6 @@ impl SentinelPods {
         let sts = scripts(&bundle.join("k8s/statefulset.yaml"));
         let (data_init, sentinel_init) = (&sts[0], &sts[3]);
         assert!(sentinel_init.contains("sentinel.conf"), "{sentinel_init}");
-        let primary_conf = fs.init(data_init, "redis-0", "redis.conf");
-        let primary = crate::support::Server::start_conf(
-            &primary_conf,
-            &["--bind", "127.0.0.1"],
-            port,
-            &root.join("redis-0.log"),
-        );
         let master = std::fs::read_to_string(bundle.join("sentinel.conf"))
             .unwrap()
             .lines()
@@ -992,10 +985,23 @@ impl SentinelPods {
             sets,
             fs,
             sentinel_port: port + 2,
+            data_init: data_init.clone(),
             sentinel_init: sentinel_init.clone(),
             master,
-            _primary: primary,
         }
+    }
+
+    /// Runs data pod `i`'s init script (a no-op while its conf dir holds the copy), then
+    /// boots it; `boot` numbers the log.
+    fn data(&self, i: u16, boot: u32) -> crate::support::Server {
+        self.boot(
+            &format!("redis-{i}"),
+            &self.data_init,
+            "redis.conf",
+            self.data_port() + i,
+            boot,
+            &[],
+        )
     }
 
     fn data_port(&self) -> u16 {
@@ -1006,12 +1012,33 @@ impl SentinelPods {
     /// boots it; `boot` numbers the log.
     fn sentinel(&self, i: u16, boot: u32) -> crate::support::Server {
         let pod = format!("redis-sentinel-{i}");
-        let conf = self.fs.init(&self.sentinel_init, &pod, "sentinel.conf");
         let port = self.sentinel_port + i;
+        self.boot(
+            &pod,
+            &self.sentinel_init,
+            "sentinel.conf",
+            port,
+            boot,
+            &["--sentinel"],
+        )
+    }
+
+    fn boot(
+        &self,
+        pod: &str,
+        script: &str,
+        file: &str,
+        port: u16,
+        boot: u32,
+        mode: &[&str],
+    ) -> crate::support::Server {
+        let conf = self.fs.init(script, pod, file);
         let port_s = port.to_string();
+        let mut args = mode.to_vec();
+        args.extend(["--bind", "127.0.0.1", "--tls-port", &port_s]);
         crate::support::Server::start_conf(
             &conf,
-            &["--sentinel", "--bind", "127.0.0.1", "--tls-port", &port_s],
+            &args,
             port,
             &self.root.join(format!("{pod}.{boot}.log")),
         )
@@ -1035,6 +1062,7 @@ fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
     let pods = SentinelPods::start(tmp.path(), 2);
+    let _primary = pods.data(0, 0);
     let (s0_port, s1_port) = (pods.sentinel_port, pods.sentinel_port + 1);
     let myid = |port: u16| pods.admin(port, &["sentinel", "myid"]).trim().to_owned();
     let peers_of =
@@ -1090,6 +1118,7 @@ fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
 fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
     let tmp = tempfile::tempdir().unwrap();
     let pods = SentinelPods::start(tmp.path(), 1);
+    let _primary = pods.data(0, 0);
     let _s0 = pods.sentinel(0, 0);
     let rotate = |what: &str| {
         let mut args = vec![
@@ -1173,4 +1202,76 @@ fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
     );
     assert_eq!(sh(&steps[0]), "", "the wait loop for the new certificate");
     assert_eq!(sh(&steps[1]).trim(), "OK", "{}", steps[1]);
+}
+
+/// What the rolling restart of the Sentinels relies on: a Sentinel pod recreated after a
+/// failover starts from the Secret's sentinel.conf, which still names pod 0 as the primary,
+/// and learns the current primary through pod 0 (a replica by then) and its peers' hellos.
+/// On loopback with Redis 7.0: 3 Sentinels fail over from pod 0 to pod 1; pod 0 is recreated
+/// (empty emptyDir, its PVC kept) and Sentinel turns it into pod 1's replica; then Sentinel
+/// pod 0 is recreated from the Secret's config and reports pod 1 as the primary.
+#[test]
+fn a_sentinel_recreated_after_a_failover_finds_the_current_primary() {
+    use crate::support::topology::wait_until;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let pods = SentinelPods::start(tmp.path(), 3);
+    let (p0, p1) = (pods.data_port(), pods.data_port() + 1);
+    let primary = pods.data(0, 0);
+    let _replica = pods.data(1, 0);
+    let sentinels: Vec<_> = (0..3).map(|i| pods.sentinel(i, 0)).collect();
+    let sport = |i: u16| pods.sentinel_port + i;
+    let primary_of = |port: u16| {
+        pods.admin(port, &["sentinel", "get-master-addr-by-name", &pods.master])
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> Result<(), String>| {
+        wait_until(what, Duration::from_secs(60), ok)
+    };
+    wait("every Sentinel to know 2 peers and the replica", &|| {
+        for i in 0..3 {
+            let peers =
+                sentinel_peers(&pods.admin(sport(i), &["sentinel", "sentinels", &pods.master]));
+            let info = pods.admin(sport(i), &["sentinel", "master", &pods.master]);
+            let lines: Vec<&str> = info.lines().collect();
+            let replicas = lines
+                .iter()
+                .position(|l| *l == "num-slaves")
+                .map(|at| lines[at + 1]);
+            if peers.len() != 2 || replicas != Some("1") {
+                return Err(format!("sentinel {i}: {peers:?} {replicas:?}"));
+            }
+        }
+        Ok(())
+    });
+    assert_eq!(primary_of(sport(1)), p0.to_string());
+
+    // Pod 0 fails: the Sentinels promote pod 1.
+    drop(primary);
+    wait("the failover to pod 1", &|| {
+        let now = primary_of(sport(1));
+        (now == p1.to_string()).then_some(()).ok_or(now)
+    });
+    // Pod 0 is recreated: a fresh config copy (a primary again), its data kept; Sentinel
+    // turns it into pod 1's replica.
+    std::fs::remove_dir_all(tmp.path().join("redis-0").join("conf")).unwrap();
+    let _pod0 = pods.data(0, 1);
+    wait("pod 0 to follow pod 1", &|| {
+        let info = pods.admin(p0, &["info", "replication"]);
+        (info.contains("role:slave") && info.contains(&format!("master_port:{p1}")))
+            .then_some(())
+            .ok_or(info)
+    });
+    // Sentinel pod 0 is recreated from the Secret's config, which names pod 0.
+    let mut sentinels = sentinels;
+    drop(sentinels.remove(0));
+    std::fs::remove_dir_all(tmp.path().join("redis-sentinel-0").join("conf")).unwrap();
+    let _s0 = pods.sentinel(0, 1);
+    wait("the recreated Sentinel to report pod 1", &|| {
+        let now = primary_of(sport(0));
+        (now == p1.to_string()).then_some(()).ok_or(now)
+    });
 }

@@ -156,6 +156,12 @@ pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> V
         port: p.topology.sentinel_port.get(),
     });
     let admin = p.acl.admin.enabled;
+    // Why the Sentinels restart after the data pods (kubernetes.rs's loopback test
+    // `a_sentinel_recreated_after_a_failover_finds_the_current_primary`).
+    let learns = format!(
+        "; a restarted Sentinel starts from the Secret's config, which names {}-0, and learns the current primary through it: start only when every data pod is Ready",
+        data.name
+    );
     let failover = match p.topology.kind {
         Kind::Sentinel => "; restarting the primary makes Sentinel fail over to a replica",
         _ => "; restarting a shard's primary makes the cluster fail over to its replica",
@@ -206,7 +212,7 @@ pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> V
             if let Some(s) = &sentinels {
                 steps.push(c.restart(
                     s,
-                    "Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): the StatefulSet restarts one Sentinel at a time, each Ready before the next, so a quorum stays up".into(),
+                    format!("Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): the StatefulSet restarts one Sentinel at a time, each Ready before the next, so a quorum stays up{learns}"),
                 ));
             }
         }
@@ -260,7 +266,7 @@ pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> V
                     } else {
                         no_admin.to_owned()
                     };
-                    steps.push(c.restart(s, why));
+                    steps.push(c.restart(s, format!("{why}{learns}")));
                 }
             }
         }
