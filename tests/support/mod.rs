@@ -617,6 +617,15 @@ pub fn render_seeded(
     (resolved, files)
 }
 
+/// A finished process's stdout then stderr, as text: for assertions and their messages.
+pub fn said(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Pins `content` as snapshot `name` under the top-level snapshots/ directory.
 pub fn pin(name: &str, content: &str) {
     insta::with_settings!({
