@@ -14,19 +14,8 @@ use std::time::Duration;
 use crate::support::ServerUnderTest;
 use crate::support::topology::{Deployment, Shape, Topology, info_field, python};
 
-/// The servers the Cluster tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
-macro_rules! on_cluster_servers {
-    ($($name:ident),* $(,)?) => {
-        mod redis_7_0 {
-            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
-        }
-        mod valkey_8_1 {
-            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
-        }
-    };
-}
-
-on_cluster_servers!(cluster_forms_serves_and_survives_a_primary_kill);
+// The servers the Cluster tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
+crate::support::on_topology_servers!(cluster_forms_serves_and_survives_a_primary_kill);
 
 /// The redis-py client: every setting from client.env (REDIS_URL, REDIS_CLUSTER_NODES).
 const CLIENT: &str = include_str!("clients/cluster.py");

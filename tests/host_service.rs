@@ -269,28 +269,7 @@ impl TemplateUnits {
 /// of the config directory. No standalone drop-in.
 #[test]
 fn systemd_dropins_per_node_for_sentinel_topology() {
-    let [sentinel, data, node] = TemplateUnits::redis().judge_topology("redis-server");
-    pin("systemd-dropin-sentinel-node", &sentinel);
-    pin("systemd-dropin-data-node", &data);
-    assert_eq!(
-        dropin_lines(&sentinel),
-        [
-            "[Service]",
-            "ExecStart=",
-            "ExecStart=/usr/bin/redis-sentinel /etc/redis/nodes/sentinel-0/sentinel.conf --supervised systemd --daemonize no",
-            "PIDFile=/run/sentinel-sentinel-0/redis-sentinel.pid",
-            "UMask=0077",
-            "ReadWritePaths=",
-            "ReadWritePaths=/etc/redis/nodes/sentinel-0 -/var/log/redis -/run/sentinel-sentinel-0",
-            "PrivateIPC=true",
-            "PrivateMounts=true",
-            "Environment=OPENSSL_CONF=/etc/redis/openssl.cnf",
-        ]
-    );
-    assert_eq!(
-        dropin_value(&node, "ReadWritePaths"),
-        "-/var/lib/redis/node-3 -/var/log/redis -/run/redis-node-3"
-    );
+    per_node_dropins(&TemplateUnits::redis(), "redis", "");
 }
 
 /// The same on Valkey, against Debian 13's own template units: valkey-sentinel@.service (from
@@ -299,40 +278,56 @@ fn systemd_dropins_per_node_for_sentinel_topology() {
 /// Redis path left.
 #[test]
 fn systemd_dropins_per_node_for_valkey_sentinel_topology() {
-    let [sentinel, data, node] = TemplateUnits::valkey().judge_topology("valkey-server");
-    pin("systemd-dropin-valkey-sentinel-node", &sentinel);
-    pin("systemd-dropin-valkey-data-node", &data);
+    per_node_dropins(&TemplateUnits::valkey(), "valkey", "valkey-");
+}
+
+/// The per-node drop-ins of `family` (`redis`, `valkey`), judged, pinned (`systemd-dropin-
+/// {pin}sentinel-node`, `...data-node`) and read line by line.
+fn per_node_dropins(units: &TemplateUnits, family: &str, pin_prefix: &str) {
+    let [sentinel, data, node] = units.judge_topology(&format!("{family}-server"));
+    pin(
+        &format!("systemd-dropin-{pin_prefix}sentinel-node"),
+        &sentinel,
+    );
+    pin(&format!("systemd-dropin-{pin_prefix}data-node"), &data);
+    let (etc, run) = (format!("/etc/{family}"), "/run/sentinel-sentinel-0");
     assert_eq!(
         dropin_lines(&sentinel),
         [
-            "[Service]",
-            "ExecStart=",
-            "ExecStart=/usr/bin/valkey-sentinel /etc/valkey/nodes/sentinel-0/sentinel.conf --supervised systemd --daemonize no",
-            "PIDFile=/run/sentinel-sentinel-0/valkey-sentinel.pid",
-            "UMask=0077",
-            "ReadWritePaths=",
-            "ReadWritePaths=/etc/valkey/nodes/sentinel-0 -/var/log/valkey -/run/sentinel-sentinel-0",
-            "PrivateIPC=true",
-            "PrivateMounts=true",
-            "Environment=OPENSSL_CONF=/etc/valkey/openssl.cnf",
+            "[Service]".to_owned(),
+            "ExecStart=".into(),
+            format!(
+                "ExecStart=/usr/bin/{family}-sentinel {etc}/nodes/sentinel-0/sentinel.conf \
+                 --supervised systemd --daemonize no"
+            ),
+            format!("PIDFile={run}/{family}-sentinel.pid"),
+            "UMask=0077".into(),
+            "ReadWritePaths=".into(),
+            format!("ReadWritePaths={etc}/nodes/sentinel-0 -/var/log/{family} -{run}"),
+            "PrivateIPC=true".into(),
+            "PrivateMounts=true".into(),
+            format!("Environment=OPENSSL_CONF={etc}/openssl.cnf"),
         ]
     );
     assert_eq!(
         dropin_value(&data, "ExecStart"),
-        "/usr/bin/valkey-server /etc/valkey/nodes/data-1/redis.conf --supervised systemd --daemonize no"
+        format!(
+            "/usr/bin/{family}-server {etc}/nodes/data-1/redis.conf --supervised systemd \
+             --daemonize no"
+        )
     );
     assert_eq!(
         dropin_value(&node, "ReadWritePaths"),
-        "-/var/lib/valkey/node-3 -/var/log/valkey -/run/valkey-node-3"
+        format!("-/var/lib/{family}/node-3 -/var/log/{family} -/run/{family}-node-3")
     );
+    // No other family's path or program.
+    let other = if family == "redis" { "valkey" } else { "redis" };
     for dropin in [&sentinel, &data, &node] {
-        for redis in [
-            "/etc/redis",
-            "/var/lib/redis",
-            "/var/log/redis",
-            "/usr/bin/redis",
-        ] {
-            assert!(!dropin.contains(redis), "{redis}:\n{dropin}");
+        for path in ["/etc/", "/var/lib/", "/var/log/", "/usr/bin/"] {
+            assert!(
+                !dropin.contains(&format!("{path}{other}")),
+                "{path}{other}:\n{dropin}"
+            );
         }
     }
 }
@@ -514,26 +509,9 @@ fn systemd_dropin_for_dragonfly_runs_the_bundle_with_upstreams_unit() {
 fn dragonfly_host_next_step_installs_the_dropin_instead_of_hand_edits() {
     for (env, tls) in [("production", true), ("testing", false)] {
         let tmp = tempfile::tempdir().unwrap();
-        let r = run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                env,
-                "--engine",
-                "dragonfly",
-                "--target",
-                "host",
-                "--out",
-                "b",
-            ],
-        );
-        r.success();
-        let next = r
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("next: "))
-            .unwrap_or_else(|| panic!("no next: line:\n{}", r.stdout));
+        let init = ["--engine", "dragonfly", "--target", "host", "--out", "b"];
+        let r = run(tmp.path(), &[&["init", "--env", env][..], &init].concat());
+        let next = r.next_line();
         for part in [
             "systemd/redis-harden.conf as /etc/systemd/system/dragonfly.service.d/redis-harden.conf",
             "EnvironmentFile=/etc/dragonfly/server.env",
@@ -676,20 +654,9 @@ impl Drop for HostNamespace {
     }
 }
 
-/// The servers the host boot tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1 (Debian
-/// 13's, with its own paths, user and units), as tests/sentinel.rs and tests/cluster.rs do.
-macro_rules! on_host_servers {
-    ($($name:ident),* $(,)?) => {
-        mod redis_7_0 {
-            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
-        }
-        mod valkey_8_1 {
-            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
-        }
-    };
-}
-
-on_host_servers!(
+// The servers the host boot tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1 (Debian
+// 13's, with its own paths, user and units), as tests/sentinel.rs and tests/cluster.rs do.
+crate::support::on_topology_servers!(
     host_sentinel_bundle_boots_in_a_private_mount_namespace,
     host_cluster_bundle_boots_in_a_private_mount_namespace,
 );
