@@ -134,6 +134,12 @@ fn judge(packaged: &Path, name: &str, dropin: &str, program: Option<&Path>) -> (
     (base, with)
 }
 
+/// The files of a `--target host` bundle for `env` with `sets` (seeded, in memory).
+fn host_files(env: Environment, sets: &[&str]) -> redis_harden::render::Rendered {
+    let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+    render_seeded(env, Target::Host, &sets).1
+}
+
 /// A drop-in's settings: its lines but comments and blank ones.
 fn dropin_lines(dropin: &str) -> Vec<&str> {
     dropin
@@ -200,11 +206,13 @@ impl TemplateUnits {
         judge(packaged, unit, dropin, program.as_deref())
     }
 
-    /// Renders a production host bundle of `kind` for this family with `sets` on top.
+    /// A production host bundle of topology `kind` for this family.
     fn render(&self, kind: &str) -> redis_harden::render::Rendered {
-        let mut sets: Vec<String> = self.sets.iter().map(|s| (*s).to_owned()).collect();
-        sets.push(format!("topology.kind={kind}"));
-        render_seeded(Environment::Production, Target::Host, &sets).1
+        let kind = format!("topology.kind={kind}");
+        host_files(
+            Environment::Production,
+            &[self.sets, &[kind.as_str()]].concat(),
+        )
     }
 
     /// A host topology's drop-ins, judged: one per node, for the node's instance of Debian's
@@ -361,11 +369,7 @@ fn systemd_dropin_verifies_and_keeps_debians_sandboxing() {
 /// Valkey on a host: the same drop-in, for Debian's valkey-server.service and its paths.
 #[test]
 fn systemd_dropin_for_valkey_verifies_and_keeps_debians_sandboxing() {
-    let (_, files) = render_seeded(
-        Environment::Production,
-        Target::Host,
-        &["engine=valkey".into()],
-    );
+    let files = host_files(Environment::Production, &["engine=valkey"]);
     let dropin = &files["systemd/redis-harden.conf"].content;
     pin("systemd-dropin-valkey", dropin);
     for line in [
@@ -407,11 +411,7 @@ fn systemd_dropin_for_valkey_verifies_and_keeps_debians_sandboxing() {
 /// password among them. Without TLS the drop-in is written too (no OPENSSL_CONF).
 #[test]
 fn systemd_dropin_for_dragonfly_runs_the_bundle_with_upstreams_unit() {
-    let (_, files) = render_seeded(
-        Environment::Production,
-        Target::Host,
-        &["engine=dragonfly".into()],
-    );
+    let files = host_files(Environment::Production, &["engine=dragonfly"]);
     let dropin = &files["systemd/redis-harden.conf"];
     assert_eq!((dropin.mode, dropin.secret), (0o644, false));
     pin("systemd-dropin-dragonfly", &dropin.content);
@@ -490,11 +490,7 @@ fn systemd_dropin_for_dragonfly_runs_the_bundle_with_upstreams_unit() {
     assert!(!tsv_flags.contains(&"require_pass"));
 
     // Without TLS: the drop-in still runs the bundle; no OPENSSL_CONF.
-    let (_, files) = render_seeded(
-        Environment::Testing,
-        Target::Host,
-        &["engine=dragonfly".into()],
-    );
+    let files = host_files(Environment::Testing, &["engine=dragonfly"]);
     let plain = &files["systemd/redis-harden.conf"].content;
     assert!(!plain.contains("OPENSSL_CONF"), "{plain}");
     assert_eq!(
