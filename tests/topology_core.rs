@@ -701,3 +701,23 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
     // No empty directory of the topology is left behind but the kept keys'.
     assert!(!tmp.path().join("b/nodes/data-0/systemd").exists());
 }
+
+/// A compose bundle of a topology has no exporter.env either: it would name
+/// `rediss://localhost:6379`, where no node of the compose network listens.
+#[test]
+fn a_docker_topology_bundle_has_no_exporter_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    for kind in ["sentinel", "cluster"] {
+        let set = format!("topology.kind={kind}");
+        let args = ["init", "--env", "production", "--target", "docker"];
+        let mut all = args.to_vec();
+        all.extend(["--out", kind, "--set", &set]);
+        run(tmp.path(), &all).success();
+        let files = crate::support::file_names(&tmp.path().join(kind));
+        assert!(files.iter().any(|f| f == "docker-compose.yml"), "{files:?}");
+        assert!(
+            !files.iter().any(|f| f == "exporter.env"),
+            "{kind}: {files:?}"
+        );
+    }
+}
