@@ -530,8 +530,9 @@ fn dragonfly_host_next_step_installs_the_dropin_instead_of_hand_edits() {
 /// /var/log/redis; Valkey's /etc/valkey, ...) and /run, the bundle installed there as `init`'s
 /// next steps say, and each node run as its drop-in says (ExecStart, UMask, OPENSSL_CONF) as
 /// the unit's user (redis, valkey), with the config directory read-only but for the
-/// Sentinels' node directories (the drop-ins' ReadWritePaths). A program the drop-in names
-/// in /usr/bin that this machine lacks (Valkey's) runs from tests/install-servers.sh's prefix.
+/// Sentinels' node directories (the drop-ins' ReadWritePaths). For a server under test that
+/// tests/install-servers.sh provides (Valkey 8.1), the program the drop-in names in /usr/bin
+/// runs from its prefix instead (`valkey-server`, `valkey-sentinel` wrappers).
 /// The network is the machine's: loopback ports. Killed (the whole process group) on drop;
 /// the mounts go with the namespace.
 struct HostNamespace {
@@ -585,21 +586,26 @@ impl HostNamespace {
                 .unwrap_or_else(|e| panic!("{}: {e}", node.name));
             let exec = dropin_value(&dropin, "ExecStart");
             let (program, args) = exec.split_once(' ').unwrap();
-            let program = if Path::new(program).is_file() {
-                PathBuf::from(program)
-            } else {
+            // The server under test's own program: Debian 12's in /usr/bin (Redis 7.0), or
+            // the wrapper of the same name under the private prefix (Valkey 8.1), never
+            // another version that happens to be installed in /usr/bin.
+            let program = if topo.server.server_program().is_absolute() {
                 let name = Path::new(program).file_name().unwrap();
-                let local = servers_prefix().join("bin").join(name);
-                assert!(
-                    local.is_file(),
-                    "{}: {program} is missing here and so is {}; install it with: apt-get \
-                     install -y redis-server redis-sentinel (Redis 7.0) or sudo bash \
-                     tests/install-servers.sh (Valkey)",
-                    node.name,
-                    local.display()
-                );
-                local
+                servers_prefix().join("bin").join(name)
+            } else {
+                PathBuf::from(program)
             };
+            assert!(
+                program.is_file(),
+                "{}: {} is missing; install it with: {}",
+                node.name,
+                program.display(),
+                if program.starts_with("/usr/bin") {
+                    "apt-get install -y redis-server redis-sentinel"
+                } else {
+                    "sudo bash tests/install-servers.sh"
+                }
+            );
             let umask = dropin_value(&dropin, "UMask");
             let openssl = dropin_value(&dropin, "Environment");
             let pid = dropin_value(&dropin, "PIDFile");
@@ -705,6 +711,9 @@ fn host_sentinel_bundle_boots_in_a_private_mount_namespace(srv: &'static ServerU
             }
         },
     );
+    // The server under test runs, not another version.
+    let info = topo.cli_as(&data[0].name, "admin").run(&["INFO", "server"]);
+    assert!(info.contains(srv.info_version), "{}: {info}", srv.label);
     for s in topo.sentinels() {
         wait_until(
             &format!("{} to find the primary, 2 replicas and 2 Sentinels", s.name),
