@@ -1166,11 +1166,7 @@ fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
             .unwrap();
         // A wait loop still waiting when `timeout` ends it fails here.
         assert!(out.status.success(), "{script}: {out:?}");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        crate::support::said(&out)
     };
     let printed = rotate("passwords");
     for (pod, port) in [
