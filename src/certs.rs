@@ -495,8 +495,8 @@ fn gather(
     Ok((certs, problems))
 }
 
-/// A bundle's certificates: the CA, the server's (required for one server; a topology's
-/// only if it has one), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
+/// A bundle's certificates: the CA, the server's (one server, or Kubernetes pods, which share
+/// it; never a node's: a pair an earlier version left beside the nodes' is unused), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
 /// application's client certificate.
 fn bundle_certs(dir: &Path) -> Vec<String> {
     use crate::topology::layout;
@@ -511,7 +511,7 @@ fn bundle_certs(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     nodes.sort();
     let mut rels = vec![pki::CA_CERT.to_owned()];
-    if nodes.is_empty() || dir.join(pki::SERVER_CERT).is_file() {
+    if nodes.is_empty() {
         rels.push(pki::SERVER_CERT.to_owned());
     }
     rels.extend(nodes);

@@ -577,16 +577,30 @@ fn master_key_mode_derives_the_topology_users_passwords() {
     );
 }
 
-/// What a sentinel and a cluster bundle contain, for `--target local` and `--target host`
+/// What a sentinel and a cluster bundle contain, for `--target local`, `host` and `docker`
 /// (pinned: one node of each role shown, the others alike), and that no single-server file is
-/// among them: no redis.conf, no exporter.env (it names one server), no firewall/ (rules are
-/// per node), no systemd/ drop-in (a host's drop-ins are per node).
+/// among them: no redis.conf, no exporter.env (local, host: it names one server), no firewall/ (rules are
+/// per node), no systemd/ drop-in (a host's drop-ins are per node), no tls/server.* pair
+/// (every node has its own; the client pair stays: the app, cluster-create.sh and the
+/// rotation steps' redis-cli present it). On Kubernetes the pods share tls/server.*.
 #[test]
 fn topology_bundles_hold_only_files_something_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let mut listing = String::new();
     for kind in ["sentinel", "cluster"] {
-        for target in ["local", "host"] {
+        let out = format!("{kind}-kubernetes");
+        let set = format!("topology.kind={kind}");
+        let args = ["init", "--env", "production", "--target", "kubernetes"];
+        run(
+            tmp.path(),
+            &[&args[..], &["--out", &out, "--set", &set]].concat(),
+        )
+        .success();
+        let files = crate::support::file_names(&tmp.path().join(&out));
+        for shared in ["tls/server.crt", "tls/server.key", "tls/client.key"] {
+            assert!(files.iter().any(|f| f == shared), "{out}: {shared}");
+        }
+        for target in ["local", "host", "docker"] {
             let out = format!("{kind}-{target}");
             let set = format!("topology.kind={kind}");
             run(
@@ -610,8 +624,15 @@ fn topology_bundles_hold_only_files_something_reads() {
                 "exporter.env",
                 "firewall/nftables.nft",
                 "systemd/redis-harden.conf",
+                "tls/server.crt",
+                "tls/server.key",
             ] {
-                assert!(!files.iter().any(|f| f == single), "{out}: {single}");
+                // docker: the compose file runs an exporter per data node from exporter.env.
+                let exporter = single == "exporter.env" && target == "docker";
+                assert!(
+                    exporter || !files.iter().any(|f| f == single),
+                    "{out}: {single}"
+                );
             }
             listing.push_str(&format!("==== {out} ====\n"));
             for f in files.iter().filter(|f| {
@@ -629,8 +650,9 @@ fn topology_bundles_hold_only_files_something_reads() {
 
 /// standalone -> sentinel -> standalone on one host bundle: each change writes the files of
 /// the new kind and removes those of the old (configs, drop-ins, firewall rules, the
-/// Sentinels' ACL file); keys are never removed, so the nodes' keys stay, and the bundle is
-/// otherwise the standalone one it was.
+/// Sentinels' ACL file, and the single server's pair, which no node reads: the way back
+/// issues a new one from the same CA). The nodes' keys stay, and the bundle is otherwise the
+/// standalone one it was, with the same CA and client pair.
 #[test]
 fn a_kind_change_there_and_back_removes_the_right_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -654,6 +676,8 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
         crate::support::file_names(&tmp.path().join("b"))
     };
     let standalone = init("standalone");
+    let read = |rel: &str| std::fs::read(tmp.path().join("b").join(rel)).unwrap();
+    let kept = ["tls/ca.key", "tls/client.key"].map(|r| (r, read(r)));
     for f in [
         "redis.conf",
         "exporter.env",
@@ -677,6 +701,8 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
             "firewall/ufw.sh",
             "redis.conf",
             "systemd/redis-harden.conf",
+            "tls/server.crt",
+            "tls/server.key",
         ]
     );
     for f in [
@@ -698,6 +724,211 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
     );
     assert_eq!(extra.len(), 12, "every node's key pair kept: {extra:?}");
     assert!(standalone.iter().all(|f| back.contains(f)), "{back:?}");
+    for (rel, bytes) in &kept {
+        assert_eq!(&read(rel), bytes, "{rel} kept through both changes");
+    }
     // No empty directory of the topology is left behind but the kept keys'.
     assert!(!tmp.path().join("b/nodes/data-0/systemd").exists());
+}
+
+/// A sentinel bundle as the previous version left it: the layout of today plus the unused
+/// single-server pair, issued by the bundle's own CA exactly as that version's PKI stage did
+/// (`pki::ensure` with a server pair), and recorded in manifest.json as the bundle's files.
+fn old_topology_bundle(dir: &Path) {
+    use rand::SeedableRng;
+    use redis_harden::pki;
+    use redis_harden::profile::{Environment, builtin};
+    use std::os::unix::fs::PermissionsExt;
+    let set = "topology.kind=sentinel";
+    let args = ["init", "--env", "production", "--target", "host", "--out"];
+    run(
+        dir.parent().unwrap(),
+        &[&args[..], &[dir.to_str().unwrap(), "--set", set]].concat(),
+    )
+    .success();
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+    let project = redis_harden::values::ProjectName::parse("redis").unwrap();
+    let tls = builtin(Environment::Production).tls;
+    let subject = pki::Subject {
+        project: &project,
+        env: Environment::Production,
+        tls: &tls,
+        client_name: "app",
+        server: true,
+        extra_names: vec![],
+        extra_ips: vec![],
+    };
+    let existing = pki::Existing {
+        ca: (Some(read(pki::CA_CERT)), Some(read(pki::CA_KEY))),
+        client: (Some(read(pki::CLIENT_CERT)), Some(read(pki::CLIENT_KEY))),
+        ..Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let old = pki::ensure(
+        &existing,
+        &subject,
+        now,
+        &mut rand::rngs::StdRng::seed_from_u64(7),
+    )
+    .unwrap()
+    .server
+    .unwrap();
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    for (rel, pem, secret) in [
+        (pki::SERVER_CERT, &old.cert_pem, false),
+        (pki::SERVER_KEY, &old.key_pem, true),
+    ] {
+        let path = dir.join(rel);
+        std::fs::write(&path, pem).unwrap();
+        let mode = if secret { 0o600 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut entry = serde_json::json!({"mode": format!("{mode:04o}"), "secret": secret});
+        if !secret {
+            entry["sha256"] = redis_harden::bundle::manifest::sha256_hex(pem.as_bytes()).into();
+        }
+        manifest["files"][rel] = entry;
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The paths a `--format json` summary lists with `action`.
+fn listed(stdout: &str, action: &str) -> Vec<String> {
+    let summary: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    let mut out: Vec<String> = summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == action)
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// A topology bundle of the previous version upgrades cleanly: `check` reports the unused
+/// server pair as stale, the next `render` removes exactly it in its transaction (listed as
+/// removed, gone from the manifest) and changes nothing else, and `check` is then clean. A
+/// `rotate certs` on such a bundle removes the pair too, rotates only what nodes and clients
+/// use, and finishes. A stray file the manifest does not record is left alone.
+#[test]
+fn an_old_topology_bundle_loses_the_unused_server_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pair = ["tls/server.crt", "tls/server.key"];
+    let b = tmp.path().join("b");
+    old_topology_bundle(&b);
+    let check = [
+        "check",
+        "--env",
+        "production",
+        "--out",
+        "b",
+        "--format",
+        "json",
+    ];
+    let found = run(tmp.path(), &check);
+    found.failure(1);
+    for rel in pair {
+        assert!(
+            found.stdout.contains(&format!("\"artifact\": \"{rel}\"")),
+            "{}",
+            found.stdout
+        );
+    }
+    assert!(
+        found.stdout.contains("\"kind\": \"stale\""),
+        "{}",
+        found.stdout
+    );
+    let before = crate::support::tree(&b);
+    let render = [
+        "render",
+        "--env",
+        "production",
+        "--out",
+        "b",
+        "--format",
+        "json",
+    ];
+    let done = run(tmp.path(), &render);
+    done.success();
+    assert_eq!(listed(&done.stdout, "removed"), pair);
+    let after = crate::support::tree(&b);
+    let changed: Vec<String> = before
+        .iter()
+        .filter(|(p, v)| after.get(*p) != Some(v))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        ["manifest.json", "tls/server.crt", "tls/server.key"]
+    );
+    assert!(after.keys().all(|p| before.contains_key(p)), "nothing new");
+    let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("tls/server."), "{manifest}");
+    run(tmp.path(), &check).success();
+
+    // rotate certs on another old bundle: the pair goes in the same transaction.
+    let r = tmp.path().join("r");
+    old_topology_bundle(&r);
+    let rotate = [
+        "rotate",
+        "certs",
+        "--env",
+        "production",
+        "--out",
+        "r",
+        "--format",
+        "json",
+    ];
+    let rotated = run(tmp.path(), &rotate);
+    rotated.success();
+    assert_eq!(listed(&rotated.stdout, "removed"), pair);
+    let created = listed(&rotated.stdout, "created");
+    assert!(
+        created.iter().all(|f| !f.starts_with("tls/server.")),
+        "{created:?}"
+    );
+    assert!(
+        created.contains(&"tls/client.previous.key".to_owned()),
+        "{created:?}"
+    );
+    let finish = [&rotate[..], &["--finish"]].concat();
+    run(tmp.path(), &finish).success();
+    let names = crate::support::file_names(&r);
+    assert!(
+        !names
+            .iter()
+            .any(|f| f.contains("server.") || f.contains(".previous.")),
+        "{names:?}"
+    );
+    run(tmp.path(), &["check", "--env", "production", "--out", "r"]).success();
+
+    // A pair the manifest does not record is not the bundle's: left alone, reported by check.
+    std::fs::copy(r.join("tls/client.crt"), r.join("tls/server.crt")).unwrap();
+    let again = [
+        "render",
+        "--env",
+        "production",
+        "--out",
+        "r",
+        "--format",
+        "json",
+    ];
+    let kept = run(tmp.path(), &again);
+    kept.success();
+    assert!(
+        listed(&kept.stdout, "removed").is_empty(),
+        "{}",
+        kept.stdout
+    );
+    assert!(r.join("tls/server.crt").exists());
+    run(tmp.path(), &["check", "--env", "production", "--out", "r"])
+        .failure(1)
+        .stdout_has("tls/server.crt");
 }
