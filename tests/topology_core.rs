@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{REDIS_7_0, Server, ServerUnderTest, VALKEY_8_1, env_file, run};
+use crate::support::topology::init_kind;
+use crate::support::{Server, ServerUnderTest, env_file, run};
 
 /// `n` consecutive ports that were free a moment ago on 127.0.0.1 (and their bus ports,
 /// 10000 above, when `bus`).
@@ -239,27 +240,10 @@ fn cluster_nodes_load(server: &'static ServerUnderTest) {
     assert!(Path::new(&n.dir.join("nodes/node-0/data")).is_dir());
 }
 
-mod redis_7_0 {
-    #[test]
-    fn sentinel_nodes_boot_and_replicate_over_tls() {
-        super::sentinel_nodes_boot_and_replicate_over_tls(&super::REDIS_7_0)
-    }
-    #[test]
-    fn cluster_nodes_load() {
-        super::cluster_nodes_load(&super::REDIS_7_0)
-    }
-}
-
-mod valkey_8_1 {
-    #[test]
-    fn sentinel_nodes_boot_and_replicate_over_tls() {
-        super::sentinel_nodes_boot_and_replicate_over_tls(&super::VALKEY_8_1)
-    }
-    #[test]
-    fn cluster_nodes_load() {
-        super::cluster_nodes_load(&super::VALKEY_8_1)
-    }
-}
+crate::on_topology_servers!(
+    sentinel_nodes_boot_and_replicate_over_tls,
+    cluster_nodes_load
+);
 
 /// Every node's config of each kind, from deterministic inputs (seeded test passwords, fixed
 /// paths): the data nodes' redis.conf, the Sentinels' sentinel.conf, both ACL files and the
@@ -327,18 +311,7 @@ fn snapshots_of_every_node_config() {
 fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
-    let r = run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-        ],
-    );
+    let r = init_kind(tmp.path(), "production", "", "b", "sentinel", &[]);
     r.success();
     let at = |needle: &str| {
         r.stdout
@@ -439,37 +412,12 @@ fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
 
     // A second init changes nothing: keys and certificates are never re-issued.
     let before = crate::support::tree(&tmp.path().join("b"));
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-        ],
-    )
-    .success();
+    init_kind(tmp.path(), "production", "", "b", "sentinel", &[]).success();
     assert!(crate::support::tree(&tmp.path().join("b")) == before);
 
     // Fewer replicas: the stale node config goes, its key stays (keys are never deleted).
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-            "--set",
-            "topology.replicas=1",
-        ],
-    )
-    .success();
+    let fewer = ["--set", "topology.replicas=1"];
+    init_kind(tmp.path(), "production", "", "b", "sentinel", &fewer).success();
     assert!(!tmp.path().join("b/nodes/data-2/redis.conf").exists());
     assert!(tmp.path().join("b/nodes/data-2/tls/node.key").exists());
     assert!(tmp.path().join("b/nodes/data-1/redis.conf").exists());
@@ -577,6 +525,17 @@ fn master_key_mode_derives_the_topology_users_passwords() {
     );
 }
 
+/// Files only a one-server bundle has (outside Kubernetes, where the pods share the server
+/// pair).
+const SINGLE_SERVER_FILES: [&str; 6] = [
+    "redis.conf",
+    "exporter.env",
+    "firewall/nftables.nft",
+    "systemd/redis-harden.conf",
+    "tls/server.crt",
+    "tls/server.key",
+];
+
 /// What a sentinel and a cluster bundle contain, for `--target local`, `host` and `docker`
 /// (pinned: one node of each role shown, the others alike), and that no single-server file is
 /// among them: no redis.conf, no exporter.env (local, host: it names one server), no firewall/ (rules are
@@ -589,44 +548,16 @@ fn topology_bundles_hold_only_files_something_reads() {
     let mut listing = String::new();
     for kind in ["sentinel", "cluster"] {
         let out = format!("{kind}-kubernetes");
-        let set = format!("topology.kind={kind}");
-        let args = ["init", "--env", "production", "--target", "kubernetes"];
-        run(
-            tmp.path(),
-            &[&args[..], &["--out", &out, "--set", &set]].concat(),
-        )
-        .success();
+        init_kind(tmp.path(), "production", "kubernetes", &out, kind, &[]).success();
         let files = crate::support::file_names(&tmp.path().join(&out));
         for shared in ["tls/server.crt", "tls/server.key", "tls/client.key"] {
             assert!(files.iter().any(|f| f == shared), "{out}: {shared}");
         }
         for target in ["local", "host", "docker"] {
             let out = format!("{kind}-{target}");
-            let set = format!("topology.kind={kind}");
-            run(
-                tmp.path(),
-                &[
-                    "init",
-                    "--env",
-                    "production",
-                    "--target",
-                    target,
-                    "--out",
-                    &out,
-                    "--set",
-                    &set,
-                ],
-            )
-            .success();
+            init_kind(tmp.path(), "production", target, &out, kind, &[]).success();
             let files = crate::support::file_names(&tmp.path().join(&out));
-            for single in [
-                "redis.conf",
-                "exporter.env",
-                "firewall/nftables.nft",
-                "systemd/redis-harden.conf",
-                "tls/server.crt",
-                "tls/server.key",
-            ] {
+            for single in SINGLE_SERVER_FILES {
                 // docker: the compose file runs an exporter per data node from exporter.env.
                 let exporter = single == "exporter.env" && target == "docker";
                 assert!(
@@ -657,33 +588,13 @@ fn topology_bundles_hold_only_files_something_reads() {
 fn a_kind_change_there_and_back_removes_the_right_files() {
     let tmp = tempfile::tempdir().unwrap();
     let init = |kind: &str| {
-        let set = format!("topology.kind={kind}");
-        run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                "production",
-                "--target",
-                "host",
-                "--out",
-                "b",
-                "--set",
-                &set,
-            ],
-        )
-        .success();
+        init_kind(tmp.path(), "production", "host", "b", kind, &[]).success();
         crate::support::file_names(&tmp.path().join("b"))
     };
     let standalone = init("standalone");
     let read = |rel: &str| std::fs::read(tmp.path().join("b").join(rel)).unwrap();
     let kept = ["tls/ca.key", "tls/client.key"].map(|r| (r, read(r)));
-    for f in [
-        "redis.conf",
-        "exporter.env",
-        "firewall/nftables.nft",
-        "systemd/redis-harden.conf",
-    ] {
+    for f in SINGLE_SERVER_FILES {
         assert!(standalone.iter().any(|s| s == f), "{f}: {standalone:?}");
     }
     let sentinel = init("sentinel");
@@ -739,11 +650,14 @@ fn old_topology_bundle(dir: &Path) {
     use redis_harden::pki;
     use redis_harden::profile::{Environment, builtin};
     use std::os::unix::fs::PermissionsExt;
-    let set = "topology.kind=sentinel";
-    let args = ["init", "--env", "production", "--target", "host", "--out"];
-    run(
+    let out = dir.to_str().unwrap();
+    init_kind(
         dir.parent().unwrap(),
-        &[&args[..], &[dir.to_str().unwrap(), "--set", set]].concat(),
+        "production",
+        "host",
+        out,
+        "sentinel",
+        &[],
     )
     .success();
     let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();

@@ -564,3 +564,37 @@ pub fn python(script: &str, args: &[&str], timeout_secs: u32) -> (bool, String) 
         ),
     )
 }
+
+/// `redis-harden init --env ENV [--target TARGET] --out OUT --set topology.kind=KIND` plus
+/// `extra`, in `cwd` (`target` empty: the default, local).
+pub fn init_kind(
+    cwd: &Path,
+    env: &str,
+    target: &str,
+    out: &str,
+    kind: &str,
+    extra: &[&str],
+) -> super::Run {
+    let set = format!("topology.kind={kind}");
+    let mut args = vec!["init", "--env", env];
+    if !target.is_empty() {
+        args.extend(["--target", target]);
+    }
+    args.extend(["--out", out, "--set", &set]);
+    args.extend_from_slice(extra);
+    run(cwd, &args)
+}
+
+/// Instantiates each `fn name(&'static ServerUnderTest)` as a test on every server the
+/// topology tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
+#[macro_export]
+macro_rules! on_topology_servers {
+    ($($name:ident),* $(,)?) => {
+        mod redis_7_0 {
+            $(#[test] fn $name() { super::$name(&$crate::support::REDIS_7_0) })*
+        }
+        mod valkey_8_1 {
+            $(#[test] fn $name() { super::$name(&$crate::support::VALKEY_8_1) })*
+        }
+    };
+}
