@@ -593,6 +593,41 @@ mod tests {
         assert_ne!(second.client.key_pem, first.client.key_pem);
     }
 
+    /// A multi-node bundle has no single-server pair: none is issued, and one left on disk
+    /// by an earlier version is neither read nor checked.
+    #[test]
+    fn without_a_server_pair_none_is_issued_or_read() {
+        let tls = builtin(Environment::Production).tls;
+        let project = ProjectName::parse("shop").unwrap();
+        let subject = Subject {
+            project: &project,
+            env: Environment::Production,
+            tls: &tls,
+            client_name: "app",
+            server: false,
+            extra_names: vec![],
+            extra_ips: vec![],
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        let first = ensure(&Existing::default(), &subject, now(), &mut rng).unwrap();
+        assert!(first.server.is_none() && !first.created.server);
+        assert!(first.created.ca && first.created.client);
+        let leftover = Existing {
+            ca: (
+                Some(first.ca.cert_pem.clone()),
+                Some(first.ca.key_pem.clone()),
+            ),
+            server: (Some("not a certificate".into()), None),
+            client: (
+                Some(first.client.cert_pem.clone()),
+                Some(first.client.key_pem.clone()),
+            ),
+        };
+        let second = ensure(&leftover, &subject, now(), &mut rng).unwrap();
+        assert!(second.server.is_none());
+        assert_eq!((second.ca, second.client), (first.ca, first.client));
+    }
+
     #[test]
     fn inconsistent_state_is_refused() {
         let tls = builtin(Environment::Production).tls;

@@ -37,13 +37,8 @@ impl Nodes {
     fn init(server: &'static ServerUnderTest, sets: &[String]) -> Nodes {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("bundle");
-        let mut args = vec![
-            "init",
-            "--env",
-            "production",
-            "--out",
-            dir.to_str().unwrap(),
-        ];
+        let mut args = vec!["init", "--env", "production", "--out"];
+        args.push(dir.to_str().unwrap());
         args.extend_from_slice(server.init_args);
         for s in sets {
             args.extend_from_slice(&["--set", s]);
@@ -440,23 +435,9 @@ fn every_node_gets_its_own_firewall_rules_that_nft_accepts() {
         })
         .collect();
     let nodes = format!("topology.nodes=[{}]", nodes.join(", "));
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=cluster",
-            "--set",
-            r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#,
-            "--set",
-            &nodes,
-        ],
-    )
-    .success();
+    let cidrs = r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#;
+    let extra = ["--set", cidrs, "--set", &nodes];
+    init_kind(tmp.path(), "production", "", "b", "cluster", &extra).success();
     assert!(!tmp.path().join("b/firewall/nftables.nft").exists());
     for i in 0..6 {
         let rel = format!("b/nodes/n{i}/nftables.nft");
@@ -736,16 +717,12 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
     let pair = ["tls/server.crt", "tls/server.key"];
     let b = tmp.path().join("b");
     old_topology_bundle(&b);
-    let check = [
-        "check",
-        "--env",
-        "production",
-        "--out",
-        "b",
-        "--format",
-        "json",
-    ];
-    let found = run(tmp.path(), &check);
+    // `redis-harden WORDS... --env production --out OUT --format json`.
+    let json = |words: &[&str], out: &str| {
+        let tail = ["--env", "production", "--out", out, "--format", "json"];
+        run(tmp.path(), &[words, &tail[..]].concat())
+    };
+    let found = json(&["check"], "b");
     found.failure(1);
     for rel in pair {
         assert!(
@@ -760,16 +737,7 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
         found.stdout
     );
     let before = crate::support::tree(&b);
-    let render = [
-        "render",
-        "--env",
-        "production",
-        "--out",
-        "b",
-        "--format",
-        "json",
-    ];
-    let done = run(tmp.path(), &render);
+    let done = json(&["render"], "b");
     done.success();
     assert_eq!(listed(&done.stdout, "removed"), pair);
     let after = crate::support::tree(&b);
@@ -785,22 +753,12 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
     assert!(after.keys().all(|p| before.contains_key(p)), "nothing new");
     let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
     assert!(!manifest.contains("tls/server."), "{manifest}");
-    run(tmp.path(), &check).success();
+    json(&["check"], "b").success();
 
     // rotate certs on another old bundle: the pair goes in the same transaction.
     let r = tmp.path().join("r");
     old_topology_bundle(&r);
-    let rotate = [
-        "rotate",
-        "certs",
-        "--env",
-        "production",
-        "--out",
-        "r",
-        "--format",
-        "json",
-    ];
-    let rotated = run(tmp.path(), &rotate);
+    let rotated = json(&["rotate", "certs"], "r");
     rotated.success();
     assert_eq!(listed(&rotated.stdout, "removed"), pair);
     let created = listed(&rotated.stdout, "created");
@@ -812,8 +770,7 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
         created.contains(&"tls/client.previous.key".to_owned()),
         "{created:?}"
     );
-    let finish = [&rotate[..], &["--finish"]].concat();
-    run(tmp.path(), &finish).success();
+    json(&["rotate", "certs", "--finish"], "r").success();
     let names = crate::support::file_names(&r);
     assert!(
         !names
@@ -821,20 +778,11 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
             .any(|f| f.contains("server.") || f.contains(".previous.")),
         "{names:?}"
     );
-    run(tmp.path(), &["check", "--env", "production", "--out", "r"]).success();
+    json(&["check"], "r").success();
 
     // A pair the manifest does not record is not the bundle's: left alone, reported by check.
     std::fs::copy(r.join("tls/client.crt"), r.join("tls/server.crt")).unwrap();
-    let again = [
-        "render",
-        "--env",
-        "production",
-        "--out",
-        "r",
-        "--format",
-        "json",
-    ];
-    let kept = run(tmp.path(), &again);
+    let kept = json(&["render"], "r");
     kept.success();
     assert!(
         listed(&kept.stdout, "removed").is_empty(),
@@ -842,7 +790,7 @@ fn an_old_topology_bundle_loses_the_unused_server_pair() {
         kept.stdout
     );
     assert!(r.join("tls/server.crt").exists());
-    run(tmp.path(), &["check", "--env", "production", "--out", "r"])
+    json(&["check"], "r")
         .failure(1)
-        .stdout_has("tls/server.crt");
+        .stdout_has("\"artifact\": \"tls/server.crt\"");
 }
