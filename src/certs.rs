@@ -495,9 +495,10 @@ fn gather(
     Ok((certs, problems))
 }
 
-/// A bundle's certificates: the CA, the server's (one server, or Kubernetes pods, which share
-/// it; never a node's: a pair an earlier version left beside the nodes' is unused), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
-/// application's client certificate.
+/// A bundle's certificates: the CA, the server's (one server's, or the one Kubernetes pods
+/// share; a pair an earlier version left beside the nodes' own is unused and not listed),
+/// every node's (`nodes/NAME/tls/node.crt`, in name order), and the application's client
+/// certificate.
 fn bundle_certs(dir: &Path) -> Vec<String> {
     use crate::topology::layout;
     let mut nodes: Vec<String> = std::fs::read_dir(dir.join(layout::NODES_DIR))
