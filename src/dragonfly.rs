@@ -69,6 +69,11 @@ pub const HELIO_FLAGS: &[&str] = &["proactor_threads"];
 pub const HOST_DIR: &str = "/etc/dragonfly";
 pub const HOST_PACKAGE_FLAGFILE: &str = "/etc/dragonfly/dragonfly.conf";
 pub const HOST_USER: &str = "dfly";
+/// What the package's flagfile sets besides `--dir`, and its unit relies on: the pid file of
+/// its `PIDFile=` and the log directory of its `ReadWritePaths=` (`--log_dir`, glog's flag).
+/// The host drop-in passes both, since it runs the bundle's flagfile instead.
+pub const HOST_PID_FILE: &str = "/var/run/dragonfly/dragonfly.pid";
+pub const HOST_LOG_DIR: &str = "/var/log/dragonfly";
 
 /// Where the Dragonfly files are on the server: the output directory itself (local), the
 /// Debian package's layout (host), or the mounts of docker-compose.yml (docker).

@@ -25,13 +25,13 @@ pub use crate::target::EXPORTER_DOCKER_TLS_DIR as DOCKER_TLS_DIR;
 
 /// Redis and Valkey (users.acl): Dragonfly's ACL file has no subcommand rules, so its
 /// monitoring user cannot be given `CLIENT SETNAME` alone. Not in Kubernetes, whose
-/// manifests have no exporter (yet). Not for a multi-node topology on a host or this
-/// machine either: exporter.env names one server, and such a bundle has none at that port
-/// (an exporter per data node is not written yet).
+/// manifests have no exporter (yet). Not for a multi-node topology on any target either:
+/// exporter.env names one server, and such a bundle has none at that address (an exporter
+/// per data node is not written yet).
 pub fn enabled(p: &EnvProfile, target: Target) -> bool {
     p.engine.reads_redis_conf()
         && target != Target::Kubernetes
-        && (p.topology.kind == crate::topology::Kind::Standalone || target == Target::Docker)
+        && p.topology.kind == crate::topology::Kind::Standalone
 }
 
 /// What `exporter.env` is rendered from.

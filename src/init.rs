@@ -278,16 +278,24 @@ fn next_step(p: &Prepared) -> String {
         Target::Host if settings.engine == profile::Engine::Dragonfly => {
             use crate::dragonfly::{HOST_DIR, HOST_PACKAGE_FLAGFILE, HOST_USER};
             let tls = if settings.tls.enabled {
-                format!(", and tls/ca.crt, tls/server.crt and tls/server.key into {HOST_DIR}/tls/")
+                format!(
+                    ", tls/ca.crt, tls/server.crt and tls/server.key into {HOST_DIR}/tls/, and \
+                     openssl.cnf into {HOST_DIR}/"
+                )
             } else {
                 String::new()
             };
+            // The drop-in does what the package's unit lacks: no hand edit of its files.
             format!(
                 "install dragonfly.flags, dragonfly.acl and server.env into {HOST_DIR}/{tls} \
-                 (owner {HOST_USER}, modes kept); Dragonfly's package runs dragonfly --flagfile={HOST_PACKAGE_FLAGFILE}: make that file \
-                 the one line --flagfile={HOST_DIR}/dragonfly.flags, and give dragonfly.service \
-                 EnvironmentFile={HOST_DIR}/server.env (its requirepass); then restart dragonfly"
-            ) + &host_dropin_step(settings, HOST_DIR)
+                 (owner {HOST_USER}, modes kept), and {dropin} as {path}: it replaces the \
+                 package's `dragonfly --flagfile={HOST_PACKAGE_FLAGFILE}` with \
+                 --flagfile={HOST_DIR}/dragonfly.flags, loads EnvironmentFile={HOST_DIR}/server.env \
+                 (the password, DFLY_requirepass) and sets UMask=0077; then `systemctl \
+                 daemon-reload && systemctl restart dragonfly`",
+                dropin = crate::systemd::DROPIN,
+                path = crate::systemd::install_path(settings),
+            )
         }
         Target::Host => {
             let host = settings.server_facts().host_layout;

@@ -538,27 +538,134 @@ fn missing_secret(var: &str) -> Error {
 
 fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     let p = input.profile;
-    let moz = mozilla::configuration(p.tls.ciphers);
-    let hashes = |user: &UserName| -> Result<Vec<String>, Error> {
-        let var = user.password_var();
-        let pw = input
-            .secrets
-            .password(user)
-            .ok_or_else(|| missing_secret(&var))?;
-        // During a password rotation both hashes are valid: Redis accepts either.
-        let previous = input.secrets.previous(&var).map(secrets::acl_hash);
-        Ok(std::iter::once(secrets::acl_hash(pw))
-            .chain(previous)
-            .collect())
-    };
-    let builtin = |name: &str| UserName::parse(name).expect("built-in user names are valid");
-    let (app, monitoring, admin) = (builtin("app"), builtin("monitoring"), builtin("admin"));
-    let monitoring_name = monitoring.clone();
-
-    let facts = p.server_facts();
-    let layout = facts.host_layout;
     let server_base = server_dir(p, input.target, input.out_dir);
-    let paths = Paths {
+    // The host must be a name the server certificate covers, so clients keep verification on.
+    let host = match input.target {
+        Target::Local => "localhost".to_string(),
+        Target::Host | Target::Docker => pki::server_dns_names(&p.tls)[0].to_string(),
+        // The client Service's name, which the shared certificate covers.
+        Target::Kubernetes => crate::kubernetes::client_host(p),
+    };
+    let mut topology = crate::topology::render::context(input)?;
+    if input.target == Target::Kubernetes {
+        crate::kubernetes::topo::client_lists(input.profile, &mut topology);
+    }
+    let monitoring_password = input.secrets.password(&builtin_user("monitoring"));
+    Ok(Context {
+        topology,
+        node: None,
+        project: input.project,
+        profile: p,
+        environment: input.env,
+        target: input.target,
+        server: server_ctx(p),
+        redis: RedisCtx {
+            port: p.redis.port.get(),
+            bind: strings(&crate::target::server_bind(p, input.target)),
+            maxmemory: p.redis.maxmemory.to_string(),
+            maxmemory_policy: enum_str(&p.redis.maxmemory_policy),
+            maxclients: p.redis.maxclients,
+            timeout: p.redis.timeout,
+            tcp_keepalive: p.redis.tcp_keepalive,
+            loglevel: enum_str(&p.redis.loglevel),
+        },
+        tls: tls_ctx(input, &server_base),
+        paths: paths(input, &server_base),
+        process: Process {
+            supervised: match input.target {
+                Target::Host => "systemd",
+                Target::Local | Target::Docker | Target::Kubernetes => "no",
+            },
+        },
+        users: users(input)?,
+        client: client(input, &host)?,
+        firewall: firewall::Context::new(p, input.env),
+        systemd: crate::systemd::context(p),
+        dragonfly: dragonfly::enabled(p, input.target)
+            .then(|| dragonfly::context(p, input.target, input.out_dir))
+            .transpose()?,
+        compose: compose::enabled(p, input.target)
+            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
+        exporter: match monitoring_password {
+            Some(pw) if exporter::enabled(p, input.target) => {
+                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
+            }
+            _ => None,
+        },
+        server_env: server_env(input)?,
+    })
+}
+
+fn builtin_user(name: &str) -> UserName {
+    UserName::parse(name).expect("built-in user names are valid")
+}
+
+/// A password from secrets.env, or the error that says to run `init`.
+fn password<'s>(input: &Input<'s>, user: &UserName) -> Result<&'s str, Error> {
+    input
+        .secrets
+        .password(user)
+        .ok_or_else(|| missing_secret(&user.password_var()))
+}
+
+fn server_ctx(p: &EnvProfile) -> ServerCtx {
+    let facts = p.server_facts();
+    ServerCtx {
+        engine: p.engine,
+        name: facts.name,
+        version: facts.version.to_string(),
+        proven: facts.proven,
+        program: facts.server_program,
+        cli: facts.cli_program,
+        has: OPTIONAL_DIRECTIVES
+            .iter()
+            .map(|d| (*d, facts.has_directive(d)))
+            .collect(),
+    }
+}
+
+fn tls_ctx(input: &Input<'_>, server_base: &ConfPath) -> TlsCtx {
+    let p = input.profile;
+    let moz = mozilla::configuration(p.tls.ciphers);
+    TlsCtx {
+        enabled: p.tls.enabled,
+        protocols: p
+            .tls
+            .protocols
+            .iter()
+            .map(|v| v.name())
+            .collect::<Vec<_>>()
+            .join(" "),
+        ciphers: moz.ciphers().join(":"),
+        ciphersuites: moz.ciphersuites.join(":"),
+        prefer_server_ciphers: if moz.server_preferred_order {
+            "yes"
+        } else {
+            "no"
+        },
+        auth_clients: p.tls.client_auth.directive(),
+        mozilla_profile: enum_str(&p.tls.ciphers),
+        mozilla_version: mozilla::version(),
+        groups: crate::openssl::GROUPS,
+        openssl_conf: match p.engine {
+            crate::profile::Engine::Dragonfly => {
+                dragonfly::server_dir(input.target, input.out_dir).join(crate::openssl::CNF)
+            }
+            _ => server_base.join(crate::openssl::CNF),
+        },
+        systemd_unit: crate::systemd::unit(p),
+    }
+}
+
+/// Where the server reads and writes, as redis.conf names it on each target.
+fn paths(input: &Input<'_>, server_base: &ConfPath) -> Paths {
+    let layout = input.profile.server_facts().host_layout;
+    // An empty logfile means stdout: what a foreground process and a container want.
+    let on_host = |value: &str| match input.target {
+        Target::Host => value.to_owned(),
+        Target::Local | Target::Docker | Target::Kubernetes => String::new(),
+    };
+    Paths {
         tls_cert_file: server_base.join(pki::SERVER_CERT),
         tls_key_file: server_base.join(pki::SERVER_KEY),
         tls_ca_cert_file: server_base.join(pki::CA_CERT),
@@ -568,28 +675,15 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             Target::Host => ConfPath::parse(layout.data_dir).expect("valid"),
             Target::Docker | Target::Kubernetes => ConfPath::parse("/data").expect("valid"),
         },
-        // An empty logfile means stdout: what a foreground process and a container want.
-        logfile: match input.target {
-            Target::Host => layout.logfile.into(),
-            Target::Local | Target::Docker | Target::Kubernetes => String::new(),
-        },
-        pidfile: match input.target {
-            Target::Host => layout.pidfile.into(),
-            Target::Local | Target::Docker | Target::Kubernetes => String::new(),
-        },
-    };
+        logfile: on_host(layout.logfile),
+        pidfile: on_host(layout.pidfile),
+    }
+}
 
-    let app_password = input
-        .secrets
-        .password(&app)
-        .ok_or_else(|| missing_secret(&app.password_var()))?;
-    // The host must be a name the server certificate covers, so clients keep verification on.
-    let host = match input.target {
-        Target::Local => "localhost".to_string(),
-        Target::Host | Target::Docker => pki::server_dns_names(&p.tls)[0].to_string(),
-        // The client Service's name, which the shared certificate covers.
-        Target::Kubernetes => crate::kubernetes::client_host(p),
-    };
+/// What client.env gives the app: the URL (with its TLS parameters), the files and the keys.
+fn client(input: &Input<'_>, host: &str) -> Result<Client, Error> {
+    let p = input.profile;
+    let app_password = password(input, &builtin_user("app"))?;
     let scheme = if p.tls.enabled { "rediss" } else { "redis" };
     let encryption_key = input
         .secrets
@@ -606,13 +700,13 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
     };
     let (url_host, url_port) = match first {
         Some(node) => (node.dial, node.port),
-        None => (host.clone(), p.redis.port.get()),
+        None => (host.to_owned(), p.redis.port.get()),
     };
     let mut url = format!("{scheme}://app:{app_password}@{url_host}:{url_port}/0");
     if p.tls.enabled {
         url.push_str(&tls_query(input.out_dir));
     }
-    let client = Client {
+    Ok(Client {
         url,
         ca_file: input.out_dir.join(pki::CA_CERT),
         cert_file: input.out_dir.join(pki::CLIENT_CERT),
@@ -622,15 +716,24 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             .chain(input.secrets.previous(secrets::ENCRYPTION_KEY_VAR))
             .collect::<Vec<_>>()
             .join(","),
-    };
+    })
+}
 
+/// The ACL users of users.acl, each with its password hashes.
+fn users(input: &Input<'_>) -> Result<Users, Error> {
+    let p = input.profile;
     let user = |name: UserName,
                 enabled: bool,
                 keys: Vec<String>,
                 channels: Vec<String>,
                 commands: Vec<String>| {
+        // During a password rotation both hashes are valid: Redis accepts either.
+        let hashes = std::iter::once(password(input, &name)?)
+            .chain(input.secrets.previous(&name.password_var()))
+            .map(secrets::acl_hash)
+            .collect();
         Ok::<_, Error>(User {
-            hashes: hashes(&name)?,
+            hashes,
             name,
             enabled,
             keys,
@@ -639,147 +742,69 @@ fn context<'a>(input: &Input<'a>) -> Result<Context<'a>, Error> {
             scripting: false,
         })
     };
-    let users = Users {
+    let app = &p.acl.app;
+    Ok(Users {
         app: User {
-            scripting: p.acl.app.scripting,
+            scripting: app.scripting,
             ..user(
-                app,
+                builtin_user("app"),
                 true,
-                strings(&p.acl.app.keys),
-                strings(&p.acl.app.channels),
+                strings(&app.keys),
+                strings(&app.channels),
                 vec![],
             )?
         },
-        monitoring: user(monitoring, true, vec![], vec![], vec![])?,
-        admin: user(admin, p.acl.admin.enabled, vec![], vec![], vec![])?,
+        monitoring: user(builtin_user("monitoring"), true, vec![], vec![], vec![])?,
+        admin: user(
+            builtin_user("admin"),
+            p.acl.admin.enabled,
+            vec![],
+            vec![],
+            vec![],
+        )?,
         extra: p
             .acl
             .users
             .iter()
             .map(|u| {
+                let (keys, channels) = (strings(&u.keys), strings(&u.channels));
                 user(
                     u.name.clone(),
                     u.enabled,
-                    strings(&u.keys),
-                    strings(&u.channels),
+                    keys,
+                    channels,
                     strings(&u.commands),
                 )
             })
             .collect::<Result<_, _>>()?,
-    };
+    })
+}
 
-    let mut topology = crate::topology::render::context(input)?;
-    if input.target == Target::Kubernetes {
-        crate::kubernetes::topo::client_lists(input.profile, &mut topology);
-    }
-    Ok(Context {
-        topology,
-        node: None,
-        project: input.project,
-        profile: p,
-        environment: input.env,
-        target: input.target,
-        server: ServerCtx {
-            engine: p.engine,
-            name: facts.name,
-            version: facts.version.to_string(),
-            proven: facts.proven,
-            program: facts.server_program,
-            cli: facts.cli_program,
-            has: OPTIONAL_DIRECTIVES
-                .iter()
-                .map(|d| (*d, facts.has_directive(d)))
-                .collect(),
-        },
-        redis: RedisCtx {
-            port: p.redis.port.get(),
-            bind: strings(&crate::target::server_bind(p, input.target)),
-            maxmemory: p.redis.maxmemory.to_string(),
-            maxmemory_policy: enum_str(&p.redis.maxmemory_policy),
-            maxclients: p.redis.maxclients,
-            timeout: p.redis.timeout,
-            tcp_keepalive: p.redis.tcp_keepalive,
-            loglevel: enum_str(&p.redis.loglevel),
-        },
-        tls: TlsCtx {
-            enabled: p.tls.enabled,
-            protocols: p
-                .tls
-                .protocols
-                .iter()
-                .map(|v| v.name())
-                .collect::<Vec<_>>()
-                .join(" "),
-            ciphers: moz.ciphers().join(":"),
-            ciphersuites: moz.ciphersuites.join(":"),
-            prefer_server_ciphers: if moz.server_preferred_order {
-                "yes"
-            } else {
-                "no"
-            },
-            auth_clients: p.tls.client_auth.directive(),
-            mozilla_profile: enum_str(&p.tls.ciphers),
-            mozilla_version: mozilla::version(),
-            groups: crate::openssl::GROUPS,
-            openssl_conf: match p.engine {
-                crate::profile::Engine::Dragonfly => {
-                    dragonfly::server_dir(input.target, input.out_dir).join(crate::openssl::CNF)
-                }
-                _ => server_base.join(crate::openssl::CNF),
-            },
-            systemd_unit: crate::systemd::unit(p),
-        },
-        paths,
-        process: Process {
-            supervised: match input.target {
-                Target::Host => "systemd",
-                Target::Local | Target::Docker | Target::Kubernetes => "no",
-            },
-        },
-        users,
-        client,
-        firewall: firewall::Context::new(p, input.env),
-        systemd: crate::systemd::context(p),
-        dragonfly: dragonfly::enabled(p, input.target)
-            .then(|| dragonfly::context(p, input.target, input.out_dir))
-            .transpose()?,
-        compose: compose::enabled(p, input.target)
-            .then(|| compose::context(p, input.project, input.env, input.out_dir)),
-        exporter: match input.secrets.password(&monitoring_name) {
-            Some(pw) if exporter::enabled(p, input.target) => {
-                Some(exporter::context(p, input.target, input.out_dir, &host, pw))
-            }
-            _ => None,
-        },
-        server_env: ServerEnv {
-            requirepass: if dragonfly::enabled(p, input.target) {
-                input
-                    .secrets
-                    .requirepass()
-                    .ok_or_else(|| missing_secret(secrets::DRAGONFLY_REQUIREPASS_VAR))?
-                    .to_owned()
-            } else {
-                String::new()
-            },
-            healthcheck_password: if compose::enabled(p, input.target) {
-                input
-                    .secrets
-                    .password(&monitoring_name)
-                    .ok_or_else(|| missing_secret(&monitoring_name.password_var()))?
-                    .to_owned()
-            } else {
-                String::new()
-            },
-            sentinel_healthcheck_password: if compose::sentinel_env_enabled(p, input.target) {
-                let peer = builtin(crate::topology::users::SENTINEL_PEER);
-                input
-                    .secrets
-                    .password(&peer)
-                    .ok_or_else(|| missing_secret(&peer.password_var()))?
-                    .to_owned()
-            } else {
-                String::new()
-            },
-        },
+/// server.env's secrets: Dragonfly's requirepass, the compose healthchecks' passwords.
+fn server_env(input: &Input<'_>) -> Result<ServerEnv, Error> {
+    let (p, target) = (input.profile, input.target);
+    let requirepass = if dragonfly::enabled(p, target) {
+        input
+            .secrets
+            .requirepass()
+            .ok_or_else(|| missing_secret(secrets::DRAGONFLY_REQUIREPASS_VAR))?
+            .to_owned()
+    } else {
+        String::new()
+    };
+    let of = |enabled: bool, name: &str| -> Result<String, Error> {
+        Ok(if enabled {
+            password(input, &builtin_user(name))?.to_owned()
+        } else {
+            String::new()
+        })
+    };
+    Ok(ServerEnv {
+        requirepass,
+        healthcheck_password: of(compose::enabled(p, target), "monitoring")?,
+        sentinel_healthcheck_password: of(
+            compose::sentinel_env_enabled(p, target),
+            crate::topology::users::SENTINEL_PEER,
+        )?,
     })
 }

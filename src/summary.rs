@@ -107,7 +107,9 @@ impl Summary {
             }
         }
         if let Some(next) = &self.next {
-            writeln!(out, "next: {next}")?;
+            // A numbered list starts on its own line: no space before it.
+            let sep = if next.starts_with('\n') { "" } else { " " };
+            writeln!(out, "next:{sep}{next}")?;
         }
         for note in &self.notes {
             writeln!(out, "{note}")?;

@@ -2,8 +2,11 @@
 //! the server. For Debian's `redis-server.service` and `valkey-server.service` it keeps the
 //! package's sandboxing and tightens it (owner-only files, read-only config); with TLS it also
 //! points the server at the bundle's OpenSSL configuration (`OPENSSL_CONF`, for the TLS
-//! groups). Dragonfly has no Debian unit: its drop-in (for the upstream package's
-//! `dragonfly.service`) carries `OPENSSL_CONF` only.
+//! groups). Dragonfly has no Debian unit: its drop-in is for the upstream package's
+//! `dragonfly.service` (tools/packaging/debian/ in dragonflydb/dragonfly), and makes that unit
+//! run the bundle as written: the bundle's flagfile instead of the package's, server.env as
+//! `EnvironmentFile=` (Dragonfly reads `DFLY_requirepass` as its `requirepass` flag) and
+//! `UMask=0077`.
 //!
 //! A multi-node topology has one drop-in per node instead (`nodes/NAME/systemd/...`), for
 //! Debian's template units, so that several nodes may share a host: `redis-server@NAME` for a
@@ -21,12 +24,11 @@ use crate::topology::{Node, Role};
 /// `/etc/systemd/system/UNIT.d/redis-harden.conf`.
 pub use crate::target::SYSTEMD_DROPIN as DROPIN;
 
-/// A drop-in is written for a host bundle that has something to say to its unit; a
-/// multi-node topology has one per node instead ([`node_context`]).
+/// A standalone host bundle has one drop-in (every engine's unit needs one: Debian's for the
+/// sandboxing, Dragonfly's to run the bundle's flagfile and password); a multi-node topology
+/// has one per node instead ([`node_context`]).
 pub fn enabled(p: &EnvProfile, target: Target) -> bool {
-    target == Target::Host
-        && (debian_unit(p) || p.tls.enabled)
-        && p.topology.kind == crate::topology::Kind::Standalone
+    target == Target::Host && p.topology.kind == crate::topology::Kind::Standalone
 }
 
 /// Whether every node of a host topology gets its own drop-in.
@@ -68,6 +70,34 @@ pub struct Context {
     run_dir: String,
     /// A topology node's drop-in: what it runs and where it may write (None: standalone).
     node: Option<NodeUnit>,
+    /// Dragonfly's package unit: what replaces its `ExecStart=` and what it reads.
+    dragonfly: Option<DragonflyUnit>,
+}
+
+/// What a Dragonfly drop-in sets in the upstream package's `dragonfly.service`.
+#[derive(Debug, Serialize)]
+pub struct DragonflyUnit {
+    /// `ExecStart=`: the bundle's flagfile, plus the two settings of the package's own
+    /// flagfile (`dragonfly.conf`) that its unit relies on: the pid file its `PIDFile=` names
+    /// and the log directory it may write.
+    exec_start: String,
+    /// `EnvironmentFile=`: the bundle's server.env (`DFLY_requirepass`).
+    environment_file: String,
+}
+
+/// The upstream unit's `ExecStart=` program (tools/packaging/debian/dragonfly.service).
+pub const DRAGONFLY_PROGRAM: &str = "/usr/bin/dragonfly";
+
+fn dragonfly_unit() -> DragonflyUnit {
+    use crate::dragonfly::{HOST_DIR, HOST_LOG_DIR, HOST_PID_FILE};
+    use crate::target::DRAGONFLY_FLAGS;
+    DragonflyUnit {
+        exec_start: format!(
+            "{DRAGONFLY_PROGRAM} --flagfile={HOST_DIR}/{DRAGONFLY_FLAGS} --pidfile={HOST_PID_FILE} \
+             --log_dir={HOST_LOG_DIR}"
+        ),
+        environment_file: format!("{HOST_DIR}/{}", crate::compose::SERVER_ENV),
+    }
 }
 
 /// What a node's drop-in sets beyond the standalone one.
@@ -100,6 +130,7 @@ pub fn context(p: &EnvProfile) -> Context {
         run_dir: parent(layout.pidfile),
         unit,
         node: None,
+        dragonfly: (p.engine == Engine::Dragonfly).then(dragonfly_unit),
     }
 }
 

@@ -15,6 +15,13 @@ fn certs(b: &Bundle, args: &[&str]) -> Run {
     run(b.tmp.path(), args)
 }
 
+/// `redis-harden certs status --env production --out OUT ARGS`.
+fn status(b: &Bundle, out: &str, args: &[&str]) -> Run {
+    let mut all = vec!["certs", "status", "--env", "production", "--out", out];
+    all.extend_from_slice(args);
+    certs(b, &all)
+}
+
 fn json(r: &Run) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", r.stdout))
 }
@@ -109,10 +116,7 @@ fn parse_sample(line: &str) -> (String, BTreeMap<String, String>, f64) {
 fn a_fresh_bundle_is_fine_and_matches_openssl() {
     let b = Bundle::init("production", &[]);
     let dir = b.dir.to_str().unwrap();
-    let r = certs(
-        &b,
-        &["certs", "status", "--env", "production", "--out", dir],
-    );
+    let r = status(&b, dir, &[]);
     r.success()
         .stdout_has("tls/ca.crt\n")
         .stdout_has("tls/server.crt\n")
@@ -120,19 +124,7 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
         .stdout_has("  key        ECDSA P-256\n")
         .stdout_has("ok: 3 certificates");
 
-    let r = certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--format",
-            "json",
-        ],
-    );
+    let r = status(&b, dir, &["--format", "json"]);
     r.success();
     let report = json(&r);
     assert_eq!(report["ok"], true);
@@ -182,19 +174,7 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
     // Prometheus: HELP and TYPE before the samples, every sample parses, values are the
     // not-after timestamps, labels carry env/file/position (never the serial: a rotation
     // must not start a new series).
-    let r = certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--format",
-            "prometheus",
-        ],
-    );
+    let r = status(&b, dir, &["--format", "prometheus"]);
     r.success();
     let mut typed = vec![];
     let mut expiry = BTreeMap::new();
@@ -246,19 +226,7 @@ fn a_fresh_bundle_is_fine_and_matches_openssl() {
 fn warn_days_beyond_the_leaf_lifetime_exits_1() {
     let b = Bundle::init("production", &[]);
     let dir = b.dir.to_str().unwrap();
-    let r = certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--warn-days",
-            "100",
-        ],
-    );
+    let r = status(&b, dir, &["--warn-days", "100"]);
     r.failure(1)
         .stderr_has("certs status found 2 problems")
         .stderr_has("help: ");
@@ -274,21 +242,7 @@ fn warn_days_beyond_the_leaf_lifetime_exits_1() {
     assert!(problems[1].contains("tls/client.crt"));
     // The 5-year CA is not within 100 days.
     assert!(!r.stdout.contains("problem: tls/ca.crt"), "{}", r.stdout);
-    let r = certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--warn-days",
-            "100",
-            "--format",
-            "json",
-        ],
-    );
+    let r = status(&b, dir, &["--warn-days", "100", "--format", "json"]);
     r.failure(1);
     let report = json(&r);
     assert_eq!(report["ok"], false);
@@ -328,19 +282,7 @@ fn a_certificate_from_another_bundles_ca_does_not_verify() {
     // In a bundle too: a foreign server.crt is reported, the rest still verifies.
     std::fs::copy(&other_server, a.path("tls/server.crt")).unwrap();
     let dir = a.dir.to_str().unwrap();
-    let r = certs(
-        &a,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--format",
-            "json",
-        ],
-    );
+    let r = status(&a, dir, &["--format", "json"]);
     r.failure(1);
     let report = json(&r);
     let status: Vec<&str> = report["certificates"]
@@ -393,27 +335,12 @@ fn certificate_files_as_arguments_and_a_ca_bundle_during_rotation() {
     std::fs::write(a.path("tls/ca.crt"), &both).unwrap();
     std::fs::copy(b.path("tls/client.crt"), a.path("tls/client.crt")).unwrap();
     let dir = a.dir.to_str().unwrap();
-    let r = certs(
-        &a,
-        &["certs", "status", "--env", "production", "--out", dir],
-    );
+    let r = status(&a, dir, &[]);
     r.success()
         .stdout_has("tls/ca.crt (1 of 2)\n")
         .stdout_has("tls/ca.crt (2 of 2)\n")
         .stdout_has("ok: 4 certificates");
-    let r = certs(
-        &a,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--format",
-            "prometheus",
-        ],
-    );
+    let r = status(&a, dir, &["--format", "prometheus"]);
     r.success();
     let series = r
         .stdout
@@ -439,21 +366,7 @@ fn connect_reports_the_chain_a_live_server_presents() {
     let _server = Server::start(&b);
     let dir = b.dir.to_str().unwrap();
     let target = format!("127.0.0.1:{}", b.port);
-    let r = certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--connect",
-            &target,
-            "--format",
-            "json",
-        ],
-    );
+    let r = status(&b, dir, &["--connect", &target, "--format", "json"]);
     r.success();
     let report = json(&r);
     let leaf = &report["certificates"][0];
@@ -470,15 +383,10 @@ fn connect_reports_the_chain_a_live_server_presents() {
     // Another bundle's CA: the handshake still shows the chain, which is reported as not
     // verifying (exit 1), not a crash.
     let other = Bundle::init("production", &[]);
-    let r = certs(
+    let r = status(
         &b,
+        dir,
         &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
             "--connect",
             &target,
             "--ca",
@@ -490,21 +398,9 @@ fn connect_reports_the_chain_a_live_server_presents() {
 
     // Nothing listening: bad input (exit 2), not a finding.
     let closed = format!("127.0.0.1:{}", crate::support::free_port());
-    certs(
-        &b,
-        &[
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--connect",
-            &closed,
-        ],
-    )
-    .failure(2)
-    .stderr_has("cannot connect");
+    status(&b, dir, &["--connect", &closed])
+        .failure(2)
+        .stderr_has("cannot connect");
 }
 
 /// The (name, labels) of every sample in a Prometheus text file.
@@ -559,20 +455,10 @@ fn prometheus_textfile_is_lint_clean_stable_across_rotation_and_reports_failed_r
     std::fs::create_dir(&textfile).unwrap();
     let prom = textfile.join("redis-harden.prom");
     let status = |out: &str| {
-        certs(
+        status(
             &b,
-            &[
-                "certs",
-                "status",
-                "--env",
-                "production",
-                "--out",
-                out,
-                "--format",
-                "prometheus",
-                "--output",
-                prom.to_str().unwrap(),
-            ],
+            out,
+            &["--format", "prometheus", "--output", prom.to_str().unwrap()],
         )
     };
     let r = status(dir);

@@ -12,21 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::ServerUnderTest;
-use crate::support::topology::{Deployment, Shape, Topology, info_field, python, wait_until};
+use crate::support::topology::{Deployment, Shape, Topology, info_field, python};
 
-/// The servers the Cluster tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
-macro_rules! on_cluster_servers {
-    ($($name:ident),* $(,)?) => {
-        mod redis_7_0 {
-            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
-        }
-        mod valkey_8_1 {
-            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
-        }
-    };
-}
-
-on_cluster_servers!(cluster_forms_serves_and_survives_a_primary_kill);
+// The servers the Cluster tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
+crate::support::on_topology_servers!(cluster_forms_serves_and_survives_a_primary_kill);
 
 /// The redis-py client: every setting from client.env (REDIS_URL, REDIS_CLUSTER_NODES).
 const CLIENT: &str = include_str!("clients/cluster.py");
@@ -135,45 +124,16 @@ fn cluster_forms_serves_and_survives_a_primary_kill(srv: &'static ServerUnderTes
     let mut d = Deployment::start(&topo);
 
     // The bundle's own script forms the cluster, with this server family's cli.
-    let out = Command::new("timeout")
-        .args(["-k", "2", "60"])
-        .arg(&script)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("REDIS_CLI", srv.cli_program())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (status, said) = topo.cluster_create();
     assert!(
-        out.status.success(),
-        "cluster-create.sh failed ({}):\n{said}\n{}",
-        out.status,
+        status.success(),
+        "cluster-create.sh failed ({status}):\n{said}\n{}",
         d.logs()
     );
     assert!(said.contains("All 16384 slots covered"), "{said}");
 
-    // cluster_state:ok on every node, as the cluster-admin user (CLUSTER INFO is one of its
-    // few commands).
-    for node in &nodes {
-        wait_until(
-            &format!("cluster_state:ok on {}", node.name),
-            Duration::from_secs(20),
-            || {
-                let info = topo
-                    .cli_as(&node.name, "cluster-admin")
-                    .run(&["CLUSTER", "INFO"]);
-                match info_field(&info, "cluster_state").as_deref() {
-                    Some("ok") => Ok(()),
-                    _ => Err(info),
-                }
-            },
-        );
-    }
+    // cluster_state:ok on every node.
+    topo.wait_cluster_ok(Duration::from_secs(20));
     // Three primaries, each with one replica linked over TLS.
     let roles: BTreeMap<String, String> = nodes
         .iter()

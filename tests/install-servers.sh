@@ -9,6 +9,7 @@
 # Result (names the tests use; see docs/servers.md):
 #   PREFIX/bin/redis8-server  PREFIX/bin/redis8-cli     Redis 8.0 (trixie's redis-server)
 #   PREFIX/bin/valkey-server  PREFIX/bin/valkey-cli     Valkey 8.1
+#   PREFIX/bin/valkey-sentinel                          Valkey 8.1's Sentinel (valkey-sentinel)
 #   PREFIX/bin/valkey80-server PREFIX/bin/valkey80-cli  Valkey 8.0 (bookworm-backports)
 # Each is a wrapper that `exec`s the loader, so the wrapper's PID is the server's.
 #
@@ -17,15 +18,24 @@
 set -euo pipefail
 
 prefix="${1:-${REDIS_HARDEN_SERVERS:-/opt/redis-harden-servers}}"
-wrappers=(redis8-server redis8-cli valkey-server valkey-cli valkey80-server valkey80-cli)
+wrappers=(redis8-server redis8-cli valkey-server valkey-cli valkey-sentinel valkey80-server valkey80-cli)
 # What the packages need at run time beyond themselves (Lua is linked in statically).
-packages=(valkey-server valkey-tools redis-server redis-tools libc6 libgcc-s1 libstdc++6
-    libatomic1 libssl3t64 libjemalloc2 liblzf1 libsystemd0 libcap2 libzstd1 zlib1g)
+# valkey-sentinel: its valkey-sentinel@.service (Debian's unit for a Valkey Sentinel, which
+# tests/host_service.rs judges with a node's drop-in) and /usr/bin/valkey-sentinel (a link to
+# the server program, which runs as a Sentinel under that name).
+packages=(valkey-server valkey-sentinel valkey-tools redis-server redis-tools libc6 libgcc-s1
+    libstdc++6 libatomic1 libssl3t64 libjemalloc2 liblzf1 libsystemd0 libcap2 libzstd1 zlib1g)
+# Files a complete prefix has besides the wrappers (a prefix made before they were added is
+# made again).
+units=(valkey-server.service valkey-server@.service valkey-sentinel@.service)
 
 complete() {
     local w
     for w in "${wrappers[@]}"; do
         [ -x "$prefix/bin/$w" ] || return 1
+    done
+    for w in "${units[@]}"; do
+        [ -f "$prefix/root/usr/lib/systemd/system/$w" ] || return 1
     done
     [ -f "$prefix/.complete" ]
 }
@@ -95,6 +105,7 @@ wrap redis8-server redis-server
 wrap redis8-cli redis-cli
 wrap valkey-server valkey-server
 wrap valkey-cli valkey-cli
+wrap valkey-sentinel valkey-sentinel
 # Valkey 8.0 is built for Debian 12: no loader of its own is needed.
 for w in server cli; do
     cat >"$work/stage/bin/valkey80-$w" <<EOF

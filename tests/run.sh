@@ -82,6 +82,12 @@ apt-get install -y -q --no-install-recommends -o Dpkg::Progress-Fancy=0 redis-se
 if [ -d /run/systemd/system ]; then
     systemctl disable --now redis-sentinel.service >/dev/null 2>&1 || true
 fi
+# valkey: the user Debian's valkey-server package creates and its units run as; the host
+# boot tests (tests/host_service.rs, valkey_8_1) run each node as that user. Debian 13's
+# packages are only unpacked (tests/install-servers.sh), so their postinst never ran.
+if ! id valkey >/dev/null 2>&1; then
+    adduser --system --group --home /var/lib/valkey --no-create-home --quiet valkey
+fi
 # --- end issue 12 (host service, Sentinel) ---
 
 # --- issue 11 (Kubernetes): offline judges of the k8s/ manifests ---

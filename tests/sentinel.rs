@@ -12,7 +12,7 @@ use crate::support::topology::{
 };
 use crate::support::{ServerUnderTest, require};
 
-crate::on_topology_servers!(
+crate::support::on_topology_servers!(
     sentinel_failover_from_one_init,
     rotate_certs_rolls_through_a_running_sentinel_deployment,
     rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment,

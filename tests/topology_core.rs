@@ -235,7 +235,7 @@ fn cluster_nodes_load(server: &'static ServerUnderTest) {
     assert!(Path::new(&n.dir.join("nodes/node-0/data")).is_dir());
 }
 
-crate::on_topology_servers!(
+crate::support::on_topology_servers!(
     sentinel_nodes_boot_and_replicate_over_tls,
     cluster_nodes_load
 );
@@ -519,7 +519,8 @@ const SINGLE_SERVER_FILES: [&str; 6] = [
 
 /// What a sentinel and a cluster bundle contain, for `--target local`, `host` and `docker`
 /// (pinned: one node of each role shown, the others alike), and that no single-server file is
-/// among them: no redis.conf, no exporter.env (local, host: it names one server), no firewall/ (rules are
+/// among them: no redis.conf, no exporter.env (it names one server: in a compose network
+/// `rediss://localhost:6379`, where no node listens), no firewall/ (rules are
 /// per node), no systemd/ drop-in (a host's drop-ins are per node), no tls/server.* pair
 /// (every node has its own; the client pair stays: the app, cluster-create.sh and the
 /// rotation steps' redis-cli present it). On Kubernetes the pods share tls/server.*.
@@ -539,12 +540,7 @@ fn topology_bundles_hold_only_files_something_reads() {
             init_kind(tmp.path(), "production", target, &out, kind, &[]).success();
             let files = crate::support::file_names(&tmp.path().join(&out));
             for single in SINGLE_SERVER_FILES {
-                // docker: the compose file runs an exporter per data node from exporter.env.
-                let exporter = single == "exporter.env" && target == "docker";
-                assert!(
-                    exporter || !files.iter().any(|f| f == single),
-                    "{out}: {single}"
-                );
+                assert!(!files.iter().any(|f| f == single), "{out}: {single}");
             }
             listing.push_str(&format!("==== {out} ====\n"));
             for f in files.iter().filter(|f| {

@@ -93,6 +93,33 @@ pub fn run(cwd: &Path, args: &[&str]) -> Run {
     cmd.args(args).output().expect("run redis-harden").into()
 }
 
+impl Run {
+    /// The `next:` line a successful `init` printed, without its label.
+    #[track_caller]
+    pub fn next_line(&self) -> &str {
+        self.success();
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("next: "))
+            .unwrap_or_else(|| panic!("no next: line:\n{}", self.stdout))
+    }
+}
+
+/// One `#[test]` per NAME and server, `mod redis_7_0 { fn NAME() }` and `mod valkey_8_1
+/// { fn NAME() }`, each calling `NAME(&SERVER)`: the servers the live topology tests run on
+/// (Debian 12's Redis 7.0 and Debian 13's Valkey 8.1).
+macro_rules! on_topology_servers {
+    ($($name:ident),* $(,)?) => {
+        mod redis_7_0 {
+            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
+        }
+        mod valkey_8_1 {
+            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
+        }
+    };
+}
+pub(crate) use on_topology_servers;
+
 /// Every file under `dir` with its bytes and mode: compare two of these to prove nothing
 /// was created, changed or re-moded. A bundle's record of its last transaction
 /// (`.txn/N.done`, see src/bundle/txn.rs) is bookkeeping, not content, and is left out;
@@ -615,6 +642,15 @@ pub fn render_seeded(
     )
     .unwrap();
     (resolved, files)
+}
+
+/// A finished process's stdout then stderr, as text: for assertions and their messages.
+pub fn said(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Pins `content` as snapshot `name` under the top-level snapshots/ directory.

@@ -270,6 +270,41 @@ impl Topology {
     pub fn cli_as(&self, name: &str, user: &str) -> NodeCli {
         self.cli(&self.node(name)).user(user, &self.password(user))
     }
+
+    /// Runs the bundle's cluster-create.sh with this server family's cli (60 s at most, no
+    /// environment but PATH and REDIS_CLI): whether it succeeded, and all it said.
+    pub fn cluster_create(&self) -> (std::process::ExitStatus, String) {
+        let out = Command::new("timeout")
+            .args(["-k", "2", "60"])
+            .arg(self.path("cluster-create.sh"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("REDIS_CLI", self.server.cli_program())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status, super::said(&out))
+    }
+
+    /// Waits until every data node reports `cluster_state:ok`, asked as the cluster-admin
+    /// user (CLUSTER INFO is one of its few commands).
+    pub fn wait_cluster_ok(&self, within: Duration) {
+        for node in &self.data_nodes() {
+            wait_until(
+                &format!("cluster_state:ok on {}", node.name),
+                within,
+                || {
+                    let info = self
+                        .cli_as(&node.name, "cluster-admin")
+                        .run(&["CLUSTER", "INFO"]);
+                    match info_field(&info, "cluster_state").as_deref() {
+                        Some("ok") => Ok(()),
+                        _ => Err(info),
+                    }
+                },
+            );
+        }
+    }
 }
 
 /// One node of a bundle, as its config says.
@@ -583,18 +618,4 @@ pub fn init_kind(
     args.extend(["--out", out, "--set", &set]);
     args.extend_from_slice(extra);
     run(cwd, &args)
-}
-
-/// Instantiates each `fn name(&'static ServerUnderTest)` as a test on every server the
-/// topology tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
-#[macro_export]
-macro_rules! on_topology_servers {
-    ($($name:ident),* $(,)?) => {
-        mod redis_7_0 {
-            $(#[test] fn $name() { super::$name(&$crate::support::REDIS_7_0) })*
-        }
-        mod valkey_8_1 {
-            $(#[test] fn $name() { super::$name(&$crate::support::VALKEY_8_1) })*
-        }
-    };
 }
