@@ -44,14 +44,21 @@ pub struct Built {
     pub missing_secrets: Vec<String>,
 }
 
-const PKI_FILES: [&str; 6] = [
-    pki::CA_CERT,
-    pki::CA_KEY,
-    pki::SERVER_CERT,
-    pki::SERVER_KEY,
-    pki::CLIENT_CERT,
-    pki::CLIENT_KEY,
-];
+/// The shared key and certificate files of `p`'s bundle, in pairs (certificate, key): the
+/// CA's, the server's when the bundle has one ([`crate::topology::layout::has_server_pair`])
+/// and the application's client pair.
+fn pki_files(p: &Prepared) -> Vec<&'static str> {
+    let mut out = vec![pki::CA_CERT, pki::CA_KEY];
+    if has_server_pair(p) {
+        out.extend([pki::SERVER_CERT, pki::SERVER_KEY]);
+    }
+    out.extend([pki::CLIENT_CERT, pki::CLIENT_KEY]);
+    out
+}
+
+fn has_server_pair(p: &Prepared) -> bool {
+    crate::topology::layout::has_server_pair(&p.resolved.settings, p.target)
+}
 
 fn run_init(p: &Prepared, rel: &str, what: &str) -> Error {
     let target = if p.target == Target::Local {
@@ -173,7 +180,7 @@ fn load_secrets<R: CryptoRng + ?Sized>(
     // A checked-in bundle has no secrets.env and no private keys. One with keys but without
     // secrets.env has lost its secrets: that is checked as a finding, not waved through.
     let mut any_key = false;
-    for k in [pki::CA_KEY, pki::SERVER_KEY, pki::CLIENT_KEY] {
+    for k in pki_files(p).into_iter().filter(|r| r.ends_with(".key")) {
         any_key |= p.read(k)?.is_some();
     }
     built.secretless = stored.is_none() && !any_key && mode == Mode::Check;
@@ -282,11 +289,12 @@ fn pki_stage<R: CryptoRng + ?Sized>(
     rt: &mut Runtime<'_, R>,
     built: &mut Built,
 ) -> Result<(), Error> {
+    let rels = pki_files(p);
     let mut on_disk = Vec::new();
-    for rel in PKI_FILES {
+    for rel in &rels {
         on_disk.push(p.read(rel)?);
     }
-    let missing: Vec<String> = PKI_FILES
+    let missing: Vec<String> = rels
         .iter()
         .zip(&on_disk)
         .filter(|(_, c)| c.is_none())
@@ -305,9 +313,10 @@ fn pki_stage<R: CryptoRng + ?Sized>(
     }
     let mut it = on_disk.into_iter();
     let mut pair = || (it.next().flatten(), it.next().flatten());
+    let server = has_server_pair(p);
     let existing = pki::Existing {
         ca: pair(),
-        server: pair(),
+        server: if server { pair() } else { (None, None) },
         client: pair(),
     };
     let (extra_names, extra_ips) = crate::kubernetes::extra_sans(&p.resolved.settings, p.target);
@@ -316,6 +325,7 @@ fn pki_stage<R: CryptoRng + ?Sized>(
         env: p.resolved.env,
         tls: &p.resolved.settings.tls,
         client_name: "app",
+        server,
         extra_names,
         extra_ips,
     };
@@ -324,21 +334,20 @@ fn pki_stage<R: CryptoRng + ?Sized>(
         reason: e.reason,
         help: e.help,
     })?;
-    for (rel, pem) in [
-        (pki::CA_CERT, &pki.ca.cert_pem),
-        (pki::SERVER_CERT, &pki.server.cert_pem),
-        (pki::CLIENT_CERT, &pki.client.cert_pem),
-    ] {
-        cert_notes(p, rel, pem, rt.now, built)?;
+    let pairs = [
+        (pki::CA_CERT, pki::CA_KEY, Some(&pki.ca)),
+        (pki::SERVER_CERT, pki::SERVER_KEY, pki.server.as_ref()),
+        (pki::CLIENT_CERT, pki::CLIENT_KEY, Some(&pki.client)),
+    ];
+    let pairs = pairs
+        .iter()
+        .filter_map(|(c, k, pair)| pair.map(|pair| (*c, *k, pair)));
+    for (rel, _, pair) in pairs.clone() {
+        cert_notes(p, rel, &pair.cert_pem, rt.now, built)?;
     }
-    for (rel, pem, secret) in [
-        (pki::CA_CERT, &pki.ca.cert_pem, false),
-        (pki::CA_KEY, &pki.ca.key_pem, true),
-        (pki::SERVER_CERT, &pki.server.cert_pem, false),
-        (pki::SERVER_KEY, &pki.server.key_pem, true),
-        (pki::CLIENT_CERT, &pki.client.cert_pem, false),
-        (pki::CLIENT_KEY, &pki.client.key_pem, true),
-    ] {
+    let files = pairs
+        .flat_map(|(cert, key, pair)| [(cert, &pair.cert_pem, false), (key, &pair.key_pem, true)]);
+    for (rel, pem, secret) in files {
         let bytes = pem.as_bytes().to_vec();
         let file = if secret {
             File::secret(rel, bytes)

@@ -495,9 +495,10 @@ fn gather(
     Ok((certs, problems))
 }
 
-/// A bundle's certificates: the CA, the server's (required for one server; a topology's
-/// only if it has one), every node's (`nodes/NAME/tls/node.crt`, in name order), and the
-/// application's client certificate.
+/// A bundle's certificates: the CA, the server's (one server's, or the one Kubernetes pods
+/// share; a pair an earlier version left beside the nodes' own is unused and not listed),
+/// every node's (`nodes/NAME/tls/node.crt`, in name order), and the application's client
+/// certificate.
 fn bundle_certs(dir: &Path) -> Vec<String> {
     use crate::topology::layout;
     let mut nodes: Vec<String> = std::fs::read_dir(dir.join(layout::NODES_DIR))
@@ -511,7 +512,7 @@ fn bundle_certs(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     nodes.sort();
     let mut rels = vec![pki::CA_CERT.to_owned()];
-    if nodes.is_empty() || dir.join(pki::SERVER_CERT).is_file() {
+    if nodes.is_empty() {
         rels.push(pki::SERVER_CERT.to_owned());
     }
     rels.extend(nodes);

@@ -240,6 +240,24 @@ fn file_findings(p: &Prepared, built: &Built) -> Vec<Finding> {
             ));
         }
     }
+    let recorded = |rel: &str| {
+        p.recorded
+            .as_ref()
+            .is_some_and(|m| m.files.contains_key(rel))
+    };
+    for rel in crate::topology::layout::unused_server_files(&p.resolved.settings, p.target) {
+        if p.out_abs.join(&rel).exists() {
+            findings.push(Finding::new(
+                "stale",
+                &rel,
+                if recorded(&rel) {
+                    "is read by no node of this topology (each has its own pair; an earlier version wrote it): render removes it"
+                } else {
+                    "is read by no node of this topology (each has its own pair) and manifest.json does not list it: move it away"
+                },
+            ));
+        }
+    }
     findings
 }
 
@@ -271,7 +289,12 @@ fn drift(rel: &str, current: &[u8], wanted: &[u8], secret: bool) -> Finding {
 fn expiry_findings(p: &Prepared, renew_days: u32, now: time::OffsetDateTime) -> Vec<Finding> {
     let window = Duration::days(i64::from(renew_days));
     let mut findings = vec![];
-    for rel in [pki::CA_CERT, pki::SERVER_CERT, pki::CLIENT_CERT] {
+    let server = crate::topology::layout::has_server_pair(&p.resolved.settings, p.target);
+    let certs = [pki::CA_CERT, pki::SERVER_CERT, pki::CLIENT_CERT];
+    for rel in certs
+        .into_iter()
+        .filter(|r| server || *r != pki::SERVER_CERT)
+    {
         let Ok(pem) = std::fs::read_to_string(p.out_abs.join(rel)) else {
             continue;
         };

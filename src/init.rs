@@ -113,6 +113,16 @@ pub fn plan(
         keep.extend(m.files.iter().map(|(r, e)| (r.clone(), e.secret)));
     }
     let mut stale = removes.to_vec();
+    // The single-server pair an earlier version wrote into multi-node bundles: no node reads
+    // it. Removed where the manifest records it as the bundle's; a file it does not know of
+    // is not the bundle's to delete (nor to list).
+    let unused = crate::topology::layout::unused_server_files(&p.resolved.settings, p.target);
+    keep.retain(|(r, _)| !unused.contains(r));
+    stale.extend(
+        unused
+            .into_iter()
+            .filter(|r| p.recorded.as_ref().is_some_and(|m| m.files.contains_key(r))),
+    );
     if rendered {
         stale.extend(layout::rendered_paths());
         // Node configs of nodes this topology no longer has (node keys are kept).

@@ -50,11 +50,12 @@ pub struct Existing {
     pub client: (Option<String>, Option<String>),
 }
 
-/// The three pairs of a deployment and which of them this run created.
+/// The pairs of a deployment and which of them this run created.
 #[derive(Debug, Clone)]
 pub struct Pki {
     pub ca: CertPair,
-    pub server: CertPair,
+    /// `None` when the deployment has no single-server pair ([`Subject::server`]).
+    pub server: Option<CertPair>,
     pub client: CertPair,
     pub created: Created,
 }
@@ -80,6 +81,10 @@ pub struct Subject<'a> {
     pub env: Environment,
     pub tls: &'a TlsSettings,
     pub client_name: &'a str,
+    /// Whether the deployment has the single-server pair (`tls/server.*`): multi-node bundles
+    /// outside Kubernetes give every node its own instead
+    /// ([`crate::topology::layout::has_server_pair`]). Without it, `Existing::server` is unread.
+    pub server: bool,
     /// Names and addresses the server certificate needs beyond the profile's, for where it is
     /// deployed (`--target kubernetes`: the Services' names and a wildcard for the pods).
     pub extra_names: Vec<String>,
@@ -96,7 +101,11 @@ pub fn ensure<R: CryptoRng + ?Sized>(
 ) -> Result<Pki, PkiError> {
     let mut created = Created::default();
     let ca_pair = load_pair(&existing.ca, CA_CERT, CA_KEY)?;
-    let server_pair = load_pair(&existing.server, SERVER_CERT, SERVER_KEY)?;
+    let server_pair = if subject.server {
+        load_pair(&existing.server, SERVER_CERT, SERVER_KEY)?
+    } else {
+        None
+    };
     let client_pair = load_pair(&existing.client, CLIENT_CERT, CLIENT_KEY)?;
 
     let (ca, ca_key) = match ca_pair {
@@ -149,12 +158,16 @@ pub fn ensure<R: CryptoRng + ?Sized>(
             key_pem: key.serialize_pem(),
         })
     };
-    let server = leaf(
-        server_pair,
-        server_params(subject, now, rng)?,
-        SERVER_CERT,
-        &mut created.server,
-    )?;
+    let server = if subject.server {
+        Some(leaf(
+            server_pair,
+            server_params(subject, now, rng)?,
+            SERVER_CERT,
+            &mut created.server,
+        )?)
+    } else {
+        None
+    };
     let client = leaf(
         client_pair,
         client_params(subject, now, rng),
@@ -530,6 +543,7 @@ mod tests {
             env: Environment::Production,
             tls,
             client_name: "app",
+            server: true,
             extra_names: vec![],
             extra_ips: vec![],
         };
@@ -543,7 +557,7 @@ mod tests {
         tls.ips = vec!["10.0.1.5".parse().unwrap()];
         let pki = make(&Existing::default(), &tls).unwrap();
         assert!(pki.created.ca && pki.created.server && pki.created.client);
-        let server = CertInfo::parse(&pki.server.cert_pem).unwrap();
+        let server = CertInfo::parse(&pki.server.unwrap().cert_pem).unwrap();
         assert_eq!(server.dns_names, ["redis.internal", "localhost"]);
         assert_eq!(
             server.ips,
@@ -567,8 +581,8 @@ mod tests {
                 Some(first.ca.key_pem.clone()),
             ),
             server: (
-                Some(first.server.cert_pem.clone()),
-                Some(first.server.key_pem.clone()),
+                Some(first.server.as_ref().unwrap().cert_pem.clone()),
+                Some(first.server.as_ref().unwrap().key_pem.clone()),
             ),
             client: (None, None),
         };
@@ -579,14 +593,49 @@ mod tests {
         assert_ne!(second.client.key_pem, first.client.key_pem);
     }
 
+    /// A multi-node bundle has no single-server pair: none is issued, and one left on disk
+    /// by an earlier version is neither read nor checked.
+    #[test]
+    fn without_a_server_pair_none_is_issued_or_read() {
+        let tls = builtin(Environment::Production).tls;
+        let project = ProjectName::parse("shop").unwrap();
+        let subject = Subject {
+            project: &project,
+            env: Environment::Production,
+            tls: &tls,
+            client_name: "app",
+            server: false,
+            extra_names: vec![],
+            extra_ips: vec![],
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        let first = ensure(&Existing::default(), &subject, now(), &mut rng).unwrap();
+        assert!(first.server.is_none() && !first.created.server);
+        assert!(first.created.ca && first.created.client);
+        let leftover = Existing {
+            ca: (
+                Some(first.ca.cert_pem.clone()),
+                Some(first.ca.key_pem.clone()),
+            ),
+            server: (Some("not a certificate".into()), None),
+            client: (
+                Some(first.client.cert_pem.clone()),
+                Some(first.client.key_pem.clone()),
+            ),
+        };
+        let second = ensure(&leftover, &subject, now(), &mut rng).unwrap();
+        assert!(second.server.is_none());
+        assert_eq!((second.ca, second.client), (first.ca, first.client));
+    }
+
     #[test]
     fn inconsistent_state_is_refused() {
         let tls = builtin(Environment::Production).tls;
         let first = make(&Existing::default(), &tls).unwrap();
         let orphan_leaf = Existing {
             server: (
-                Some(first.server.cert_pem.clone()),
-                Some(first.server.key_pem.clone()),
+                Some(first.server.as_ref().unwrap().cert_pem.clone()),
+                Some(first.server.as_ref().unwrap().key_pem.clone()),
             ),
             ..Default::default()
         };
@@ -599,7 +648,7 @@ mod tests {
         let wrong_key = Existing {
             ca: (
                 Some(first.ca.cert_pem.clone()),
-                Some(first.server.key_pem.clone()),
+                Some(first.server.as_ref().unwrap().key_pem.clone()),
             ),
             ..Default::default()
         };
@@ -613,7 +662,7 @@ mod tests {
             let mut tls = builtin(Environment::Production).tls;
             tls.key_type = kind;
             let pki = make(&Existing::default(), &tls).unwrap();
-            CertInfo::parse(&pki.server.cert_pem).unwrap();
+            CertInfo::parse(&pki.server.unwrap().cert_pem).unwrap();
         }
     }
 }

@@ -489,6 +489,7 @@ fn subject(p: &Prepared) -> pki::Subject<'_> {
         env: p.resolved.env,
         tls: &p.resolved.settings.tls,
         client_name: "app",
+        server: crate::topology::layout::has_server_pair(&p.resolved.settings, p.target),
         extra_names,
         extra_ips,
     }
@@ -508,11 +509,12 @@ fn replace(plan: &mut Plan, rel: &str, content: &str) {
     plan.files.push(pki_file(rel, content.to_owned()));
 }
 
-/// The leaf files a certificate rotation replaces: the server's pair (a topology bundle
-/// keeps one only if it has it), the app's client pair, and every node's pair.
+/// The leaf files a certificate rotation replaces: the server's pair (where the bundle has
+/// one: [`crate::topology::layout::has_server_pair`]), the app's client pair, and every
+/// node's pair.
 fn leaves(p: &Prepared, nodes: &[crate::topology::Node]) -> Vec<String> {
     let server = [pki::SERVER_CERT, pki::SERVER_KEY];
-    let keep_server = nodes.is_empty() || server.iter().all(|r| p.out_abs.join(r).exists());
+    let keep_server = crate::topology::layout::has_server_pair(&p.resolved.settings, p.target);
     let mut out: Vec<String> = LEAVES
         .iter()
         .filter(|r| keep_server || !server.contains(r))
@@ -556,9 +558,9 @@ fn certs<R: CryptoRng + ?Sized>(
     };
     let new = pki::ensure(&existing, &subject(p), rt.now, rt.rng)
         .map_err(|e| state(&p.out_abs.join(e.file), e.reason, e.help))?;
-    if leaves.iter().any(|r| r == pki::SERVER_CERT) {
-        replace(plan, pki::SERVER_CERT, &new.server.cert_pem);
-        replace(plan, pki::SERVER_KEY, &new.server.key_pem);
+    if let Some(server) = &new.server {
+        replace(plan, pki::SERVER_CERT, &server.cert_pem);
+        replace(plan, pki::SERVER_KEY, &server.key_pem);
     }
     replace(plan, pki::CLIENT_CERT, &new.client.cert_pem);
     replace(plan, pki::CLIENT_KEY, &new.client.key_pem);

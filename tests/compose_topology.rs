@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::deploy::{docker_compose, strings};
 use crate::support::netns::{Lab, ok, output};
-use crate::support::topology::wait_until;
+use crate::support::topology::{init_kind, wait_until};
 use crate::support::{env_file, pin, render_seeded, require_python, run};
 
 const KINDS: [&str; 2] = ["sentinel", "cluster"];
@@ -38,12 +38,7 @@ const DATA_DIR: &str = "/data";
 
 /// `init --target docker` of `kind` into `cwd/out`, plus `extra` args.
 fn init_docker(cwd: &Path, env: &str, kind: &str, extra: &[&str]) -> crate::support::Run {
-    let set = format!("topology.kind={kind}");
-    let mut args = vec![
-        "init", "--env", env, "--target", "docker", "--out", "out", "--set", &set,
-    ];
-    args.extend_from_slice(extra);
-    run(cwd, &args)
+    init_kind(cwd, env, "docker", "out", kind, extra)
 }
 
 /// docker-compose's own reading of the bundle's compose file.
@@ -268,21 +263,7 @@ fn files(dir: &Path) -> Vec<String> {
 fn a_sentinel_bundle_moved_local_docker_local_holds_exactly_each_targets_files() {
     let fresh = |target: &str| {
         let tmp = tempfile::tempdir().unwrap();
-        run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                "production",
-                "--target",
-                target,
-                "--out",
-                "out",
-                "--set",
-                "topology.kind=sentinel",
-            ],
-        )
-        .success();
+        init_kind(tmp.path(), "production", target, "out", "sentinel", &[]).success();
         files(&tmp.path().join("out"))
     };
     let (local, docker) = (fresh("local"), fresh("docker"));
@@ -297,21 +278,7 @@ fn a_sentinel_bundle_moved_local_docker_local_holds_exactly_each_targets_files()
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     for (target, want) in [("local", &local), ("docker", &docker), ("local", &local)] {
-        run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                "production",
-                "--target",
-                target,
-                "--out",
-                "out",
-                "--set",
-                "topology.kind=sentinel",
-            ],
-        )
-        .success();
+        init_kind(tmp.path(), "production", target, "out", "sentinel", &[]).success();
         assert_eq!(&files(&out), want, "after --target {target}");
     }
 }
@@ -553,32 +520,131 @@ fn healthchecks_pass(lab: &Lab, namespaces: &BTreeMap<String, String>, container
     }
 }
 
+/// Waits (argv[2] seconds at most; polls every 0.5 s) until every Sentinel of client.env (argv[1]) reports the
+/// primary with 2 replicas and 2 other Sentinels, asking as the app user (its discovery
+/// commands include SENTINEL MASTERS).
+fn sentinels_know_all() -> String {
+    format!(
+        "{}
+import time, urllib.parse, redis
+u = urllib.parse.urlparse(env['REDIS_URL'])
+tls = dict(ssl=True, ssl_ca_certs=env['REDIS_TLS_CA_FILE'], ssl_certfile=env['REDIS_TLS_CERT_FILE'],
+           ssl_keyfile=env['REDIS_TLS_KEY_FILE'], ssl_cert_reqs='required', ssl_check_hostname=True)
+hosts = [h.rsplit(':', 1) for h in env['REDIS_SENTINELS'].split(',')]
+deadline = time.monotonic() + float(sys.argv[2])
+start = time.monotonic()
+while True:
+    seen = []
+    for h, p in hosts:
+        try:
+            r = redis.Redis(host=h, port=int(p), username=urllib.parse.unquote(u.username),
+                            password=urllib.parse.unquote(u.password), socket_timeout=2, **tls)
+            m = r.sentinel_masters()[env['REDIS_SENTINEL_MASTER']]
+            seen.append((m['num-slaves'], m['num-other-sentinels']))
+        except Exception as e:
+            seen.append(repr(e))
+    if all(s == (2, 2) for s in seen):
+        print('%.1f' % (time.monotonic() - start))
+        break
+    if time.monotonic() > deadline:
+        sys.exit('not every Sentinel knows 2 replicas and 2 Sentinels: %r' % seen)
+    time.sleep(0.5)
+",
+        crate::support::topology::PY_CLIENT_ENV
+    )
+}
+
+/// `kill -9` of every process in the container's namespace (all started by this test).
+fn kill_container(ns: &str) {
+    let (o, pids) = output(std::process::Command::new("ip").args(["netns", "pids", ns]));
+    assert!(o.status.success(), "ip netns pids {ns}: {pids}");
+    for pid in pids.split_whitespace() {
+        ok(std::process::Command::new("kill").args(["-KILL", pid]));
+    }
+}
+
+/// A docker bundle of one kind booted in a simulated compose network: every container
+/// started at once, as compose starts them, each one's healthcheck passing. The lab is the
+/// first field, so its processes and namespaces go before the temp directory.
+struct Booted {
+    lab: Lab,
+    namespaces: BTreeMap<String, String>,
+    /// The namespace where clients run.
+    app: String,
+    containers: Vec<Container>,
+    out: std::path::PathBuf,
+    root: std::path::PathBuf,
+    logs: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Booted {
+    fn new(kind: &str) -> Booted {
+        require_python("redis", "redis");
+        let tmp = tempfile::tempdir().unwrap();
+        init_docker(tmp.path(), "production", kind, &[]).success();
+        let out = tmp.path().join("out");
+        let (root, data, logs) = (
+            tmp.path().join("root"),
+            tmp.path().join("data"),
+            tmp.path().join("logs"),
+        );
+        std::fs::create_dir_all(&logs).unwrap();
+        let containers = map_out_of_containers(&out, &root, &data, &resolved(&out));
+        let mut lab = Lab::new();
+        let (namespaces, app) = compose_network(&mut lab, &containers);
+        start(&mut lab, &namespaces, &containers, &logs);
+        healthchecks_pass(&lab, &namespaces, &containers);
+        Booted {
+            lab,
+            namespaces,
+            app,
+            containers,
+            out,
+            root,
+            logs,
+            _tmp: tmp,
+        }
+    }
+
+    fn container(&self, name: &str) -> &Container {
+        self.containers.iter().find(|c| c.name == name).unwrap()
+    }
+
+    /// Every container's log, for a failure message.
+    fn logs(&self) -> String {
+        self.containers
+            .iter()
+            .map(|c| {
+                let log = std::fs::read_to_string(self.logs.join(format!("{}.log", c.name)));
+                format!("---- {}\n{}", c.name, log.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// A redis-py script run in the app's namespace with argv client.env, `args`, then
+    /// `secs` (the script's own bound; the process gets 10 s more): its output, trimmed.
+    /// Fails with every container's log unless it exits 0.
+    fn python(&self, what: &str, script: &str, args: &[&str], secs: u32) -> String {
+        let (bound, secs) = ((secs + 10).to_string(), secs.to_string());
+        let env = self.out.join("client.env");
+        let mut argv = vec!["timeout", "-k", "2", &bound, "python3", "-c", script];
+        argv.push(env.to_str().unwrap());
+        argv.extend(args);
+        argv.push(&secs);
+        let (o, text) = output(&mut self.lab.exec(&self.app, &argv));
+        assert!(o.status.success(), "{what}: {text}\n{}", self.logs());
+        text.trim().to_owned()
+    }
+}
+
 #[test]
 fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_client_env() {
-    require_python("redis", "redis");
-    let tmp = tempfile::tempdir().unwrap();
-    init_docker(tmp.path(), "production", "sentinel", &[]).success();
-    let out = tmp.path().join("out");
-    let doc = resolved(&out);
-    let (root, data, logs) = (
-        tmp.path().join("root"),
-        tmp.path().join("data"),
-        tmp.path().join("logs"),
-    );
-    std::fs::create_dir_all(&logs).unwrap();
-    let containers = map_out_of_containers(&out, &root, &data, &doc);
-
-    let mut lab = Lab::new();
-    let (namespaces, app) = compose_network(&mut lab, &containers);
-    // Every container at once, as compose starts them.
-    start(&mut lab, &namespaces, &containers, &logs);
-    healthchecks_pass(&lab, &namespaces, &containers);
+    let b = Booted::new("sentinel");
+    let primary = format!("{}:6379", b.container("data-0").ip);
     // Both replicas linked over TLS to the primary's fixed address (monitoring may INFO;
     // the same login as the healthcheck, in the replica's own container).
-    for c in containers
-        .iter()
-        .filter(|c| c.name == "data-1" || c.name == "data-2")
-    {
+    for c in ["data-1", "data-2"].map(|n| b.container(n)) {
         let info = c
             .healthcheck
             .replace(" ping | grep -qx PONG", " info replication");
@@ -586,10 +652,10 @@ fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_cl
             &format!("{} linked", c.name),
             Duration::from_secs(20),
             || {
-                let mut cmd = lab.exec(&namespaces[&c.name], &["sh", "-c", &info]);
+                let mut cmd = b.lab.exec(&b.namespaces[&c.name], &["sh", "-c", &info]);
                 cmd.envs(&c.env);
                 let (_, text) = output(&mut cmd);
-                let want = format!("master_host:{}", containers[0].ip);
+                let want = format!("master_host:{}", b.container("data-0").ip);
                 if text.contains("master_link_status:up") && text.contains(&want) {
                     Ok(())
                 } else {
@@ -602,47 +668,32 @@ fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_cl
     // A redis-py Sentinel client configured only from client.env, in the app's namespace,
     // with hostname checks on: Sentinels by service name, the primary and a replica at the
     // addresses Sentinel hands out.
-    let client_env = out.join("client.env");
-    let script = crate::sentinel::sentinel_client();
-    let (o, text) = output(&mut lab.exec(
-        &app,
-        &[
-            "timeout",
-            "-k",
-            "2",
-            "40",
-            "python3",
-            "-c",
-            &script,
-            client_env.to_str().unwrap(),
-            "none",
-            "30",
-        ],
-    ));
-    let all_logs = || -> String {
-        containers
-            .iter()
-            .map(|c| {
-                format!(
-                    "---- {}\n{}",
-                    c.name,
-                    std::fs::read_to_string(logs.join(format!("{}.log", c.name)))
-                        .unwrap_or_default()
-                )
-            })
-            .collect()
-    };
+    let client = crate::sentinel::sentinel_client();
+    let wrote = b.python("sentinel client", &client, &["none"], 30);
+    assert_eq!(wrote, primary, "the primary: data-0");
+
+    // A failover needs what the Sentinels learn after they start: the replicas (from the
+    // primary's INFO, which Sentinel asks for every 10 s) and each other (hello messages
+    // every 2 s). A primary killed before that leaves no replica to promote and no quorum:
+    // `+sdown` and nothing more, which is what made this failover flaky.
+    b.python("discovery", &sentinels_know_all(), &[], 30);
+    // kill -9 of the primary's container: the Sentinels promote a replica and the same
+    // client, still configured from client.env alone, writes to it. Bound: down-after (5 s)
+    // plus one aborted attempt's retry (twice failover-timeout, 20 s) plus the promotion.
+    kill_container(&b.namespaces["data-0"]);
+    let promoted = b.python("after the failover", &client, &[&primary], 30);
     assert!(
-        o.status.success(),
-        "sentinel client: {text}\n{}",
-        all_logs()
+        ["data-1", "data-2"]
+            .iter()
+            .any(|r| promoted.starts_with(&format!("{}:", b.container(r).ip))),
+        "promoted {promoted}: not a replica\n{}",
+        b.logs()
     );
-    assert_eq!(text.trim(), "6379", "the primary: data-0's port");
 
     // Each Sentinel rewrote its config (it does so at start) and kept it owner-only: the
     // compose command's umask 077.
     for n in 0..3 {
-        let conf = root.join(format!("nodes/sentinel-{n}/sentinel.conf"));
+        let conf = b.root.join(format!("nodes/sentinel-{n}/sentinel.conf"));
         let text = std::fs::read_to_string(&conf).unwrap();
         assert!(
             text.contains("sentinel myid"),
@@ -658,23 +709,8 @@ fn the_docker_sentinel_bundle_boots_in_a_simulated_compose_network_and_serves_cl
 
 #[test]
 fn the_docker_cluster_bundle_forms_a_cluster_in_a_simulated_compose_network() {
-    require_python("redis", "redis");
-    let tmp = tempfile::tempdir().unwrap();
-    init_docker(tmp.path(), "production", "cluster", &[]).success();
-    let out = tmp.path().join("out");
-    let doc = resolved(&out);
-    let (root, data, logs) = (
-        tmp.path().join("root"),
-        tmp.path().join("data"),
-        tmp.path().join("logs"),
-    );
-    std::fs::create_dir_all(&logs).unwrap();
-    let containers = map_out_of_containers(&out, &root, &data, &doc);
-
-    let mut lab = Lab::new();
-    let (namespaces, app) = compose_network(&mut lab, &containers);
-    start(&mut lab, &namespaces, &containers, &logs);
-    healthchecks_pass(&lab, &namespaces, &containers);
+    let b = Booted::new("cluster");
+    let (out, root) = (&b.out, &b.root);
 
     // cluster-create.sh's redis-cli line, as it runs in node-0's container: its arguments
     // from the script, the in-container paths mapped, the password in REDISCLI_AUTH.
@@ -689,7 +725,7 @@ fn the_docker_cluster_bundle_forms_a_cluster_in_a_simulated_compose_network() {
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let secrets = env_file(&out.join("secrets.env"));
-    let mut create = lab.exec(&namespaces["node-0"], &["timeout", "60"]);
+    let mut create = b.lab.exec(&b.namespaces["node-0"], &["timeout", "60"]);
     create
         .args(&args)
         .env("REDISCLI_AUTH", &secrets["REDIS_PASSWORD_CLUSTER_ADMIN"]);
@@ -705,7 +741,7 @@ import time, urllib.parse
 from redis.cluster import RedisCluster, ClusterNode
 u = urllib.parse.urlparse(env['REDIS_URL'])
 nodes = [ClusterNode(h.rsplit(':', 1)[0], int(h.rsplit(':', 1)[1])) for h in env['REDIS_CLUSTER_NODES'].split(',')]
-deadline = time.monotonic() + 30
+deadline = time.monotonic() + float(sys.argv[2])
 while True:
     try:
         c = RedisCluster(startup_nodes=nodes, username=urllib.parse.unquote(u.username),
@@ -723,22 +759,8 @@ while True:
 ",
         crate::support::topology::PY_CLIENT_ENV
     );
-    let client_env = out.join("client.env");
-    let (o, text) = output(&mut lab.exec(
-        &app,
-        &[
-            "timeout",
-            "-k",
-            "2",
-            "45",
-            "python3",
-            "-c",
-            &py,
-            client_env.to_str().unwrap(),
-        ],
-    ));
-    assert!(o.status.success(), "cluster client: {text}");
+    let shards = b.python("cluster client", &py, &[], 30);
     // Slots of a..f: b and f in the first shard's range, c in the second's, a, d, e in the
     // third's.
-    assert_eq!(text.trim(), "3", "keys on every shard: {text}");
+    assert_eq!(shards, "3", "keys on every shard");
 }

@@ -12,19 +12,7 @@ use crate::support::topology::{
 };
 use crate::support::{ServerUnderTest, require};
 
-/// The servers the Sentinel tests run on: Redis 7.0 (Debian 12's) and Valkey 8.1.
-macro_rules! on_sentinel_servers {
-    ($($name:ident),* $(,)?) => {
-        mod redis_7_0 {
-            $(#[test] fn $name() { super::$name(&crate::support::REDIS_7_0) })*
-        }
-        mod valkey_8_1 {
-            $(#[test] fn $name() { super::$name(&crate::support::VALKEY_8_1) })*
-        }
-    };
-}
-
-on_sentinel_servers!(
+crate::support::on_topology_servers!(
     sentinel_failover_from_one_init,
     rotate_certs_rolls_through_a_running_sentinel_deployment,
     rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment,
@@ -99,14 +87,7 @@ fn wait_ready(topo: &Topology, d: &Deployment) {
         linked(topo, &r.name)
             .unwrap_or_else(|info| panic!("{} unlinked after 3 s: {info}", r.name));
     }
-    let info = topo
-        .cli_as(&primary.name, OBSERVER)
-        .run(&["INFO", "replication"]);
-    assert_eq!(
-        info_field(&info, "role").as_deref(),
-        Some("master"),
-        "{info}"
-    );
+    let info = assert_primary(topo, &primary.name);
     assert_eq!(
         info_field(&info, "connected_slaves").as_deref(),
         Some("2"),
@@ -139,14 +120,20 @@ print(r.execute_command('WAIT', 2, 2000))
     let (ok, out) = python(&script, &[env.to_str().unwrap()], 20);
     assert!(ok && out.trim() == "2", "WAIT 2 did not return 2: {out}");
 
-    for s in topo.sentinels() {
-        wait_until(
-            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
-            Duration::from_secs(20),
-            || sentinel_sees(topo, &s.name, 2, 2),
-        );
-    }
+    wait_sentinels_know_all(topo);
     assert_acl_logs_empty(topo, d);
+}
+
+/// Node `name`'s INFO replication, which must say it is a primary.
+#[track_caller]
+fn assert_primary(topo: &Topology, name: &str) -> String {
+    let info = topo.cli_as(name, OBSERVER).run(&["INFO", "replication"]);
+    assert_eq!(
+        info_field(&info, "role").as_deref(),
+        Some("master"),
+        "{name}: {info}"
+    );
+    info
 }
 
 /// A replica's link is up with an offset above 0.
@@ -160,6 +147,19 @@ fn linked(topo: &Topology, name: &str) -> Result<u64, String> {
         Ok(offset)
     } else {
         Err(info)
+    }
+}
+
+/// Waits until every Sentinel knows the 2 replicas and the 2 other Sentinels: what a
+/// failover needs (replicas come from the primary's INFO, asked for every 10 s; Sentinels
+/// from hello messages every 2 s).
+fn wait_sentinels_know_all(topo: &Topology) {
+    for s in topo.sentinels() {
+        wait_until(
+            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
+            Duration::from_secs(20),
+            || sentinel_sees(topo, &s.name, 2, 2),
+        );
     }
 }
 
@@ -183,8 +183,9 @@ fn sentinel_sees(topo: &Topology, name: &str, replicas: u32, others: u32) -> Res
 }
 
 /// A redis-py `Sentinel` client configured only from client.env (argv[1]): it writes to the
-/// primary it discovers (and pings a replica), and prints the primary's port. argv[2] is a
-/// port that must not be the primary (`none`: any), argv[3] the bound in seconds; it keeps
+/// primary it discovers (and pings a replica), and prints the primary's `host:port`. argv[2]
+/// is a `host:port` or port that must not be the primary (`none`: any), argv[3] the bound in
+/// seconds; it keeps
 /// retrying until then, as an application does through a failover.
 pub(crate) fn sentinel_client() -> String {
     format!(
@@ -205,11 +206,11 @@ last = None
 while time.monotonic() < deadline:
     try:
         addr = '%s:%d' % s.discover_master(name)
-        if addr.endswith(':' + avoid):
+        if addr == avoid or addr.endswith(':' + avoid):
             raise Exception('still the old primary ' + addr)
         s.master_for(name).set('written-by', 'sentinel-client')
         assert s.slave_for(name).ping()
-        print(addr.rsplit(':', 1)[1])
+        print(addr)
         sys.exit(0)
     except Exception as e:
         last = repr(e)
@@ -234,7 +235,7 @@ fn sentinel_client_writes(topo: &Topology, d: &Deployment, avoid: &str) -> u16 {
         "the Sentinel client did not write within 15 s: {out}\n{}",
         d.logs()
     );
-    out.trim().parse().unwrap()
+    out.trim().rsplit_once(':').unwrap().1.parse().unwrap()
 }
 
 /// `kill -9` of the primary: Sentinel promotes a replica, the client follows, and the old
@@ -250,14 +251,7 @@ fn failover(topo: &Topology, d: &mut Deployment) {
         .iter()
         .find(|r| r.port == new_port)
         .unwrap_or_else(|| panic!("promoted {new_port} is not a replica"));
-    let info = topo
-        .cli_as(&promoted.name, OBSERVER)
-        .run(&["INFO", "replication"]);
-    assert_eq!(
-        info_field(&info, "role").as_deref(),
-        Some("master"),
-        "{info}"
-    );
+    assert_primary(topo, &promoted.name);
 
     d.start_node(&primary.name);
     wait_until(
@@ -315,21 +309,12 @@ fn operator_sh(topo: &Topology, command: &str) -> String {
         )
         .unwrap();
     }
-    let out = Command::new("timeout")
-        .env("PATH", path)
+    let mut sh = Command::new("timeout");
+    sh.env("PATH", path)
         .args(["-k", "1", "20", "sh", "-c"])
         .arg(format!("set -a; . ./secrets.env; set +a; {command}"))
-        .current_dir(&topo.dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sh");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-    .trim()
-    .to_owned()
+        .current_dir(&topo.dir);
+    crate::support::netns::output(&mut sh).1.trim().to_owned()
 }
 
 /// The serial of a certificate file, and of the certificate a node presents.
@@ -343,9 +328,18 @@ fn file_serial(path: &Path) -> String {
 }
 
 fn presented_serial(topo: &Topology, node: &Node) -> String {
+    let pem = topo.tmp.path().join("presented.pem");
+    std::fs::write(&pem, s_client(topo, node, &[])).unwrap();
+    file_serial(&pem)
+}
+
+/// What `openssl s_client` prints on stdout for a TLS connection to `node`, as the app
+/// (the bundle's CA and client certificate), with `extra` options.
+fn s_client(topo: &Topology, node: &Node, extra: &[&str]) -> String {
     let connect = format!("127.0.0.1:{}", node.port);
-    let s_client = Command::new("timeout")
+    let out = Command::new("timeout")
         .args(["-k", "1", "10", "openssl", "s_client", "-connect", &connect])
+        .args(extra)
         .arg("-CAfile")
         .arg(topo.path("tls/ca.crt"))
         .arg("-cert")
@@ -355,9 +349,7 @@ fn presented_serial(topo: &Topology, node: &Node) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("openssl s_client");
-    let pem = topo.tmp.path().join("presented.pem");
-    std::fs::write(&pem, &s_client.stdout).unwrap();
-    file_serial(&pem)
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs one step of a `rotate --format json` rollout as an operator would: a reload's
@@ -426,41 +418,14 @@ fn rotate_ca_rolls_through_a_running_sentinel_deployment() {
     assert_eq!(new_ca.matches("BEGIN CERTIFICATE").count(), 1);
     // Each node presents a certificate that verifies against the new CA alone.
     for node in topo.nodes() {
-        let connect = format!("127.0.0.1:{}", node.port);
-        let out = Command::new("timeout")
-            .args([
-                "-k",
-                "1",
-                "10",
-                "openssl",
-                "s_client",
-                "-connect",
-                &connect,
-                "-verify_return_error",
-            ])
-            .arg("-CAfile")
-            .arg(topo.path("tls/ca.crt"))
-            .arg("-cert")
-            .arg(topo.path("tls/client.crt"))
-            .arg("-key")
-            .arg(topo.path("tls/client.key"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = s_client(&topo, &node, &["-verify_return_error"]);
         assert!(
             text.contains("Verify return code: 0 (ok)"),
             "{}: {text}",
             node.name
         );
     }
-    for s in topo.sentinels() {
-        wait_until(
-            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
-            Duration::from_secs(20),
-            || sentinel_sees(&topo, &s.name, 2, 2),
-        );
-    }
+    wait_sentinels_know_all(&topo);
     failover(&topo, &mut d);
 }
 
@@ -524,13 +489,7 @@ fn rotate_certs_rolls_through_a_running_sentinel_deployment(srv: &'static Server
         );
     }
     // The restarted Sentinels kept their ids: each still counts exactly the two others.
-    for s in topo.sentinels() {
-        wait_until(
-            &format!("{} to see 2 replicas and 2 other Sentinels", s.name),
-            Duration::from_secs(20),
-            || sentinel_sees(&topo, &s.name, 2, 2),
-        );
-    }
+    wait_sentinels_know_all(&topo);
     assert_acl_logs_empty(&topo, &d);
     // Every link now uses the new certificates: a failover still works.
     failover(&topo, &mut d);
@@ -661,18 +620,26 @@ fn rotate_passwords_reaches_every_node_of_a_running_sentinel_deployment(
     }
 }
 
+/// `audit`'s arguments for the bundle `dir` and one `--url`, with a JSON report.
+fn audit_args<'a>(dir: &'a str, url: &'a str) -> [&'a str; 8] {
+    [
+        "--env",
+        "production",
+        "--out",
+        dir,
+        "--url",
+        url,
+        "--format",
+        "json",
+    ]
+}
+
 /// `audit --url rediss+sentinel://...` asks a Sentinel for the primary and replicas and
 /// audits each (a fresh bundle: no finding); `--url` repeated audits each server named.
 fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
     let topo = sentinel_bundle(srv);
     let d = Deployment::start(&topo);
-    for s in topo.sentinels() {
-        wait_until(
-            &format!("{} to see 2 replicas", s.name),
-            Duration::from_secs(20),
-            || sentinel_sees(&topo, &s.name, 2, 2),
-        );
-    }
+    wait_sentinels_know_all(&topo);
     let dir = topo.dir.to_str().unwrap();
     let sentinel = &topo.sentinels()[1];
     let master = topo.client_env()["REDIS_SENTINEL_MASTER"].clone();
@@ -682,17 +649,7 @@ fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
         "rediss+sentinel://admin@localhost:{}/{master}",
         sentinel.port
     );
-    let args = [
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--url",
-        &url,
-        "--format",
-        "json",
-    ];
-    let r = audit(topo.tmp.path(), &args, Some(&admin_pw));
+    let r = audit(topo.tmp.path(), &audit_args(dir, &url), Some(&admin_pw));
     r.success();
     let audited: Vec<(String, String)> = report(&r)["audited"]
         .as_array()
@@ -723,17 +680,7 @@ fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
 
     // As the app, its password from client.env: what it may not read is only noted (info).
     let url = format!("rediss+sentinel://app@localhost:{}/{master}", sentinel.port);
-    let args = [
-        "--env",
-        "production",
-        "--out",
-        dir,
-        "--url",
-        &url,
-        "--format",
-        "json",
-    ];
-    let r = audit(topo.tmp.path(), &args, None);
+    let r = audit(topo.tmp.path(), &audit_args(dir, &url), None);
     r.success();
     assert_eq!(
         report(&r)["audited"].as_array().unwrap().len(),
@@ -778,17 +725,7 @@ fn audit_follows_a_sentinel_to_every_data_node(srv: &'static ServerUnderTest) {
         "Sentinel to report data-2 down",
         Duration::from_secs(30),
         || {
-            let r = topo.run(&[
-                "audit",
-                "--env",
-                "production",
-                "--out",
-                dir,
-                "--url",
-                &url,
-                "--format",
-                "json",
-            ]);
+            let r = topo.run(&[&["audit"][..], &audit_args(dir, &url)].concat());
             if r.stdout.contains("not audited") {
                 Ok(r)
             } else {
@@ -834,18 +771,8 @@ fn certs_status_covers_every_node_certificate() {
     let topo = Topology::init(&crate::support::REDIS_7_0, "production", shape, &[]);
     let dir = topo.dir.to_str().unwrap();
     let status = |extra: &[&str]| {
-        let mut args = vec![
-            "certs",
-            "status",
-            "--env",
-            "production",
-            "--out",
-            dir,
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        let r = topo.run(&args);
+        let status = ["certs", "status", "--env", "production", "--out", dir];
+        let r = topo.run(&[&status[..], &["--format", "json"], extra].concat());
         let report: serde_json::Value = serde_json::from_str(&r.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
         (r, report)
@@ -857,10 +784,9 @@ fn certs_status_covers_every_node_certificate() {
         .iter()
         .map(|c| c["source"].as_str().unwrap())
         .collect();
+    // No single-server pair beside the nodes' own: nothing would read it.
+    assert!(!topo.path("tls/server.crt").exists() && !topo.path("tls/server.key").exists());
     let mut want = vec!["tls/ca.crt"];
-    if topo.path("tls/server.crt").exists() {
-        want.push("tls/server.crt");
-    }
     let nodes: Vec<String> = topo
         .nodes()
         .iter()
@@ -1032,6 +958,17 @@ fn sentinels_keep_their_ids_through_a_password_rotation_and_restart(srv: &'stati
             assert_eq!(operator_sh(&topo, c), "OK", "{node}: {c}");
         }
     }
+    // The ids of every Sentinel but the i-th, sorted.
+    let others_of = |i: usize| -> Vec<String> {
+        let mut others: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, id)| id.clone())
+            .collect();
+        others.sort();
+        others
+    };
     for (i, s) in sentinels.iter().enumerate() {
         d.restart(&s.name);
         wait_until(
@@ -1040,24 +977,12 @@ fn sentinels_keep_their_ids_through_a_password_rotation_and_restart(srv: &'stati
             || sentinel_sees(&topo, &s.name, 2, 2),
         );
         assert_eq!(sentinel_myid(&topo, &s.name), ids[i], "{}", s.name);
-        let mut others: Vec<String> = ids
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, id)| id.clone())
-            .collect();
-        others.sort();
+        let others = others_of(i);
         assert_eq!(sentinel_peers(&topo, &s.name), others, "{}", s.name);
     }
     // Every Sentinel lists exactly the two others, under their original ids.
     for (i, s) in sentinels.iter().enumerate() {
-        let mut others: Vec<String> = ids
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, id)| id.clone())
-            .collect();
-        others.sort();
+        let others = others_of(i);
         wait_until(
             &format!("{} to list the two others under their ids", s.name),
             Duration::from_secs(20),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{REDIS_7_0, Server, ServerUnderTest, VALKEY_8_1, env_file, run};
+use crate::support::topology::init_kind;
+use crate::support::{Server, ServerUnderTest, env_file, run};
 
 /// `n` consecutive ports that were free a moment ago on 127.0.0.1 (and their bus ports,
 /// 10000 above, when `bus`).
@@ -36,13 +37,8 @@ impl Nodes {
     fn init(server: &'static ServerUnderTest, sets: &[String]) -> Nodes {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("bundle");
-        let mut args = vec![
-            "init",
-            "--env",
-            "production",
-            "--out",
-            dir.to_str().unwrap(),
-        ];
+        let mut args = vec!["init", "--env", "production", "--out"];
+        args.push(dir.to_str().unwrap());
         args.extend_from_slice(server.init_args);
         for s in sets {
             args.extend_from_slice(&["--set", s]);
@@ -239,27 +235,10 @@ fn cluster_nodes_load(server: &'static ServerUnderTest) {
     assert!(Path::new(&n.dir.join("nodes/node-0/data")).is_dir());
 }
 
-mod redis_7_0 {
-    #[test]
-    fn sentinel_nodes_boot_and_replicate_over_tls() {
-        super::sentinel_nodes_boot_and_replicate_over_tls(&super::REDIS_7_0)
-    }
-    #[test]
-    fn cluster_nodes_load() {
-        super::cluster_nodes_load(&super::REDIS_7_0)
-    }
-}
-
-mod valkey_8_1 {
-    #[test]
-    fn sentinel_nodes_boot_and_replicate_over_tls() {
-        super::sentinel_nodes_boot_and_replicate_over_tls(&super::VALKEY_8_1)
-    }
-    #[test]
-    fn cluster_nodes_load() {
-        super::cluster_nodes_load(&super::VALKEY_8_1)
-    }
-}
+crate::support::on_topology_servers!(
+    sentinel_nodes_boot_and_replicate_over_tls,
+    cluster_nodes_load
+);
 
 /// Every node's config of each kind, from deterministic inputs (seeded test passwords, fixed
 /// paths): the data nodes' redis.conf, the Sentinels' sentinel.conf, both ACL files and the
@@ -327,18 +306,7 @@ fn snapshots_of_every_node_config() {
 fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
-    let r = run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-        ],
-    );
+    let r = init_kind(tmp.path(), "production", "", "b", "sentinel", &[]);
     r.success();
     let at = |needle: &str| {
         r.stdout
@@ -439,37 +407,12 @@ fn init_writes_per_node_files_with_their_modes_and_prints_the_start_order() {
 
     // A second init changes nothing: keys and certificates are never re-issued.
     let before = crate::support::tree(&tmp.path().join("b"));
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-        ],
-    )
-    .success();
+    init_kind(tmp.path(), "production", "", "b", "sentinel", &[]).success();
     assert!(crate::support::tree(&tmp.path().join("b")) == before);
 
     // Fewer replicas: the stale node config goes, its key stays (keys are never deleted).
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=sentinel",
-            "--set",
-            "topology.replicas=1",
-        ],
-    )
-    .success();
+    let fewer = ["--set", "topology.replicas=1"];
+    init_kind(tmp.path(), "production", "", "b", "sentinel", &fewer).success();
     assert!(!tmp.path().join("b/nodes/data-2/redis.conf").exists());
     assert!(tmp.path().join("b/nodes/data-2/tls/node.key").exists());
     assert!(tmp.path().join("b/nodes/data-1/redis.conf").exists());
@@ -492,23 +435,9 @@ fn every_node_gets_its_own_firewall_rules_that_nft_accepts() {
         })
         .collect();
     let nodes = format!("topology.nodes=[{}]", nodes.join(", "));
-    run(
-        tmp.path(),
-        &[
-            "init",
-            "--env",
-            "production",
-            "--out",
-            "b",
-            "--set",
-            "topology.kind=cluster",
-            "--set",
-            r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#,
-            "--set",
-            &nodes,
-        ],
-    )
-    .success();
+    let cidrs = r#"firewall.app_cidrs=[198.51.100.0/24, "2001:db8:a::/48"]"#;
+    let extra = ["--set", cidrs, "--set", &nodes];
+    init_kind(tmp.path(), "production", "", "b", "cluster", &extra).success();
     assert!(!tmp.path().join("b/firewall/nftables.nft").exists());
     for i in 0..6 {
         let rel = format!("b/nodes/n{i}/nftables.nft");
@@ -577,40 +506,40 @@ fn master_key_mode_derives_the_topology_users_passwords() {
     );
 }
 
-/// What a sentinel and a cluster bundle contain, for `--target local` and `--target host`
+/// Files only a one-server bundle has (outside Kubernetes, where the pods share the server
+/// pair).
+const SINGLE_SERVER_FILES: [&str; 6] = [
+    "redis.conf",
+    "exporter.env",
+    "firewall/nftables.nft",
+    "systemd/redis-harden.conf",
+    "tls/server.crt",
+    "tls/server.key",
+];
+
+/// What a sentinel and a cluster bundle contain, for `--target local`, `host` and `docker`
 /// (pinned: one node of each role shown, the others alike), and that no single-server file is
-/// among them: no redis.conf, no exporter.env (it names one server), no firewall/ (rules are
-/// per node), no systemd/ drop-in (a host's drop-ins are per node).
+/// among them: no redis.conf, no exporter.env (it names one server: in a compose network
+/// `rediss://localhost:6379`, where no node listens), no firewall/ (rules are
+/// per node), no systemd/ drop-in (a host's drop-ins are per node), no tls/server.* pair
+/// (every node has its own; the client pair stays: the app, cluster-create.sh and the
+/// rotation steps' redis-cli present it). On Kubernetes the pods share tls/server.*.
 #[test]
 fn topology_bundles_hold_only_files_something_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let mut listing = String::new();
     for kind in ["sentinel", "cluster"] {
-        for target in ["local", "host"] {
+        let out = format!("{kind}-kubernetes");
+        init_kind(tmp.path(), "production", "kubernetes", &out, kind, &[]).success();
+        let files = crate::support::file_names(&tmp.path().join(&out));
+        for shared in ["tls/server.crt", "tls/server.key", "tls/client.key"] {
+            assert!(files.iter().any(|f| f == shared), "{out}: {shared}");
+        }
+        for target in ["local", "host", "docker"] {
             let out = format!("{kind}-{target}");
-            let set = format!("topology.kind={kind}");
-            run(
-                tmp.path(),
-                &[
-                    "init",
-                    "--env",
-                    "production",
-                    "--target",
-                    target,
-                    "--out",
-                    &out,
-                    "--set",
-                    &set,
-                ],
-            )
-            .success();
+            init_kind(tmp.path(), "production", target, &out, kind, &[]).success();
             let files = crate::support::file_names(&tmp.path().join(&out));
-            for single in [
-                "redis.conf",
-                "exporter.env",
-                "firewall/nftables.nft",
-                "systemd/redis-harden.conf",
-            ] {
+            for single in SINGLE_SERVER_FILES {
                 assert!(!files.iter().any(|f| f == single), "{out}: {single}");
             }
             listing.push_str(&format!("==== {out} ====\n"));
@@ -629,37 +558,20 @@ fn topology_bundles_hold_only_files_something_reads() {
 
 /// standalone -> sentinel -> standalone on one host bundle: each change writes the files of
 /// the new kind and removes those of the old (configs, drop-ins, firewall rules, the
-/// Sentinels' ACL file); keys are never removed, so the nodes' keys stay, and the bundle is
-/// otherwise the standalone one it was.
+/// Sentinels' ACL file, and the single server's pair, which no node reads: the way back
+/// issues a new one from the same CA). The nodes' keys stay, and the bundle is otherwise the
+/// standalone one it was, with the same CA and client pair.
 #[test]
 fn a_kind_change_there_and_back_removes_the_right_files() {
     let tmp = tempfile::tempdir().unwrap();
     let init = |kind: &str| {
-        let set = format!("topology.kind={kind}");
-        run(
-            tmp.path(),
-            &[
-                "init",
-                "--env",
-                "production",
-                "--target",
-                "host",
-                "--out",
-                "b",
-                "--set",
-                &set,
-            ],
-        )
-        .success();
+        init_kind(tmp.path(), "production", "host", "b", kind, &[]).success();
         crate::support::file_names(&tmp.path().join("b"))
     };
     let standalone = init("standalone");
-    for f in [
-        "redis.conf",
-        "exporter.env",
-        "firewall/nftables.nft",
-        "systemd/redis-harden.conf",
-    ] {
+    let read = |rel: &str| std::fs::read(tmp.path().join("b").join(rel)).unwrap();
+    let kept = ["tls/ca.key", "tls/client.key"].map(|r| (r, read(r)));
+    for f in SINGLE_SERVER_FILES {
         assert!(standalone.iter().any(|s| s == f), "{f}: {standalone:?}");
     }
     let sentinel = init("sentinel");
@@ -677,6 +589,8 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
             "firewall/ufw.sh",
             "redis.conf",
             "systemd/redis-harden.conf",
+            "tls/server.crt",
+            "tls/server.key",
         ]
     );
     for f in [
@@ -698,26 +612,181 @@ fn a_kind_change_there_and_back_removes_the_right_files() {
     );
     assert_eq!(extra.len(), 12, "every node's key pair kept: {extra:?}");
     assert!(standalone.iter().all(|f| back.contains(f)), "{back:?}");
+    for (rel, bytes) in &kept {
+        assert_eq!(&read(rel), bytes, "{rel} kept through both changes");
+    }
     // No empty directory of the topology is left behind but the kept keys'.
     assert!(!tmp.path().join("b/nodes/data-0/systemd").exists());
 }
 
-/// A compose bundle of a topology has no exporter.env either: it would name
-/// `rediss://localhost:6379`, where no node of the compose network listens.
+/// A sentinel bundle as the previous version left it: the layout of today plus the unused
+/// single-server pair, issued by the bundle's own CA exactly as that version's PKI stage did
+/// (`pki::ensure` with a server pair), and recorded in manifest.json as the bundle's files.
+fn old_topology_bundle(dir: &Path) {
+    use rand::SeedableRng;
+    use redis_harden::pki;
+    use redis_harden::profile::{Environment, builtin};
+    use std::os::unix::fs::PermissionsExt;
+    let out = dir.to_str().unwrap();
+    init_kind(
+        dir.parent().unwrap(),
+        "production",
+        "host",
+        out,
+        "sentinel",
+        &[],
+    )
+    .success();
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+    let project = redis_harden::values::ProjectName::parse("redis").unwrap();
+    let tls = builtin(Environment::Production).tls;
+    let subject = pki::Subject {
+        project: &project,
+        env: Environment::Production,
+        tls: &tls,
+        client_name: "app",
+        server: true,
+        extra_names: vec![],
+        extra_ips: vec![],
+    };
+    let existing = pki::Existing {
+        ca: (Some(read(pki::CA_CERT)), Some(read(pki::CA_KEY))),
+        client: (Some(read(pki::CLIENT_CERT)), Some(read(pki::CLIENT_KEY))),
+        ..Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let old = pki::ensure(
+        &existing,
+        &subject,
+        now,
+        &mut rand::rngs::StdRng::seed_from_u64(7),
+    )
+    .unwrap()
+    .server
+    .unwrap();
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    for (rel, pem, secret) in [
+        (pki::SERVER_CERT, &old.cert_pem, false),
+        (pki::SERVER_KEY, &old.key_pem, true),
+    ] {
+        let path = dir.join(rel);
+        std::fs::write(&path, pem).unwrap();
+        let mode = if secret { 0o600 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut entry = serde_json::json!({"mode": format!("{mode:04o}"), "secret": secret});
+        if !secret {
+            entry["sha256"] = redis_harden::bundle::manifest::sha256_hex(pem.as_bytes()).into();
+        }
+        manifest["files"][rel] = entry;
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The paths a `--format json` summary lists with `action`.
+fn listed(stdout: &str, action: &str) -> Vec<String> {
+    let summary: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    let mut out: Vec<String> = summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == action)
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// A topology bundle of the previous version upgrades cleanly: `check` reports the unused
+/// server pair as stale, the next `render` removes exactly it in its transaction (listed as
+/// removed, gone from the manifest) and changes nothing else, and `check` is then clean. A
+/// `rotate certs` on such a bundle removes the pair too, rotates only what nodes and clients
+/// use, and finishes. A stray file the manifest does not record is left alone.
 #[test]
-fn a_docker_topology_bundle_has_no_exporter_env() {
+fn an_old_topology_bundle_loses_the_unused_server_pair() {
     let tmp = tempfile::tempdir().unwrap();
-    for kind in ["sentinel", "cluster"] {
-        let set = format!("topology.kind={kind}");
-        let args = ["init", "--env", "production", "--target", "docker"];
-        let mut all = args.to_vec();
-        all.extend(["--out", kind, "--set", &set]);
-        run(tmp.path(), &all).success();
-        let files = crate::support::file_names(&tmp.path().join(kind));
-        assert!(files.iter().any(|f| f == "docker-compose.yml"), "{files:?}");
+    let pair = ["tls/server.crt", "tls/server.key"];
+    let b = tmp.path().join("b");
+    old_topology_bundle(&b);
+    // `redis-harden WORDS... --env production --out OUT --format json`.
+    let json = |words: &[&str], out: &str| {
+        let tail = ["--env", "production", "--out", out, "--format", "json"];
+        run(tmp.path(), &[words, &tail[..]].concat())
+    };
+    let found = json(&["check"], "b");
+    found.failure(1);
+    for rel in pair {
         assert!(
-            !files.iter().any(|f| f == "exporter.env"),
-            "{kind}: {files:?}"
+            found.stdout.contains(&format!("\"artifact\": \"{rel}\"")),
+            "{}",
+            found.stdout
         );
     }
+    assert!(
+        found.stdout.contains("\"kind\": \"stale\""),
+        "{}",
+        found.stdout
+    );
+    let before = crate::support::tree(&b);
+    let done = json(&["render"], "b");
+    done.success();
+    assert_eq!(listed(&done.stdout, "removed"), pair);
+    let after = crate::support::tree(&b);
+    let changed: Vec<String> = before
+        .iter()
+        .filter(|(p, v)| after.get(*p) != Some(v))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        ["manifest.json", "tls/server.crt", "tls/server.key"]
+    );
+    assert!(after.keys().all(|p| before.contains_key(p)), "nothing new");
+    let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("tls/server."), "{manifest}");
+    json(&["check"], "b").success();
+
+    // rotate certs on another old bundle: the pair goes in the same transaction.
+    let r = tmp.path().join("r");
+    old_topology_bundle(&r);
+    let rotated = json(&["rotate", "certs"], "r");
+    rotated.success();
+    assert_eq!(listed(&rotated.stdout, "removed"), pair);
+    let created = listed(&rotated.stdout, "created");
+    assert!(
+        created.iter().all(|f| !f.starts_with("tls/server.")),
+        "{created:?}"
+    );
+    assert!(
+        created.contains(&"tls/client.previous.key".to_owned()),
+        "{created:?}"
+    );
+    json(&["rotate", "certs", "--finish"], "r").success();
+    let names = crate::support::file_names(&r);
+    assert!(
+        !names
+            .iter()
+            .any(|f| f.contains("server.") || f.contains(".previous.")),
+        "{names:?}"
+    );
+    json(&["check"], "r").success();
+
+    // A pair the manifest does not record is not the bundle's: left alone, reported by check.
+    std::fs::copy(r.join("tls/client.crt"), r.join("tls/server.crt")).unwrap();
+    let kept = json(&["render"], "r");
+    kept.success();
+    assert!(
+        listed(&kept.stdout, "removed").is_empty(),
+        "{}",
+        kept.stdout
+    );
+    assert!(r.join("tls/server.crt").exists());
+    json(&["check"], "r")
+        .failure(1)
+        .stdout_has("\"artifact\": \"tls/server.crt\"");
 }

@@ -1,5 +1,6 @@
 //! Where each node's files live in a multi-node bundle. Standalone bundles do not use these:
-//! their files stay where they always were (`redis.conf`, `tls/server.crt`, ...).
+//! their files stay where they always were (`redis.conf`, `tls/server.crt`, ...). A
+//! multi-node bundle has no `tls/server.*` pair outside Kubernetes ([`has_server_pair`]).
 //!
 //! ```text
 //! nodes/NAME/redis.conf       a data node's config
@@ -75,6 +76,34 @@ pub fn tls_dir(name: &str) -> String {
 /// `nodes/NAME/data`.
 pub fn data_dir(name: &str) -> String {
     format!("{}/{NODE_DATA_DIR}", node_dir(name))
+}
+
+/// Whether the bundle has the single-server pair `tls/server.{crt,key}`: a standalone bundle
+/// does, and so does a Kubernetes bundle of any kind (its pods share one certificate with
+/// wildcard names). Elsewhere every node has its own pair, and an unused private key would
+/// only be one more secret to guard and rotate.
+pub fn has_server_pair(
+    profile: &crate::profile::EnvProfile,
+    target: crate::target::Target,
+) -> bool {
+    target == crate::target::Target::Kubernetes || super::kind(profile) == super::Kind::Standalone
+}
+
+/// The single-server files a bundle without them ([`has_server_pair`]) may still hold from an
+/// earlier version (which wrote them for every kind), rotation copies included: they belong
+/// to no node and go with the next writing command.
+pub fn unused_server_files(
+    profile: &crate::profile::EnvProfile,
+    target: crate::target::Target,
+) -> Vec<String> {
+    if has_server_pair(profile, target) {
+        return vec![];
+    }
+    let pair = [crate::pki::SERVER_CERT, crate::pki::SERVER_KEY];
+    pair.iter()
+        .map(|r| (*r).to_owned())
+        .chain(pair.iter().map(|r| crate::bundle::layout::previous_path(r)))
+        .collect()
 }
 
 /// Whether `rel` is a path inside the `nodes/` tree (which a change of topology may leave

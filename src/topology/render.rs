@@ -22,9 +22,13 @@ use super::{Kind, Node, Role, cluster, layout, users};
 pub const SENTINEL_ACL: &str = "sentinel-users.acl";
 
 /// Sentinel timings: 5 s without an answer before a primary is called down (the facts were
-/// measured with 2 s on loopback; 5 s rides out a busy network), 60 s per failover attempt.
+/// measured with 2 s on loopback; 5 s rides out a busy network), and 10 s per failover
+/// attempt, as measured. An aborted attempt (`-failover-abort-no-good-slave`: the leader
+/// picked a replica before that replica's INFO, refreshed only every 10 s until the primary
+/// is objectively down, came back fresh) is retried after twice this: 20 s, where 60 s
+/// meant two minutes without a primary. Sentinel's election timeout is min(10 s, this).
 pub const DOWN_AFTER_MS: u32 = 5000;
-pub const FAILOVER_TIMEOUT_MS: u32 = 60_000;
+pub const FAILOVER_TIMEOUT_MS: u32 = 10_000;
 
 /// What every template sees about the topology (no secret: hashes only).
 #[derive(Debug, Clone, Serialize)]

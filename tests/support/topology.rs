@@ -599,3 +599,23 @@ pub fn python(script: &str, args: &[&str], timeout_secs: u32) -> (bool, String) 
         ),
     )
 }
+
+/// `redis-harden init --env ENV [--target TARGET] --out OUT --set topology.kind=KIND` plus
+/// `extra`, in `cwd` (`target` empty: the default, local).
+pub fn init_kind(
+    cwd: &Path,
+    env: &str,
+    target: &str,
+    out: &str,
+    kind: &str,
+    extra: &[&str],
+) -> super::Run {
+    let set = format!("topology.kind={kind}");
+    let mut args = vec!["init", "--env", env];
+    if !target.is_empty() {
+        args.extend(["--target", target]);
+    }
+    args.extend(["--out", out, "--set", &set]);
+    args.extend_from_slice(extra);
+    run(cwd, &args)
+}
