@@ -49,7 +49,18 @@ struct Ctx<'a> {
     shown: &'a Path,
     /// The secrets.env variable with the admin password the pods accept now.
     admin_var: &'a str,
+    data: Set,
+    sentinels: Option<Set>,
+    /// Whether the admin user exists, so that pods may reload online.
+    admin: bool,
+    /// Why the Sentinels restart only after the data pods are Ready.
+    learns: String,
+    /// What restarting a primary does.
+    failover: &'static str,
 }
+
+/// Why the StatefulSets restart when the admin user is off.
+const NO_ADMIN: &str = "the admin user is off in this profile, so no pod reloads online: the StatefulSet restarts its pods one at a time, highest ordinal first, each Ready before the next";
 
 impl Ctx<'_> {
     /// The mounted config directory in every pod.
@@ -139,32 +150,34 @@ impl Ctx<'_> {
 /// `shown` is the bundle directory as the operator named it.
 pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> Vec<Step> {
     let ns = p.kubernetes.namespace.as_str();
-    let c = Ctx {
-        p,
-        ns,
-        shown,
-        admin_var,
-    };
     let data = Set {
         name: data_set(p),
         pods: data_pods(p),
         port: p.redis.port.get(),
     };
-    let sentinels = (p.topology.kind == Kind::Sentinel).then(|| Set {
-        name: sentinel_set(p),
-        pods: p.topology.sentinels as usize,
-        port: p.topology.sentinel_port.get(),
-    });
-    let admin = p.acl.admin.enabled;
     // Why the Sentinels restart after the data pods (kubernetes.rs's loopback test
     // `a_sentinel_recreated_after_a_failover_finds_the_current_primary`).
     let learns = format!(
         "; a restarted Sentinel starts from the Secret's config, which names {}-0, and learns the current primary through it: start only when every data pod is Ready",
         data.name
     );
-    let failover = match p.topology.kind {
-        Kind::Sentinel => "; restarting the primary makes Sentinel fail over to a replica",
-        _ => "; restarting a shard's primary makes the cluster fail over to its replica",
+    let c = Ctx {
+        p,
+        ns,
+        shown,
+        admin_var,
+        data,
+        sentinels: (p.topology.kind == Kind::Sentinel).then(|| Set {
+            name: sentinel_set(p),
+            pods: p.topology.sentinels as usize,
+            port: p.topology.sentinel_port.get(),
+        }),
+        admin: p.acl.admin.enabled,
+        learns,
+        failover: match p.topology.kind {
+            Kind::Sentinel => "; restarting the primary makes Sentinel fail over to a replica",
+            _ => "; restarting a shard's primary makes the cluster fail over to its replica",
+        },
     };
     let mut steps = vec![Step {
         node: super::DIR.to_owned(),
@@ -177,99 +190,95 @@ pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> V
         wait_for_ok: None,
         why: "updates the Secrets the pods mount (and their config copies' source)".into(),
     }];
-    let no_admin = "the admin user is off in this profile, so no pod reloads online: the StatefulSet restarts its pods one at a time, highest ordinal first, each Ready before the next";
     match change {
-        Change::Certs | Change::Ca => {
-            let (rel, set, why) = if *change == Change::Ca {
-                (
-                    pki::CA_CERT,
-                    format!(
-                        "tls-ca-cert-file {d}/{ca} tls-cert-file {d}/{crt} tls-key-file {d}/{key}",
-                        d = c.pod_dir(),
-                        ca = pki::CA_CERT,
-                        crt = pki::SERVER_CERT,
-                        key = pki::SERVER_KEY
-                    ),
-                    "reads the new CA file",
-                )
-            } else {
-                (
-                    pki::SERVER_CERT,
-                    format!(
-                        "tls-cert-file {d}/{crt} tls-key-file {d}/{key}",
-                        d = c.pod_dir(),
-                        crt = pki::SERVER_CERT,
-                        key = pki::SERVER_KEY
-                    ),
-                    "reads the new certificate and key (same paths) for new connections",
-                )
-            };
-            if admin {
-                steps.extend(c.reloads(&data, rel, &format!("CONFIG SET {set}"), why));
-            } else {
-                steps.push(c.restart(&data, format!("{no_admin}{failover}")));
-            }
-            if let Some(s) = &sentinels {
-                steps.push(c.restart(
-                    s,
-                    format!("Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): the StatefulSet restarts one Sentinel at a time, each Ready before the next, so a quorum stays up{learns}"),
-                ));
-            }
+        Change::Certs => steps.extend(tls_steps(&c, false)),
+        Change::Ca => steps.extend(tls_steps(&c, true)),
+        Change::Passwords { users, finish } => {
+            let rotated = |u: &str| !finish && users.iter().any(|x| x == u);
+            steps.extend(password_steps(&c, rotated));
         }
-        Change::Passwords {
-            users: rotated,
-            finish,
-        } => {
-            let rotated = |u: &str| !finish && rotated.iter().any(|x| x == u);
-            // Every ACL file first, so that no server logs in with a new password that a
-            // peer does not accept yet.
-            if admin {
-                steps.extend(c.reloads(
-                    &data,
-                    crate::target::USERS_ACL,
-                    "ACL LOAD",
-                    "re-reads users.acl",
-                ));
-                if let Some(s) = &sentinels {
-                    steps.extend(c.reloads(
-                        s,
-                        SENTINEL_ACL,
-                        "ACL LOAD",
-                        "re-reads the Sentinels' ACL file",
-                    ));
-                }
-                if rotated(users::REPLICATOR) {
-                    steps.push(c.restart(
-                        &data,
-                        format!("masterauth is in the config copy each pod makes at start: a restarted pod logs in with the new replicator password, which every users.acl accepts now{failover}"),
-                    ));
-                }
-            } else {
-                let why = if rotated(users::REPLICATOR) {
-                    format!(
-                        "{no_admin}{failover}; a replica restarted before its primary logs in with the new replicator password, which the primary accepts only once it restarted too: replication pauses until the rollout ends (enable acl.admin.enabled to rotate replicator without that)"
-                    )
-                } else {
-                    format!("{no_admin}{failover}")
-                };
-                steps.push(c.restart(&data, why));
-            }
-            if let Some(s) = &sentinels {
-                let own = rotated(users::SENTINEL) || rotated(users::SENTINEL_PEER);
-                if !admin || own {
-                    let why = if admin {
-                        "Sentinel's auth-pass and sentinel-pass are in the config copy each Sentinel makes at start: one Sentinel at a time, each Ready before the next, logs in with the new passwords, which every ACL file accepts now".to_owned()
-                    } else if rotated(users::SENTINEL_PEER) {
-                        format!(
-                            "{no_admin}; until the last Sentinel restarted, a restarted one cannot log in to those not yet restarted (sentinel-peer), so failover votes may fail during the rollout"
-                        )
-                    } else {
-                        no_admin.to_owned()
-                    };
-                    steps.push(c.restart(s, format!("{why}{learns}")));
-                }
-            }
+    }
+    steps
+}
+
+/// A new certificate (`ca`: and a new CA): data pods reload it online or restart; the
+/// Sentinels always restart.
+fn tls_steps(c: &Ctx<'_>, ca: bool) -> Vec<Step> {
+    let d = c.pod_dir();
+    let (crt, key) = (pki::SERVER_CERT, pki::SERVER_KEY);
+    let (rel, set, why) = if ca {
+        (
+            pki::CA_CERT,
+            format!(
+                "tls-ca-cert-file {d}/{ca} tls-cert-file {d}/{crt} tls-key-file {d}/{key}",
+                ca = pki::CA_CERT
+            ),
+            "reads the new CA file",
+        )
+    } else {
+        (
+            crt,
+            format!("tls-cert-file {d}/{crt} tls-key-file {d}/{key}"),
+            "reads the new certificate and key (same paths) for new connections",
+        )
+    };
+    let mut steps = if c.admin {
+        c.reloads(&c.data, rel, &format!("CONFIG SET {set}"), why)
+    } else {
+        vec![c.restart(&c.data, format!("{NO_ADMIN}{}", c.failover))]
+    };
+    if let Some(s) = &c.sentinels {
+        steps.push(c.restart(
+            s,
+            format!("Sentinel cannot reload TLS files at run time (redis/redis#12028, #12691): the StatefulSet restarts one Sentinel at a time, each Ready before the next, so a quorum stays up{}", c.learns),
+        ));
+    }
+    steps
+}
+
+/// New passwords: every ACL file first, so that no server logs in with a new password that a
+/// peer does not accept yet; then the StatefulSets whose servers log in with a rotated one.
+fn password_steps(c: &Ctx<'_>, rotated: impl Fn(&str) -> bool) -> Vec<Step> {
+    let failover = c.failover;
+    let mut steps = Vec::new();
+    if c.admin {
+        let acl = crate::target::USERS_ACL;
+        steps.extend(c.reloads(&c.data, acl, "ACL LOAD", "re-reads users.acl"));
+        if let Some(s) = &c.sentinels {
+            let why = "re-reads the Sentinels' ACL file";
+            steps.extend(c.reloads(s, SENTINEL_ACL, "ACL LOAD", why));
         }
+        if rotated(users::REPLICATOR) {
+            steps.push(c.restart(
+                &c.data,
+                format!("masterauth is in the config copy each pod makes at start: a restarted pod logs in with the new replicator password, which every users.acl accepts now{failover}"),
+            ));
+        }
+    } else {
+        let why = if rotated(users::REPLICATOR) {
+            format!(
+                "{NO_ADMIN}{failover}; a replica restarted before its primary logs in with the new replicator password, which the primary accepts only once it restarted too: replication pauses until the rollout ends (enable acl.admin.enabled to rotate replicator without that)"
+            )
+        } else {
+            format!("{NO_ADMIN}{failover}")
+        };
+        steps.push(c.restart(&c.data, why));
+    }
+    let Some(s) = &c.sentinels else {
+        return steps;
+    };
+    let own = rotated(users::SENTINEL) || rotated(users::SENTINEL_PEER);
+    if !c.admin || own {
+        let why = if c.admin {
+            "Sentinel's auth-pass and sentinel-pass are in the config copy each Sentinel makes at start: one Sentinel at a time, each Ready before the next, logs in with the new passwords, which every ACL file accepts now".to_owned()
+        } else if rotated(users::SENTINEL_PEER) {
+            format!(
+                "{NO_ADMIN}; until the last Sentinel restarted, a restarted one cannot log in to those not yet restarted (sentinel-peer), so failover votes may fail during the rollout"
+            )
+        } else {
+            NO_ADMIN.to_owned()
+        };
+        steps.push(c.restart(s, format!("{why}{}", c.learns)));
     }
     steps
 }
