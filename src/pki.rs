@@ -108,30 +108,12 @@ pub fn ensure<R: CryptoRng + ?Sized>(
     };
     let client_pair = load_pair(&existing.client, CLIENT_CERT, CLIENT_KEY)?;
 
+    let leaves_exist = server_pair.is_some() || client_pair.is_some();
     let (ca, ca_key) = match ca_pair {
-        Some((pair, key)) => (pair, key),
+        Some(pair) => pair,
         None => {
-            if server_pair.is_some() || client_pair.is_some() {
-                return Err(PkiError {
-                    file: CA_CERT,
-                    reason: "is missing, but leaf certificates signed by it exist".into(),
-                    help: "restore tls/ca.crt and tls/ca.key from a backup; a new CA would not \
-                           match the existing certificates"
-                        .into(),
-                });
-            }
             created.ca = true;
-            let key = generate_key(subject.tls.key_type)?;
-            let cert = ca_params(subject, now, rng)
-                .self_signed(&key)
-                .map_err(|e| crypto(CA_CERT, e))?;
-            (
-                CertPair {
-                    cert_pem: cert.pem(),
-                    key_pem: key.serialize_pem(),
-                },
-                key,
-            )
+            new_ca(leaves_exist, subject, now, rng)?
         }
     };
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca_key).map_err(|e| PkiError {
@@ -180,6 +162,34 @@ pub fn ensure<R: CryptoRng + ?Sized>(
         client,
         created,
     })
+}
+
+/// A new CA, unless leaf certificates exist: they were signed by the CA that is missing,
+/// and a new one would not match them.
+fn new_ca<R: CryptoRng + ?Sized>(
+    leaves_exist: bool,
+    subject: &Subject<'_>,
+    now: OffsetDateTime,
+    rng: &mut R,
+) -> Result<(CertPair, KeyPair), PkiError> {
+    if leaves_exist {
+        return Err(PkiError {
+            file: CA_CERT,
+            reason: "is missing, but leaf certificates signed by it exist".into(),
+            help: "restore tls/ca.crt and tls/ca.key from a backup; a new CA would not \
+                   match the existing certificates"
+                .into(),
+        });
+    }
+    let key = generate_key(subject.tls.key_type)?;
+    let cert = ca_params(subject, now, rng)
+        .self_signed(&key)
+        .map_err(|e| crypto(CA_CERT, e))?;
+    let pair = CertPair {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    };
+    Ok((pair, key))
 }
 
 fn crypto(file: &'static str, e: impl std::fmt::Display) -> PkiError {

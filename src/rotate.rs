@@ -125,31 +125,37 @@ pub fn run<R: CryptoRng + ?Sized>(
     let mut summary = init::summary(&p, &session, Some(&changes), &notes, &command);
     summary.next = None;
     summary.notes.append(&mut plan.notes);
-    let nodes = topology_nodes(&p);
+    apply_steps(&p, &plan, finish, &mut summary);
+    summary.print(format, stdout).map_err(stdout_err)
+}
+
+/// How the running servers take the rotation: a rollout per node or pod for a topology,
+/// one command for a single server.
+fn apply_steps(p: &Prepared, plan: &Plan, finish: bool, summary: &mut crate::summary::Summary) {
+    let nodes = topology_nodes(p);
     let k8s_topology = p.target == Target::Kubernetes
         && p.resolved.settings.topology.kind != crate::topology::Kind::Standalone;
-    match plan.apply {
+    match plan.apply.as_deref() {
         Some(step) if k8s_topology => {
             let admin = admin_var(&plan.users, finish);
             summary.rollout = crate::kubernetes::rollout::plan(
                 &p.resolved.settings,
                 &p.out_shown,
-                &change(&step, &plan.users, finish),
+                &change(step, &plan.users, finish),
                 admin,
             );
         }
         Some(step) if !nodes.is_empty() => {
-            summary.rollout = rollout(&p, &nodes, &step, &plan.users, finish);
+            summary.rollout = rollout(p, &nodes, step, &plan.users, finish);
             if !p.resolved.settings.acl.admin.enabled {
                 summary.notes.push("the admin user is off in this profile: enable acl.admin.enabled to run the steps below, or restart each node instead".into());
             }
         }
         step => {
             let admin = admin_var(&plan.users, finish);
-            summary.apply = step.map(|step| apply_command(&p, p.target, &step, admin));
+            summary.apply = step.map(|step| apply_command(p, p.target, step, admin));
         }
     }
-    summary.print(format, stdout).map_err(stdout_err)
 }
 
 /// Per-file notes for the summary: (path, note).
