@@ -416,27 +416,12 @@ fn series(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
 
 /// `promtool check metrics` (Prometheus's own linter) on `text`: its complaints, or "".
 fn promtool(text: &str) -> String {
-    use std::io::Write;
     require("promtool", "apt-get install -y prometheus");
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::support::output_with_stdin(
+        Command::new("promtool").args(["check", "metrics"]),
+        text,
     );
+    let said = crate::support::said(&out);
     if out.status.success() {
         said
     } else {

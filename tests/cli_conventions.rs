@@ -2,9 +2,8 @@
 //! that `man` renders, a JSON Schema of the profile that a real validator applies, one flag
 //! name per idea, `--profile -`, and error messages that point at the line.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::{BIN, Run, require, require_python, run};
 
@@ -14,24 +13,13 @@ fn root() -> PathBuf {
 
 /// Runs `redis-harden ARGS` in `cwd` with `stdin` as its standard input.
 fn run_stdin(cwd: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .current_dir(cwd)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run redis-harden");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .env("LANG", "C");
+    let out = crate::support::output_with_stdin(&mut cmd, stdin);
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -2,8 +2,7 @@
 //! a Dragonfly host bundle named Redis's paths, and a Kubernetes rotation said
 //! `redis-cli -h localhost` with the workstation's certificate paths, which reach no pod.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::{Server, env_file, free_port, require, run};
 
@@ -140,27 +139,11 @@ fn kubernetes_rotation_reloads_inside_the_pod_with_kubectl_exec() {
         .replace(POD_DIR, dir.to_str().unwrap())
         .replace("-p 6379", &format!("-p {port}"));
     let sh = |password: &str, script: &str| {
-        let mut child = Command::new("timeout")
-            .args(["10", "sh", "-c", script])
+        let mut cmd = Command::new("timeout");
+        cmd.args(["10", "sh", "-c", script])
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+            .env("PATH", std::env::var_os("PATH").unwrap());
+        crate::support::said(&crate::support::output_with_stdin(&mut cmd, password))
     };
     let said = sh(&secrets["PREVIOUS_REDIS_PASSWORD_ADMIN"], &in_pod);
     assert_eq!(said.trim(), "OK", "{in_pod}");

@@ -658,6 +658,24 @@ pub fn said(out: &std::process::Output) -> String {
     )
 }
 
+/// Runs `cmd` with `input` as its standard input and collects what it printed.
+pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Pins `content` as snapshot `name` under the top-level snapshots/ directory.
 pub fn pin(name: &str, content: &str) {
     insta::with_settings!({
