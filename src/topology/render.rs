@@ -284,11 +284,7 @@ pub fn files(
             "cluster": cluster::node_conf(node, &data_dir(p, input, node)),
             "sentinel": sentinel,
         });
-        let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
-            name: "context".into(),
-            report: e.to_string(),
-        })?;
-        let content = templates.render(template, &tctx)?;
+        let content = templates.render(template, &tera_context(&v)?)?;
         out.push((
             layout::conf(node),
             RenderedFile {
@@ -338,26 +334,7 @@ fn systemd_dropin(
         &conf.to_string(),
         &data_dir(p, input, node).to_string(),
     ));
-    let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
-        name: "context".into(),
-        report: e.to_string(),
-    })?;
-    let content = templates.render(templates::SYSTEMD_DROPIN, &tctx)?;
-    if input
-        .secrets
-        .values()
-        .any(|s| s.len() >= 8 && content.contains(s))
-    {
-        return Err(Error::Template {
-            name: templates::SYSTEMD_DROPIN.into(),
-            report: "puts a secret into a file others may read".into(),
-        });
-    }
-    Ok(RenderedFile {
-        content,
-        mode: 0o644,
-        secret: false,
-    })
+    public_file(templates, input, templates::SYSTEMD_DROPIN, &v)
 }
 
 /// A topology user's password from the bundle's secrets.
@@ -457,18 +434,37 @@ fn firewall(
         "peer_ports": ports_set(&peer_ports),
         "all_ports": ports_set(&all_ports),
     });
-    let tctx = tera::Context::from_serialize(&v).map_err(|e| Error::Template {
+    public_file(templates, input, templates::NODE_NFTABLES, &v)
+}
+
+/// The node's nftables table: one per node and environment (nodes may share a host).
+pub fn table_name(env: crate::profile::Environment, node: &str) -> String {
+    format!("redis_harden_{}_{}", env.name(), node.replace('-', "_"))
+}
+
+/// The per-node template context, from the JSON the node's values were put into.
+fn tera_context(v: &Value) -> Result<tera::Context, Error> {
+    tera::Context::from_serialize(v).map_err(|e| Error::Template {
         name: "context".into(),
         report: e.to_string(),
-    })?;
-    let content = templates.render(templates::NODE_NFTABLES, &tctx)?;
+    })
+}
+
+/// A node file others may read (0644): rendered, and refused if a secret value got into it.
+fn public_file(
+    templates: &Templates,
+    input: &Input<'_>,
+    template: &'static str,
+    v: &Value,
+) -> Result<RenderedFile, Error> {
+    let content = templates.render(template, &tera_context(v)?)?;
     if input
         .secrets
         .values()
         .any(|s| s.len() >= 8 && content.contains(s))
     {
         return Err(Error::Template {
-            name: templates::NODE_NFTABLES.into(),
+            name: template.into(),
             report: "puts a secret into a file others may read".into(),
         });
     }
@@ -477,9 +473,4 @@ fn firewall(
         mode: 0o644,
         secret: false,
     })
-}
-
-/// The node's nftables table: one per node and environment (nodes may share a host).
-pub fn table_name(env: crate::profile::Environment, node: &str) -> String {
-    format!("redis_harden_{}_{}", env.name(), node.replace('-', "_"))
 }
