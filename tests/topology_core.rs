@@ -7,24 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::topology::init_kind;
+use crate::support::topology::{free_port_block, init_kind};
 use crate::support::{Server, ServerUnderTest, env_file, run};
-
-/// `n` consecutive ports that were free a moment ago on 127.0.0.1 (and their bus ports,
-/// 10000 above, when `bus`).
-fn free_run(n: u16, bus: bool) -> u16 {
-    for _ in 0..200 {
-        let first = crate::support::free_port();
-        if u32::from(first) + u32::from(n) + if bus { 10_000 } else { 0 } > 65_000 {
-            continue;
-        }
-        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-        if (first..first + n).all(|p| free(p) && (!bus || free(p + 10_000))) {
-            return first;
-        }
-    }
-    panic!("no run of {n} free ports");
-}
 
 struct Nodes {
     _tmp: tempfile::TempDir,
@@ -120,8 +104,8 @@ fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn sentinel_nodes_boot_and_replicate_over_tls(server: &'static ServerUnderTest) {
-    let data = free_run(3, false);
-    let sent = free_run(3, false);
+    let data = free_port_block(3, None);
+    let sent = free_port_block(3, None);
     let mut n = Nodes::init(
         server,
         &[
@@ -209,7 +193,7 @@ fn sentinel_nodes_boot_and_replicate_over_tls(server: &'static ServerUnderTest) 
 }
 
 fn cluster_nodes_load(server: &'static ServerUnderTest) {
-    let first = free_run(6, true);
+    let first = free_port_block(6, Some(10_000));
     let mut n = Nodes::init(
         server,
         &[

@@ -211,13 +211,11 @@ pub fn require_python(module: &str, pip: &str) {
     );
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, from the same allocator as the
+/// topology tests' port blocks: the kernel's `bind(0)` may hand one port to two test threads,
+/// and its ephemeral range is where clients' outgoing connections live.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    topology::free_port_block(1, None)
 }
 
 /// One real server the live tests boot: an engine and version of redis-harden, and the

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use super::{Server, ServerUnderTest, env_file, require_python, run};
 
-/// Where port blocks are taken from: below the kernel's ephemeral range (32768-60999, what
-/// [`super::free_port`] hands out), so a block cannot collide with a single-server test of
-/// this suite; a cluster's bus ports (+10000) stay below 32768 too.
+/// Where every live test's ports are taken from: below the kernel's ephemeral range
+/// (32768-60999, where clients' outgoing connections get their ports), and a cluster's bus
+/// ports (+10000) stay below it too.
 const BLOCK_RANGE: std::ops::Range<u16> = 12000..22000;
 
 /// The next candidate block start, shared by every test thread of this process. Each
