@@ -138,9 +138,11 @@ fn apply_steps(p: &Prepared, plan: &Plan, finish: bool, summary: &mut crate::sum
     match plan.apply.as_deref() {
         Some(step) if k8s_topology => {
             let admin = admin_var(&plan.users, finish);
+            let settings = &p.resolved.settings;
             summary.rollout = crate::kubernetes::rollout::plan(
-                &p.resolved.settings,
+                settings,
                 &p.out_shown,
+                &crate::topology::master_name(settings, &p.resolved.project),
                 &change(step, &plan.users, finish),
                 admin,
             );

@@ -1113,11 +1113,13 @@ fn a_sentinel_pod_keeps_its_id_when_its_emptydir_is_wiped() {
 /// (the admin's own included), each pod's wait loop ends once its mount holds the bundle's new
 /// ACL file, `ACL LOAD` answers OK on the data pod and on the Sentinel with the old admin
 /// password on stdin, and the new admin password logs in to both afterwards; a certificate
-/// rotation's `CONFIG SET tls-cert-file ...` answers OK on the data pod.
+/// rotation's `CONFIG SET tls-cert-file ...` answers OK on the data pod, and the quorum check
+/// after the Sentinels' restart says NOQUORUM while one Sentinel of three is up and OK once
+/// all three are.
 #[test]
 fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
     let tmp = tempfile::tempdir().unwrap();
-    let pods = SentinelPods::start(tmp.path(), 1);
+    let pods = SentinelPods::start(tmp.path(), 3);
     let _primary = pods.data(0, 0);
     let _s0 = pods.sentinel(0, 0);
     let rotate = |what: &str| {
@@ -1198,6 +1200,34 @@ fn the_printed_reload_steps_run_inside_the_sentinel_pods() {
     );
     assert_eq!(sh(&steps[0]), "", "the wait loop for the new certificate");
     assert_eq!(sh(&steps[1]).trim(), "OK", "{}", steps[1]);
+    // After the Sentinels' rolling restart: Sentinel pod 0's own count of the quorum.
+    let wait = "then repeat until it prints OK, before the next step: ";
+    let quorum = printed
+        .lines()
+        .skip_while(|l| !l.contains(". statefulset/redis-sentinel ("))
+        .find_map(|l| l.trim().strip_prefix(wait))
+        .unwrap_or_else(|| panic!("no quorum check after the Sentinels' restart:\n{printed}"));
+    let quorum = pods.fs.moved(
+        &quorum.replace(
+            "kubectl exec -i -n redis redis-sentinel-0 -c server -- ",
+            "",
+        ),
+        "redis-sentinel-0",
+    );
+    // One Sentinel of three is up: no quorum (CKQUORUM exits 0 either way; "OK" tells).
+    let said = sh(&quorum);
+    assert!(said.starts_with("NOQUORUM 1 usable"), "{quorum}: {said}");
+    let _others: Vec<_> = (1..3).map(|i| pods.sentinel(i, 0)).collect();
+    crate::support::topology::wait_until(
+        "Sentinel pod 0 to count a quorum",
+        std::time::Duration::from_secs(60),
+        || {
+            let said = sh(&quorum);
+            said.starts_with("OK 3 usable Sentinels")
+                .then_some(())
+                .ok_or(said)
+        },
+    );
 }
 
 /// What the rolling restart of the Sentinels relies on: a Sentinel pod recreated after a

@@ -341,8 +341,8 @@ fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
                     "restart" => {
                         let set = node.strip_prefix("statefulset/").unwrap();
                         assert_eq!(
-                            cmds,
-                            &[
+                            cmds[..2],
+                            [
                                 format!("kubectl rollout restart -n redis statefulset/{set}"),
                                 format!(
                                     "kubectl rollout status -n redis statefulset/{set} --timeout=15m"
@@ -350,6 +350,21 @@ fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
                             ],
                             "{label}"
                         );
+                        // Restarted Sentinels: with the admin user, their own count of the
+                        // quorum before anything else changes.
+                        let quorum = (admin && set == "redis-sentinel").then_some(
+                            "then repeat until it prints OK, before the next step: printf '%s' \"$",
+                        );
+                        assert_eq!(cmds.len(), 2 + usize::from(quorum.is_some()), "{label}");
+                        if let Some(prefix) = quorum {
+                            assert!(
+                                cmds[2].starts_with(prefix)
+                                    && cmds[2].contains(" | kubectl exec -i -n redis redis-sentinel-0 -c server -- sh -c ")
+                                    && cmds[2].ends_with("-p 26379 --user admin --no-auth-warning SENTINEL CKQUORUM redis'"),
+                                "{label}: {}",
+                                cmds[2]
+                            );
+                        }
                     }
                     _ => {}
                 }

@@ -12,7 +12,8 @@
 //!   emptyDir; a restarted pod gets a fresh copy from the Secret, so those rotations restart
 //!   the StatefulSet, after every ACL file accepts the new password.
 //! - Sentinels cannot reload TLS (no TLS options in Sentinel's `CONFIG SET`; redis/redis
-//!   issues 12028 and 12691) and read their config copy only at start: a rolling restart.
+//!   issues 12028 and 12691) and read their config copy only at start: a rolling restart,
+//!   then (with the admin user) `SENTINEL CKQUORUM` from pod 0 until the quorum is back.
 //!
 //! The admin password goes into `kubectl exec` on stdin, never on a command line.
 
@@ -57,6 +58,8 @@ struct Ctx<'a> {
     learns: String,
     /// What restarting a primary does.
     failover: &'static str,
+    /// The name the Sentinels monitor the primary under.
+    master: &'a str,
 }
 
 /// Why the StatefulSets restart when the admin user is off.
@@ -109,6 +112,17 @@ impl Ctx<'_> {
     }
 
     fn restart(&self, set: &Set, why: String) -> Step {
+        // `rollout status` waits for Ready (a PING); a Sentinel's own count of the Sentinels
+        // it can reach says the quorum is back before anything else changes.
+        let quorum = (self.admin && self.sentinels.as_ref().is_some_and(|s| s.name == set.name))
+            .then(|| {
+                let pod = format!("{}-0", set.name);
+                self.admin_exec(
+                    &pod,
+                    set.port,
+                    &format!("SENTINEL CKQUORUM {}", self.master),
+                )
+            });
         Step {
             node: format!("statefulset/{}", set.name),
             address: self.address(set, None),
@@ -123,7 +137,7 @@ impl Ctx<'_> {
                     self.ns, set.name
                 ),
             ],
-            wait_for_ok: None,
+            wait_for_ok: quorum,
             why,
         }
     }
@@ -147,8 +161,15 @@ impl Ctx<'_> {
 }
 
 /// The steps that apply `change` to the pods of `p`'s topology (sentinel or cluster).
-/// `shown` is the bundle directory as the operator named it.
-pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> Vec<Step> {
+/// `shown` is the bundle directory as the operator named it; `master` the name the
+/// Sentinels monitor the primary under.
+pub fn plan(
+    p: &EnvProfile,
+    shown: &Path,
+    master: &str,
+    change: &Change,
+    admin_var: &str,
+) -> Vec<Step> {
     let ns = p.kubernetes.namespace.as_str();
     let data = Set {
         name: data_set(p),
@@ -178,6 +199,7 @@ pub fn plan(p: &EnvProfile, shown: &Path, change: &Change, admin_var: &str) -> V
             Kind::Sentinel => "; restarting the primary makes Sentinel fail over to a replica",
             _ => "; restarting a shard's primary makes the cluster fail over to its replica",
         },
+        master,
     };
     let mut steps = vec![Step {
         node: super::DIR.to_owned(),
@@ -311,7 +333,13 @@ mod tests {
     #[test]
     fn sentinel_certificates_reload_data_pods_then_restart_the_sentinels() {
         let p = profile(&["topology.kind=sentinel", "acl.admin.enabled=true"]);
-        let s = plan(&p, Path::new("b"), &Change::Certs, "REDIS_PASSWORD_ADMIN");
+        let s = plan(
+            &p,
+            Path::new("b"),
+            "cache",
+            &Change::Certs,
+            "REDIS_PASSWORD_ADMIN",
+        );
         assert_eq!(
             order(&s),
             names(&[
@@ -336,6 +364,13 @@ mod tests {
                 "kubectl rollout status -n redis statefulset/redis-sentinel --timeout=15m",
             ]
         );
+        let quorum = s[4].wait_for_ok.as_deref().unwrap();
+        assert!(
+            quorum.contains(" | kubectl exec -i -n redis redis-sentinel-0 -c server -- sh -c ")
+        );
+        assert!(quorum.ends_with(
+            "-h localhost -p 26379 --user admin --no-auth-warning SENTINEL CKQUORUM cache'"
+        ));
     }
 
     #[test]
@@ -349,7 +384,7 @@ mod tests {
                 finish: false,
             },
         ] {
-            let s = plan(&p, Path::new("b"), &change, "REDIS_PASSWORD_ADMIN");
+            let s = plan(&p, Path::new("b"), "cache", &change, "REDIS_PASSWORD_ADMIN");
             assert_eq!(
                 order(&s),
                 names(&[("k8s", "apply"), ("statefulset/redis", "restart")])
