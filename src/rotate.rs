@@ -136,6 +136,21 @@ fn apply_steps(p: &Prepared, plan: &Plan, finish: bool, summary: &mut crate::sum
     let k8s_topology = p.target == Target::Kubernetes
         && p.resolved.settings.topology.kind != crate::topology::Kind::Standalone;
     match plan.apply.as_deref() {
+        // Containers see a replaced file only once recreated (compose::rollout).
+        Some(step) if p.target == Target::Docker => {
+            let settings = &p.resolved.settings;
+            summary.rollout = crate::compose::rollout::plan(
+                &crate::compose::rollout::Bundle {
+                    profile: settings,
+                    project: &p.resolved.project,
+                    env: p.resolved.env,
+                    shown: &p.out_shown,
+                    master: &crate::topology::master_name(settings, &p.resolved.project),
+                    admin_var: admin_var(&plan.users, finish),
+                },
+                &change(step, &plan.users, finish),
+            );
+        }
         Some(step) if k8s_topology => {
             let admin = admin_var(&plan.users, finish);
             let settings = &p.resolved.settings;

@@ -87,8 +87,9 @@ pub fn server_bind(p: &EnvProfile, target: Target) -> Vec<BindAddr> {
 mod tests {
     /// The modules that each write one kind of file. They are leaves: none imports another
     /// or the renderer (what two of them share lives here), so each is read and changed alone.
-    const ARTIFACTS: [(&str, &str); 5] = [
-        ("compose", include_str!("compose.rs")),
+    const ARTIFACTS: [(&str, &str); 6] = [
+        ("compose", include_str!("compose/mod.rs")),
+        ("compose", include_str!("compose/rollout.rs")),
         ("dragonfly", include_str!("dragonfly.rs")),
         ("exporter", include_str!("exporter.rs")),
         ("firewall", include_str!("firewall.rs")),

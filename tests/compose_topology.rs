@@ -42,7 +42,7 @@ fn init_docker(cwd: &Path, env: &str, kind: &str, extra: &[&str]) -> crate::supp
 }
 
 /// docker-compose's own reading of the bundle's compose file.
-fn resolved(out: &Path) -> Value {
+pub(crate) fn resolved(out: &Path) -> Value {
     let check = docker_compose(out, &["config", "-q"]);
     assert!(
         check.status.success(),

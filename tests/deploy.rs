@@ -310,7 +310,7 @@ fn docker_compose_validates_and_resolves_hardened_for_every_environment_and_engi
             };
             r.stdout_has(&format!("next: {sudo}chown 999:999 {files}{tls_key} && "))
                 .stdout_has(&format!(
-                    "docker compose -p redis-{env}-out -f out/docker-compose.yml up -d"
+                    "docker compose -p redis-{env}-out -f out/docker-compose.yml up -d --force-recreate --wait"
                 ));
         }
     }

@@ -9,6 +9,7 @@ mod cli_conventions;
 mod client_examples;
 mod cluster;
 mod command_tables;
+mod compose_rollout;
 mod compose_topology;
 mod concurrency;
 mod crash;

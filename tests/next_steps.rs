@@ -171,8 +171,18 @@ fn apply_lines(stdout: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Fails if `out` holds a value of `secrets` (a secrets.env) longer than 15 characters.
+pub(crate) fn no_secret_printed(secrets: &std::path::Path, out: &str, label: &str) {
+    for (var, value) in &env_file(secrets) {
+        assert!(
+            value.len() < 16 || !out.contains(value.as_str()),
+            "{label}: {var} printed"
+        );
+    }
+}
+
 /// The numbered steps `rotate` prints for a topology: (node, action, commands).
-fn rollout_steps(stdout: &str) -> Vec<(String, String, Vec<String>)> {
+pub(crate) fn rollout_steps(stdout: &str) -> Vec<(String, String, Vec<String>)> {
     let mut steps: Vec<(String, String, Vec<String>)> = vec![];
     let block = stdout
         .lines()
@@ -376,13 +386,7 @@ fn kubernetes_topology_rotations_name_the_real_pods_in_a_safe_order() {
                     r.stdout
                 );
             }
-            let secrets = env_file(&tmp.path().join("b/secrets.env"));
-            for (var, value) in &secrets {
-                assert!(
-                    value.len() < 16 || !r.stdout.contains(value.as_str()),
-                    "{label}: {var} printed"
-                );
-            }
+            no_secret_printed(&tmp.path().join("b/secrets.env"), &r.stdout, &label);
         }
     }
 }

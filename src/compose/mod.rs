@@ -14,6 +14,8 @@ use crate::topology::users::SENTINEL_PEER;
 use crate::topology::{self, Kind, Node, Role, layout};
 use crate::values::{ConfPath, Hostname, ProjectName};
 
+pub mod rollout;
+
 /// Relative paths of the files in the output directory.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 /// The server's environment: passwords the server process (or its healthcheck) needs.
@@ -320,6 +322,17 @@ fn healthcheck(
     port: u16,
     user: &str,
 ) -> String {
+    format!("{} ping | grep -qx PONG", cli_login(p, tls, port, user))
+}
+
+/// redis-cli inside a container, logging in to its own server as `user` over loopback (the
+/// password: REDISCLI_AUTH).
+fn cli_login(
+    p: &EnvProfile,
+    tls: Option<(String, String, String)>,
+    port: u16,
+    user: &str,
+) -> String {
     let cli = if p.engine == Engine::Dragonfly {
         "redis-cli"
     } else {
@@ -328,7 +341,22 @@ fn healthcheck(
     let tls = tls.map_or(String::new(), |(ca, cert, key)| {
         format!("--tls --cacert {ca} --cert {cert} --key {key} ")
     });
-    format!("{cli} {tls}-h localhost -p {port} --user {user} ping | grep -qx PONG")
+    format!("{cli} {tls}-h localhost -p {port} --user {user}")
+}
+
+/// [`cli_login`] inside a topology node's container, with the node's certificate.
+fn node_cli(p: &EnvProfile, node: &Node, user: &str) -> String {
+    cli_login(p, Some(node_tls(p, node)), node.port, user)
+}
+
+/// A node's CA, certificate and key as its container sees them.
+fn node_tls(p: &EnvProfile, node: &Node) -> (String, String, String) {
+    let at = |rel: &str| config_dir(p).join(rel).to_string();
+    (
+        at(pki::CA_CERT),
+        at(&layout::cert(&node.name)),
+        at(&layout::key(&node.name)),
+    )
 }
 
 /// The one server of a standalone bundle.
@@ -515,11 +543,7 @@ fn node_service(p: &EnvProfile, name: &str, node: &Node) -> Service {
     for f in [pki::CA_CERT, acl, target::OPENSSL_CNF] {
         mounts.push(Mount::read_only(f, at(f)));
     }
-    let tls = (
-        at(pki::CA_CERT),
-        at(&layout::cert(&node.name)),
-        at(&layout::key(&node.name)),
-    );
+    let tls = node_tls(p, node);
     let role = match node.role {
         Role::Primary if p.topology.kind == Kind::Sentinel => "the primary at start".to_owned(),
         Role::Primary => format!("shard {} primary at start", node.shard.unwrap_or(0)),
@@ -574,21 +598,48 @@ fn shell_word(s: &str) -> String {
 /// The `next:` line of `init --target docker`: hand the key files to the container's user,
 /// then start the project with Compose v2 (`docker compose`; the v1 `docker-compose` is
 /// end-of-life). `sudo` only when not already root: root's shell may have no sudo at all.
+/// `--force-recreate`: after a re-run, a running container would keep its old files
+/// (compose::rollout).
 pub fn next_step(p: &EnvProfile, project: &ProjectName, env: Environment, shown: &Path) -> String {
+    format!(
+        "{} && {} up -d --force-recreate --wait",
+        chown_command(p, shown),
+        compose_command(project, env, shown).prefix
+    )
+}
+
+/// Hands the files the containers read and only their owner may to the containers' user.
+fn chown_command(p: &EnvProfile, shown: &Path) -> String {
     let files: Vec<String> = owned_by_container(p)
         .iter()
         .map(|f| shell_word(&shown.join(f).display().to_string()))
         .collect();
-    let dir = std::path::absolute(shown).unwrap_or_else(|_| shown.to_path_buf());
     format!(
-        "{}chown {}:{} {} && docker compose -p {} -f {} up -d",
+        "{}chown {}:{} {}",
         if running_as_root() { "" } else { "sudo " },
         p.docker.uid,
         p.docker.gid,
         files.join(" "),
-        project_name(project, env, &dir),
-        shell_word(&shown.join(COMPOSE_FILE).display().to_string())
     )
+}
+
+/// `docker compose` for this bundle's project and file.
+struct Compose {
+    project: String,
+    /// `docker compose -p PROJECT -f FILE`
+    prefix: String,
+}
+
+fn compose_command(project: &ProjectName, env: Environment, shown: &Path) -> Compose {
+    let dir = std::path::absolute(shown).unwrap_or_else(|_| shown.to_path_buf());
+    let name = project_name(project, env, &dir);
+    Compose {
+        prefix: format!(
+            "docker compose -p {name} -f {}",
+            shell_word(&shown.join(COMPOSE_FILE).display().to_string())
+        ),
+        project: name,
+    }
 }
 
 /// Whether this process runs as root (effective uid 0), read from /proc so no `unsafe`
