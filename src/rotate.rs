@@ -132,6 +132,18 @@ pub fn run<R: CryptoRng + ?Sized>(
 /// How the running servers take the rotation: a rollout per node or pod for a topology,
 /// one command for a single server.
 fn apply_steps(p: &Prepared, plan: &Plan, finish: bool, summary: &mut crate::summary::Summary) {
+    if p.target == Target::Host && plan.apply.is_some() {
+        let files: Vec<&str> = summary
+            .files
+            .iter()
+            .filter(|f| f.action == "updated" && read_on_host(&f.path))
+            .map(|f| f.path.as_str())
+            .collect();
+        if !files.is_empty() {
+            let note = host_install_note(&p.resolved.settings, &files);
+            summary.notes.push(note);
+        }
+    }
     let nodes = topology_nodes(p);
     let k8s_topology = p.target == Target::Kubernetes
         && p.resolved.settings.topology.kind != crate::topology::Kind::Standalone;
@@ -746,6 +758,44 @@ fn rollout(
         admin_var: admin_var(users, finish),
     };
     rollout::plan(&bundle, nodes, &change)
+}
+
+/// Whether a host's server reads its own copy of the bundle file `rel`: not the operator's
+/// files (secrets, client side, the CA key, the manifest, the exporter's env), no previous
+/// pair, and not a Sentinel's sentinel.conf, which the Sentinel keeps and rewrites itself.
+fn read_on_host(rel: &str) -> bool {
+    const OPERATOR: [&str; 5] = [
+        "secrets.env",
+        "client.env",
+        "manifest.json",
+        "exporter.env",
+        pki::CA_KEY,
+    ];
+    !OPERATOR.contains(&rel)
+        && !rel.starts_with("tls/client.")
+        && !rel.contains(".previous.")
+        && !rel.ends_with("/sentinel.conf")
+}
+
+/// On a host the server reads its own copies of the bundle's files: the updated ones go
+/// there before the reload.
+fn host_install_note(settings: &crate::profile::EnvProfile, files: &[&str]) -> String {
+    let (dir, user) = if settings.engine == crate::profile::Engine::Dragonfly {
+        (crate::dragonfly::HOST_DIR, crate::dragonfly::HOST_USER)
+    } else {
+        let layout = settings.server_facts().host_layout;
+        (layout.config_dir, layout.user)
+    };
+    let files = files.join(", ");
+    if settings.topology.kind == crate::topology::Kind::Standalone {
+        format!(
+            "first install {files} into {dir}/ (owner {user}, modes kept), as at init: the server reads its copies there"
+        )
+    } else {
+        format!(
+            "first install {files} into {dir}/ on the hosts of the nodes that read them (owner {user}, modes kept), as at init; a Sentinel's sentinel.conf stays: the Sentinel keeps its own copy, and the steps below update it"
+        )
+    }
 }
 
 /// What a rotation's apply step changed, as far as the running servers care.

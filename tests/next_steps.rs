@@ -417,3 +417,64 @@ fn kubernetes_standalone_rotation_lines_are_unchanged() {
         r.stdout
     );
 }
+
+/// On a host the server reads its own copies of the bundle's files (installed at init), so
+/// a rotation says which updated files to install before the reload: exactly those the
+/// server reads, never the operator's (secrets, client files, the manifest), and never a
+/// Sentinel's sentinel.conf (the Sentinel keeps its own). Local bundles are read in place.
+#[test]
+fn host_rotations_name_the_files_to_install_before_the_reload() {
+    let note = |stdout: &str| -> Option<String> {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("first install "))
+            .map(|l| l.split(" into ").next().unwrap().to_owned())
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let rotate = |target: &str, out: &str, sets: &[&str], what: &str| {
+        let mut args = vec!["--env", "production", "--target", target, "--out", out];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let mut init = vec!["init"];
+        init.extend(&args);
+        if !tmp.path().join(out).exists() {
+            run(tmp.path(), &init).success();
+        }
+        let mut rotate = vec!["rotate", what];
+        rotate.extend(&args);
+        let r = run(tmp.path(), &rotate);
+        r.success();
+        r.stdout
+    };
+    let host = |what| rotate("host", "h", &[], what);
+    assert_eq!(note(&host("passwords")).as_deref(), Some("users.acl"));
+    assert_eq!(
+        note(&host("certs")).as_deref(),
+        Some("tls/server.crt, tls/server.key")
+    );
+    let out = host("ca");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("first install "))
+        .unwrap();
+    assert!(
+        line.ends_with("into /etc/redis/ (owner redis, modes kept), as at init: the server reads its copies there"),
+        "{line}"
+    );
+    assert_eq!(note(&out).as_deref(), Some("tls/ca.crt"));
+    let sentinel = rotate("host", "s", &["topology.kind=sentinel"], "passwords");
+    assert_eq!(
+        note(&sentinel).as_deref(),
+        Some(
+            "nodes/data-0/redis.conf, nodes/data-1/redis.conf, nodes/data-2/redis.conf, sentinel-users.acl, users.acl"
+        ),
+        "{sentinel}"
+    );
+    assert!(
+        sentinel.contains("update nodes/sentinel-0/sentinel.conf"),
+        "{sentinel}"
+    );
+    let local = rotate("local", "l", &[], "passwords");
+    assert_eq!(note(&local), None, "{local}");
+}
