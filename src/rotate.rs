@@ -143,6 +143,9 @@ fn apply_steps(p: &Prepared, plan: &Plan, finish: bool, summary: &mut crate::sum
             let note = host_install_note(&p.resolved.settings, &files);
             summary.notes.push(note);
         }
+        if let Some(note) = host_exporter_note(summary) {
+            summary.notes.push(note);
+        }
     }
     let nodes = topology_nodes(p);
     let k8s_topology = p.target == Target::Kubernetes
@@ -775,6 +778,44 @@ fn read_on_host(rel: &str) -> bool {
         && !rel.starts_with("tls/client.")
         && !rel.contains(".previous.")
         && !rel.ends_with("/sentinel.conf")
+}
+
+/// The host's redis_exporter reads its own copies too (exporter.env, and the CA and client
+/// pair in its directory): what to install, then its restart. None without an exporter or
+/// when none of its files changed.
+fn host_exporter_note(summary: &crate::summary::Summary) -> Option<String> {
+    use crate::exporter::{ENV_FILE, HOST_TLS_DIR};
+    let updated = |rel: &str| {
+        summary
+            .files
+            .iter()
+            .any(|f| f.path == rel && f.action == "updated")
+    };
+    if !summary.files.iter().any(|f| f.path == ENV_FILE) {
+        return None;
+    }
+    let mut parts = vec![];
+    if updated(ENV_FILE) {
+        parts.push(format!(
+            "{ENV_FILE} as /etc/default/prometheus-redis-exporter (root, 0600)"
+        ));
+    }
+    let tls: Vec<&str> = [pki::CA_CERT, pki::CLIENT_CERT, pki::CLIENT_KEY]
+        .into_iter()
+        .filter(|f| updated(f))
+        .collect();
+    if !tls.is_empty() {
+        parts.push(format!(
+            "{} into {HOST_TLS_DIR}/ (owner prometheus, modes kept)",
+            tls.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "the exporter: install {}, then `systemctl restart prometheus-redis-exporter`",
+            parts.join(", and ")
+        )
+    })
 }
 
 /// On a host the server reads its own copies of the bundle's files: the updated ones go

@@ -421,7 +421,8 @@ fn kubernetes_standalone_rotation_lines_are_unchanged() {
 /// On a host the server reads its own copies of the bundle's files (installed at init), so
 /// a rotation says which updated files to install before the reload: exactly those the
 /// server reads, never the operator's (secrets, client files, the manifest), and never a
-/// Sentinel's sentinel.conf (the Sentinel keeps its own). Local bundles are read in place.
+/// Sentinel's sentinel.conf (the Sentinel keeps its own); and the exporter's own copies
+/// (exporter.env, its CA and client pair), then its restart. Local bundles are read in place.
 #[test]
 fn host_rotations_name_the_files_to_install_before_the_reload() {
     let note = |stdout: &str| -> Option<String> {
@@ -448,10 +449,30 @@ fn host_rotations_name_the_files_to_install_before_the_reload() {
         r.stdout
     };
     let host = |what| rotate("host", "h", &[], what);
-    assert_eq!(note(&host("passwords")).as_deref(), Some("users.acl"));
+    let exporter = |stdout: &str| -> Option<String> {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("the exporter: install "))
+            .map(str::to_owned)
+    };
+    let out = host("passwords");
+    assert_eq!(note(&out).as_deref(), Some("users.acl"));
     assert_eq!(
-        note(&host("certs")).as_deref(),
+        exporter(&out).as_deref(),
+        Some(
+            "exporter.env as /etc/default/prometheus-redis-exporter (root, 0600), then `systemctl restart prometheus-redis-exporter`"
+        )
+    );
+    let out = host("certs");
+    assert_eq!(
+        note(&out).as_deref(),
         Some("tls/server.crt, tls/server.key")
+    );
+    assert_eq!(
+        exporter(&out).as_deref(),
+        Some(
+            "tls/client.crt, tls/client.key into /etc/prometheus/redis-exporter/ (owner prometheus, modes kept), then `systemctl restart prometheus-redis-exporter`"
+        )
     );
     let out = host("ca");
     let line = out
@@ -463,6 +484,11 @@ fn host_rotations_name_the_files_to_install_before_the_reload() {
         "{line}"
     );
     assert_eq!(note(&out).as_deref(), Some("tls/ca.crt"));
+    assert!(
+        exporter(&out)
+            .is_some_and(|e| e.starts_with("tls/ca.crt into /etc/prometheus/redis-exporter/")),
+        "{out}"
+    );
     let sentinel = rotate("host", "s", &["topology.kind=sentinel"], "passwords");
     assert_eq!(
         note(&sentinel).as_deref(),
@@ -475,6 +501,9 @@ fn host_rotations_name_the_files_to_install_before_the_reload() {
         sentinel.contains("update nodes/sentinel-0/sentinel.conf"),
         "{sentinel}"
     );
+    // No exporter in topology bundles.
+    assert_eq!(exporter(&sentinel), None, "{sentinel}");
     let local = rotate("local", "l", &[], "passwords");
     assert_eq!(note(&local), None, "{local}");
+    assert_eq!(exporter(&local), None, "{local}");
 }
