@@ -75,26 +75,98 @@ pub fn plan(b: &Bundle<'_>, change: &Change) -> Vec<Step> {
     for node in nodes.iter().filter(|n| n.role.is_data()).rev() {
         steps.push(recreate(node, data_why.clone()));
     }
-    let sentinel_why = format!(
+    let sentinels: Vec<&Node> = nodes.iter().filter(|n| n.role == Role::Sentinel).collect();
+    let rotated = |u: &str| matches!(change, Change::Passwords { users: r, finish: false } if r.iter().any(|x| x == u));
+    let own = [users::SENTINEL, users::SENTINEL_PEER]
+        .into_iter()
+        .filter(|u| rotated(u))
+        .collect::<Vec<_>>();
+    let admin = p.acl.admin.enabled;
+    // With a new sentinel-peer password a recreated Sentinel cannot log in to those not yet
+    // recreated: its quorum comes back only once every ACL file accepts it.
+    let peer = rotated(users::SENTINEL_PEER);
+    let quorum = |node: &Node| {
+        admin.then(|| {
+            admin_exec(
+                b,
+                &compose.prefix,
+                node,
+                &format!("SENTINEL CKQUORUM {}", b.master),
+            )
+        })
+    };
+    let mut sentinel_why = format!(
         "{RECREATE}; one Sentinel at a time, so a quorum stays up; it starts from the bundle's sentinel.conf and learns the current primary from the node it names"
     );
-    for node in nodes.iter().filter(|n| n.role == Role::Sentinel).rev() {
+    if peer {
+        sentinel_why.push_str("; until the last Sentinel is recreated, a recreated one cannot log in to those not yet recreated (sentinel-peer), so failover votes may fail during the rollout");
+    }
+    if !own.is_empty() && !admin {
+        sentinel_why.push_str("; without the admin user nothing sets the new auth-pass and sentinel-pass at run time: a Sentinel that rewrote its sentinel.conf before it was recreated (a failover makes it) is back on the old ones (enable acl.admin.enabled)");
+    }
+    for node in sentinels.iter().rev() {
         steps.push(Step {
             // The quorum of Sentinels it can reach, as it counts them itself.
-            wait_for_ok: p.acl.admin.enabled.then(|| {
-                let cli = super::node_cli(p, node, "admin");
-                format!(
-                    "printf '%s' \"${var}\" | {prefix} exec -T {name} sh -c 'REDISCLI_AUTH=\"$(cat)\" {cli} --no-auth-warning SENTINEL CKQUORUM {master}'",
-                    var = b.admin_var,
-                    prefix = compose.prefix,
-                    name = node.name,
-                    master = b.master,
-                )
-            }),
+            wait_for_ok: if peer { None } else { quorum(node) },
             ..recreate(node, sentinel_why.clone())
         });
     }
+    // A running Sentinel rewrites its sentinel.conf from memory (a failover does): the new
+    // passwords rotate wrote there may be gone by now. Set at run time, Sentinel saves them.
+    if admin && !own.is_empty() {
+        for node in sentinels.iter().rev() {
+            let mut commands = vec![];
+            if rotated(users::SENTINEL) {
+                commands.push(set_secret(
+                    b,
+                    &compose.prefix,
+                    node,
+                    "REDIS_PASSWORD_SENTINEL",
+                    &format!("SENTINEL SET {} auth-pass", b.master),
+                ));
+            }
+            if peer {
+                commands.push(set_secret(
+                    b,
+                    &compose.prefix,
+                    node,
+                    "REDIS_PASSWORD_SENTINEL_PEER",
+                    "SENTINEL CONFIG SET sentinel-pass",
+                ));
+            }
+            steps.push(Step {
+                node: node.name.clone(),
+                address: format!("{}:{}", node.name, node.port),
+                action: "reload",
+                commands,
+                wait_for_ok: quorum(node),
+                why: "logs in with the new passwords from now on and saves them in its sentinel.conf, whatever a rewrite since rotate left there".into(),
+            });
+        }
+    }
     steps
+}
+
+/// `command` run in `node`'s container as admin, the password on stdin.
+fn admin_exec(b: &Bundle<'_>, prefix: &str, node: &Node, command: &str) -> String {
+    let cli = super::node_cli(b.profile, node, "admin");
+    format!(
+        "printf '%s' \"${var}\" | {prefix} exec -T {name} sh -c 'REDISCLI_AUTH=\"$(cat)\" {cli} --no-auth-warning {command}'",
+        var = b.admin_var,
+        name = node.name,
+    )
+}
+
+/// `command` run in `node`'s container as admin, with the value of `var` as its last
+/// argument: both passwords on stdin, the admin's first line, the value read by `-x`, so
+/// neither appears in a process's arguments.
+fn set_secret(b: &Bundle<'_>, prefix: &str, node: &Node, var: &str, command: &str) -> String {
+    let cli = super::node_cli(b.profile, node, "admin");
+    format!(
+        "printf '%s\\n%s' \"${admin}\" \"${var}\" | {prefix} exec -T {name} sh -c 'read -r REDISCLI_AUTH && export REDISCLI_AUTH && exec {cli} --no-auth-warning -x {command}'",
+        admin = b.admin_var,
+        name = node.name,
+    )
 }
 
 /// Why (and with what effect) the data nodes are recreated.
