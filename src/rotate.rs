@@ -812,7 +812,7 @@ fn host_exporter_note(summary: &crate::summary::Summary) -> Option<String> {
     }
     (!parts.is_empty()).then(|| {
         format!(
-            "the exporter: install {}, then `systemctl restart prometheus-redis-exporter`",
+            "the exporter, once the server took the change: install {}, then `systemctl restart prometheus-redis-exporter`",
             parts.join(", and ")
         )
     })

@@ -452,7 +452,7 @@ fn host_rotations_name_the_files_to_install_before_the_reload() {
     let exporter = |stdout: &str| -> Option<String> {
         stdout
             .lines()
-            .find_map(|l| l.strip_prefix("the exporter: install "))
+            .find_map(|l| l.strip_prefix("the exporter, once the server took the change: install "))
             .map(str::to_owned)
     };
     let out = host("passwords");

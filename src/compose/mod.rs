@@ -598,11 +598,18 @@ fn shell_word(s: &str) -> String {
 /// The `next:` line of `init --target docker`: hand the key files to the container's user,
 /// then start the project with Compose v2 (`docker compose`; the v1 `docker-compose` is
 /// end-of-life). `sudo` only when not already root: root's shell may have no sudo at all.
-/// `--force-recreate`: after a re-run, a running container would keep its old files
-/// (compose::rollout).
+/// `--force-recreate` (standalone): after a re-run, a running container would keep its old
+/// files (compose::rollout).
 pub fn next_step(p: &EnvProfile, project: &ProjectName, env: Environment, shown: &Path) -> String {
+    // A topology's nodes all at once only at the first start: later, one at a time (the
+    // start order says how).
+    let recreate = if p.topology.kind == Kind::Standalone {
+        " --force-recreate"
+    } else {
+        ""
+    };
     format!(
-        "{} && {} up -d --force-recreate --wait",
+        "{} && {} up -d{recreate} --wait",
         chown_command(p, shown),
         compose_command(project, env, shown).prefix
     )

@@ -27,7 +27,9 @@ pub fn next_steps(
         // address (a Sentinel or a replica waits for its primary by itself).
         Target::Docker => vec![format!(
             "hand the nodes' configs, keys and ACL files{} to the containers' user, and start \
-             every node: `{compose_up}`",
+             every node: `{compose_up}`; after a later change, run the chown again and \
+             recreate one node at a time (`... up -d --no-deps --force-recreate --wait NODE`, \
+             as `rotate` prints it): a running container keeps reading the files it mounted",
             if kind == Kind::Sentinel {
                 " (and each Sentinel's directory: it rewrites its config there)"
             } else {
