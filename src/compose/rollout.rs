@@ -76,15 +76,11 @@ pub fn plan(b: &Bundle<'_>, change: &Change) -> Vec<Step> {
         steps.push(recreate(node, data_why.clone()));
     }
     let sentinels: Vec<&Node> = nodes.iter().filter(|n| n.role == Role::Sentinel).collect();
-    let rotated = |u: &str| matches!(change, Change::Passwords { users: r, finish: false } if r.iter().any(|x| x == u));
-    let own = [users::SENTINEL, users::SENTINEL_PEER]
-        .into_iter()
-        .filter(|u| rotated(u))
-        .collect::<Vec<_>>();
     let admin = p.acl.admin.enabled;
     // With a new sentinel-peer password a recreated Sentinel cannot log in to those not yet
     // recreated: its quorum comes back only once every ACL file accepts it.
-    let peer = rotated(users::SENTINEL_PEER);
+    let peer = change.rotates(users::SENTINEL_PEER);
+    let own = peer || change.rotates(users::SENTINEL);
     let quorum = |node: &Node| {
         admin.then(|| {
             admin_exec(
@@ -101,7 +97,7 @@ pub fn plan(b: &Bundle<'_>, change: &Change) -> Vec<Step> {
     if peer {
         sentinel_why.push_str("; until the last Sentinel is recreated, a recreated one cannot log in to those not yet recreated (sentinel-peer), so failover votes may fail during the rollout");
     }
-    if !own.is_empty() && !admin {
+    if own && !admin {
         sentinel_why.push_str("; without the admin user nothing sets the new auth-pass and sentinel-pass at run time: a Sentinel that rewrote its sentinel.conf before it was recreated (a failover makes it) is back on the old ones (enable acl.admin.enabled)");
     }
     for node in sentinels.iter().rev() {
@@ -113,10 +109,10 @@ pub fn plan(b: &Bundle<'_>, change: &Change) -> Vec<Step> {
     }
     // A running Sentinel rewrites its sentinel.conf from memory (a failover does): the new
     // passwords rotate wrote there may be gone by now. Set at run time, Sentinel saves them.
-    if admin && !own.is_empty() {
+    if admin && own {
         for node in sentinels.iter().rev() {
             let mut commands = vec![];
-            if rotated(users::SENTINEL) {
+            if change.rotates(users::SENTINEL) {
                 commands.push(set_secret(
                     b,
                     &compose.prefix,
@@ -175,9 +171,7 @@ fn data_why(p: &EnvProfile, change: &Change) -> String {
         Kind::Sentinel => "; recreating the primary makes Sentinel fail over to a replica",
         _ => "; recreating a shard's primary makes the cluster fail over to its replica",
     };
-    let replicator = matches!(change, Change::Passwords { users: u, finish: false }
-        if u.iter().any(|u| u == users::REPLICATOR));
-    let pause = if replicator {
+    let pause = if change.rotates(users::REPLICATOR) {
         "; a replica recreated before its primary logs in with the new replicator password, which the primary accepts only once it is recreated too: replication pauses until the last data node is recreated"
     } else {
         ""

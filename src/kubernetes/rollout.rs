@@ -215,10 +215,7 @@ pub fn plan(
     match change {
         Change::Certs => steps.extend(tls_steps(&c, false)),
         Change::Ca => steps.extend(tls_steps(&c, true)),
-        Change::Passwords { users, finish } => {
-            let rotated = |u: &str| !finish && users.iter().any(|x| x == u);
-            steps.extend(password_steps(&c, rotated));
-        }
+        Change::Passwords { .. } => steps.extend(password_steps(&c, |u| change.rotates(u))),
     }
     steps
 }

@@ -28,6 +28,14 @@ pub enum Change {
     Passwords { users: Vec<String>, finish: bool },
 }
 
+impl Change {
+    /// Whether `user` got a new password that servers must start logging in with (a password
+    /// rotation naming it, not its `--finish`).
+    pub fn rotates(&self, user: &str) -> bool {
+        matches!(self, Change::Passwords { users, finish: false } if users.iter().any(|u| u == user))
+    }
+}
+
 /// One node's part of the rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
